@@ -1,0 +1,236 @@
+//! Who is asking: SigV4 in the `Authorization` header or in a presigned query, or nobody
+//! (anonymous). The result says how the body is signed, for the body reader to verify.
+//!
+//! Must not: decide what the principal may do (that is `s3::authorize`).
+
+mod cache;
+pub mod chunked;
+mod parse;
+pub mod sigv4;
+
+use std::collections::BTreeMap;
+
+use http::{HeaderMap, Method};
+use time::OffsetDateTime;
+
+use crate::error::{S3Error, S3ErrorCode};
+use crate::meta::Db;
+use cache::SigningKeyCache;
+pub use chunked::ChunkSigner;
+use parse::{AuthForm, SignedFields};
+
+/// The `x-amz-date` form of a time (`20130524T000000Z`).
+pub fn sigv4_timestamp(t: OffsetDateTime) -> String {
+    parse::format_amz_date(t)
+}
+
+/// How far a request's clock may be from ours.
+const MAX_SKEW_SECS: i64 = 15 * 60;
+
+/// The authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Anonymous,
+    Key { access_key: String, owner_id: String, is_root: bool },
+}
+
+impl Principal {
+    /// The canonical user id that owns what this caller creates.
+    pub fn owner_id(&self) -> &str {
+        match self {
+            Self::Anonymous => "anonymous",
+            Self::Key { owner_id, .. } => owner_id,
+        }
+    }
+}
+
+/// How the request body is protected, as declared by `x-amz-content-sha256`.
+#[derive(Debug)]
+pub enum Payload {
+    /// `UNSIGNED-PAYLOAD`, or anonymous / presigned without a payload hash.
+    Unsigned,
+    /// The hex SHA-256 the body must have.
+    Sha256(String),
+    /// `aws-chunked` framing; `signer` verifies chunk and trailer signatures when signed.
+    Streaming { signer: Option<ChunkSigner>, trailer: bool },
+}
+
+#[derive(Debug)]
+pub struct Authenticated {
+    pub principal: Principal,
+    pub payload: Payload,
+}
+
+/// The parts of a request that SigV4 covers.
+pub struct AuthRequest<'a> {
+    pub method: &'a Method,
+    /// The request path, percent-decoded.
+    pub decoded_path: &'a str,
+    /// The raw query string.
+    pub raw_query: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+    /// `Host` (HTTP/1) or the URI authority (HTTP/2).
+    pub host: Option<&'a str>,
+}
+
+/// Verifies requests against the credentials table, caching derived signing keys.
+pub struct Authenticator {
+    db: Db,
+    region: String,
+    keys: SigningKeyCache,
+}
+
+impl Authenticator {
+    pub fn new(db: Db, region: String) -> Self {
+        Self { db, region, keys: SigningKeyCache::new(4096) }
+    }
+
+    pub async fn authenticate(&self, req: &AuthRequest<'_>, now: OffsetDateTime) -> Result<Authenticated, S3Error> {
+        let query = raw_pairs(req.raw_query)?;
+        let form = parse::detect(req.headers, &query)?;
+        let fields = match form {
+            AuthForm::Anonymous => {
+                let payload = match req.headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok()) {
+                    Some(v) if v.len() == 64 => Payload::Sha256(v.to_ascii_lowercase()),
+                    _ => Payload::Unsigned,
+                };
+                return Ok(Authenticated { principal: Principal::Anonymous, payload });
+            }
+            AuthForm::Header(value) => parse::header_fields(&value, req.headers)?,
+            AuthForm::Presigned => parse::presigned_fields(&query, req.headers)?,
+        };
+        self.check_scope_and_time(&fields, now)?;
+        let cred = self
+            .db
+            .get_credential(&fields.access_key)
+            .await
+            .map_err(|e| S3Error::new(S3ErrorCode::ServiceUnavailable).with_source(e))?
+            .filter(|c| c.enabled)
+            .ok_or_else(|| {
+                S3Error::new(S3ErrorCode::InvalidAccessKeyId).with_field("AWSAccessKeyId", &fields.access_key)
+            })?;
+        let key = self.keys.get(&cred.access_key, &cred.secret, &fields.date, &self.region);
+        let creq = canonical_request(req, &query, &fields)?;
+        let sts = sigv4::string_to_sign(&fields.timestamp, &fields.scope(), &creq);
+        let expected = sigv4::signature(&key, &sts);
+        if !sigv4::signatures_equal(&expected, &fields.signature) {
+            return Err(S3Error::new(S3ErrorCode::SignatureDoesNotMatch)
+                .with_field("AWSAccessKeyId", &fields.access_key)
+                .with_field("StringToSign", sts)
+                .with_field("CanonicalRequest", creq));
+        }
+        let payload = payload_mode(&fields, key, expected)?;
+        let principal = Principal::Key { access_key: cred.access_key, owner_id: cred.owner_id, is_root: cred.is_root };
+        Ok(Authenticated { principal, payload })
+    }
+
+    fn check_scope_and_time(&self, f: &SignedFields, now: OffsetDateTime) -> Result<(), S3Error> {
+        let malformed = |msg: String| {
+            let code = if f.presigned {
+                S3ErrorCode::AuthorizationQueryParametersError
+            } else {
+                S3ErrorCode::AuthorizationHeaderMalformed
+            };
+            S3Error::new(code).with_message(msg)
+        };
+        if f.region != self.region {
+            return Err(malformed(format!(
+                "The authorization header is malformed; the region '{}' is wrong; expecting '{}'",
+                f.region, self.region
+            ))
+            .with_field("Region", &self.region));
+        }
+        if f.service != "s3" {
+            return Err(malformed(format!("The credential scope names service '{}'; expecting 's3'", f.service)));
+        }
+        if !f.timestamp.starts_with(&f.date) {
+            return Err(malformed("The credential scope date does not match the request date.".into()));
+        }
+        let signed_at = parse::parse_amz_date(&f.timestamp)
+            .ok_or_else(|| malformed("The request date is not a valid ISO 8601 basic timestamp.".into()))?;
+        let skew = (now - signed_at).whole_seconds();
+        match f.expires {
+            Some(expires) => {
+                if skew > expires {
+                    return Err(S3Error::new(S3ErrorCode::AccessDenied)
+                        .with_message("Request has expired")
+                        .with_field("X-Amz-Expires", expires.to_string()));
+                }
+                if skew < -MAX_SKEW_SECS {
+                    return Err(S3Error::new(S3ErrorCode::AccessDenied).with_message("Request is not valid yet"));
+                }
+            }
+            None if skew.abs() > MAX_SKEW_SECS => {
+                return Err(S3Error::new(S3ErrorCode::RequestTimeTooSkewed)
+                    .with_field("RequestTime", f.timestamp.clone())
+                    .with_field("MaxAllowedSkewMilliseconds", "900000"));
+            }
+            None => {}
+        }
+        Ok(())
+    }
+}
+
+/// Query pairs percent-decoded without form rules (`+` stays `+`), as SigV4 canonicalises them.
+fn raw_pairs(raw: Option<&str>) -> Result<BTreeMap<String, String>, S3Error> {
+    let mut out = BTreeMap::new();
+    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
+        out.insert(crate::s3::path::decode(n)?, crate::s3::path::decode(v)?);
+    }
+    Ok(out)
+}
+
+fn canonical_request(
+    req: &AuthRequest<'_>,
+    query: &BTreeMap<String, String>,
+    f: &SignedFields,
+) -> Result<String, S3Error> {
+    let mut headers = Vec::with_capacity(f.signed_headers.len());
+    for name in &f.signed_headers {
+        let value = if name == "host" {
+            req.host.map(sigv4::canonical_header_value)
+        } else {
+            let values: Vec<String> = req
+                .headers
+                .get_all(name.as_str())
+                .iter()
+                .map(|v| sigv4::canonical_header_value(&String::from_utf8_lossy(v.as_bytes())))
+                .collect();
+            (!values.is_empty()).then(|| values.join(","))
+        };
+        headers.push((name.clone(), value.unwrap_or_default()));
+    }
+    let skip = f.presigned.then_some("X-Amz-Signature");
+    let cquery = sigv4::canonical_query(query.iter().map(|(k, v)| (k.as_str(), v.as_str())), skip);
+    Ok(sigv4::canonical_request(
+        req.method.as_str(),
+        &sigv4::canonical_uri(req.decoded_path),
+        &cquery,
+        &headers,
+        &f.signed_headers.join(";"),
+        &f.payload_hash,
+    ))
+}
+
+fn payload_mode(f: &SignedFields, key: [u8; 32], seed: String) -> Result<Payload, S3Error> {
+    let signer = || ChunkSigner::new(key, f.timestamp.clone(), f.scope(), seed.clone());
+    Ok(match f.payload_hash.as_str() {
+        "UNSIGNED-PAYLOAD" => Payload::Unsigned,
+        "STREAMING-UNSIGNED-PAYLOAD-TRAILER" => Payload::Streaming { signer: None, trailer: true },
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" => Payload::Streaming { signer: Some(signer()), trailer: false },
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER" => Payload::Streaming { signer: Some(signer()), trailer: true },
+        h if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => Payload::Sha256(h.to_ascii_lowercase()),
+        other if other.starts_with("STREAMING-") => {
+            return Err(S3Error::new(S3ErrorCode::NotImplemented).with_message(format!(
+                "The payload signing mode {other} is not supported; use SigV4 (AWS4-HMAC-SHA256)."
+            )))
+        }
+        other => {
+            return Err(S3Error::new(S3ErrorCode::InvalidArgument)
+                .with_message("x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-* or a SHA256 value.")
+                .with_field("ArgumentName", "x-amz-content-sha256")
+                .with_field("ArgumentValue", other))
+        }
+    })
+}

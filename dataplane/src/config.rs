@@ -1,0 +1,240 @@
+//! The server configuration: defaults, the YAML file (serde_yaml), command-line overrides, and
+//! validation. Every error names the field at fault. Loading config must not touch the data dir.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The whole configuration, as read from YAML (every field optional there).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address of the S3 listener.
+    pub listen: SocketAddr,
+    /// Directory holding `meta.db`, blobs and temp files.
+    pub data_dir: PathBuf,
+    /// The region this store answers as (`LocationConstraint`, SigV4 scope).
+    pub region: String,
+    /// Base domains for virtual-hosted-style requests: `bucket.<domain>`.
+    pub virtual_host_domains: Vec<String>,
+    /// The root credential; when absent, taken from the environment or generated.
+    pub root_credentials: Option<RootCredentials>,
+    pub limits: Limits,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RootCredentials {
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+/// Resource bounds that keep a slow or hostile client from exhausting the server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Open client connections; further connections wait in the accept backlog.
+    pub max_connections: usize,
+    /// Requests handled at once; further requests wait (backpressure).
+    pub max_inflight_requests: usize,
+    /// A request body that sends nothing for this long gets `RequestTimeout`.
+    pub body_idle_timeout_secs: u64,
+    /// A client must finish sending request headers within this time.
+    pub header_read_timeout_secs: u64,
+    /// The largest object a single PUT may carry (S3: 5 GiB).
+    pub max_object_size: u64,
+    /// The largest XML request body (DeleteObjects, CreateBucket, …).
+    pub max_xml_body: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter directive, e.g. `info` or `bleepstore=debug`.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9000)),
+            data_dir: PathBuf::from("./data"),
+            region: "us-east-1".to_owned(),
+            virtual_host_domains: Vec::new(),
+            root_credentials: None,
+            limits: Limits::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 4096,
+            max_inflight_requests: 512,
+            body_idle_timeout_secs: 30,
+            header_read_timeout_secs: 15,
+            max_object_size: 5 * 1024 * 1024 * 1024,
+            max_xml_body: 2 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: LogFormat::Text, level: "info".to_owned() }
+    }
+}
+
+impl Limits {
+    pub fn body_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_idle_timeout_secs)
+    }
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+}
+
+/// A configuration error: the field at fault and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config field `{field}`: {message}")]
+    Invalid { field: &'static str, message: String },
+}
+
+impl Config {
+    /// Reads a YAML config file; fields it does not set keep their defaults.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Self::from_yaml(&text).map_err(|message| ConfigError::Parse { path: path.to_owned(), message })
+    }
+
+    /// Parses YAML text; the error message names the field (serde_yaml reports its path).
+    pub fn from_yaml(text: &str) -> Result<Self, String> {
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        serde_yaml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Checks values serde cannot: ranges, names, non-empty strings.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field, message: &str| Err(ConfigError::Invalid { field, message: message.to_owned() });
+        if self.region.is_empty()
+            || !self.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return invalid("region", "must be a non-empty region name of lowercase letters, digits and '-'");
+        }
+        for domain in &self.virtual_host_domains {
+            if domain.is_empty()
+                || domain.starts_with('.')
+                || domain.contains(|c: char| c.is_whitespace() || c == '/' || c == ':')
+            {
+                return invalid("virtual_host_domains", &format!("`{domain}` is not a DNS domain"));
+            }
+        }
+        if let Some(root) = &self.root_credentials {
+            if root.access_key.len() < 3 || root.access_key.len() > 128 {
+                return invalid("root_credentials.access_key", "must be 3 to 128 characters");
+            }
+            if root.secret_key.len() < 8 {
+                return invalid("root_credentials.secret_key", "must be at least 8 characters");
+            }
+        }
+        let l = &self.limits;
+        if l.max_connections == 0 {
+            return invalid("limits.max_connections", "must be at least 1");
+        }
+        if l.max_inflight_requests == 0 {
+            return invalid("limits.max_inflight_requests", "must be at least 1");
+        }
+        if l.body_idle_timeout_secs == 0 {
+            return invalid("limits.body_idle_timeout_secs", "must be at least 1");
+        }
+        if l.header_read_timeout_secs == 0 {
+            return invalid("limits.header_read_timeout_secs", "must be at least 1");
+        }
+        if l.max_object_size == 0 {
+            return invalid("limits.max_object_size", "must be at least 1");
+        }
+        if l.max_xml_body < 1024 {
+            return invalid("limits.max_xml_body", "must be at least 1024 bytes");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_yaml_is_defaults() {
+        let c = Config::from_yaml("").unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.region, "us-east-1");
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn yaml_overrides_nested_fields() {
+        let c = Config::from_yaml(
+            "listen: 0.0.0.0:9100\nregion: eu-west-1\nvirtual_host_domains: [s3.local]\nlimits:\n  max_connections: 10\nlog:\n  format: json\n",
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 9100);
+        assert_eq!(c.region, "eu-west-1");
+        assert_eq!(c.virtual_host_domains, vec!["s3.local"]);
+        assert_eq!(c.limits.max_connections, 10);
+        assert_eq!(c.limits.max_inflight_requests, Limits::default().max_inflight_requests);
+        assert_eq!(c.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let err = Config::from_yaml("lisen: 1.2.3.4:5\n").unwrap_err();
+        assert!(err.contains("lisen"), "{err}");
+        let err = Config::from_yaml("limits:\n  max_conections: 3\n").unwrap_err();
+        assert!(err.contains("max_conections"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let err = Config::from_yaml("limits:\n  max_connections: lots\n").unwrap_err();
+        assert!(err.contains("limits.max_connections"), "{err}");
+        let err = Config::from_yaml("log:\n  format: xml\n").unwrap_err();
+        assert!(err.contains("log.format"), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_name_the_field() {
+        let mut c = Config::default();
+        c.limits.max_connections = 0;
+        assert!(c.validate().unwrap_err().to_string().contains("limits.max_connections"));
+        let c = Config { region: "Not A Region".into(), ..Config::default() };
+        assert!(c.validate().unwrap_err().to_string().contains("`region`"));
+        let c = Config {
+            root_credentials: Some(RootCredentials { access_key: "admin".into(), secret_key: "short".into() }),
+            ..Config::default()
+        };
+        assert!(c.validate().unwrap_err().to_string().contains("root_credentials.secret_key"));
+    }
+}

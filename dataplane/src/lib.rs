@@ -1,0 +1,16 @@
+//! BleepStore's data plane: an S3-compatible object store with metadata in SQLite (WAL) and
+//! object bytes in a blob store. `server::prepare` opens and recovers a store; `server::serve`
+//! runs it.
+
+pub mod auth;
+pub mod blob;
+pub mod checksum;
+pub mod config;
+pub mod deleter;
+pub mod error;
+pub mod meta;
+pub mod recovery;
+pub mod root;
+pub mod s3;
+pub mod server;
+pub mod state;

@@ -1,0 +1,142 @@
+//! The `bleepstore` binary: flags and config file → a recovered store serving S3.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use bleepstore::config::{Config, LogFormat};
+use bleepstore::root::RootSource;
+use bleepstore::server;
+use clap::Parser;
+
+/// An S3-compatible object store. With no arguments: SQLite + blobs under ./data, S3 on
+/// 127.0.0.1:9000.
+#[derive(Parser, Debug)]
+#[command(name = "bleepstore", version)]
+struct Cli {
+    /// YAML config file; flags override its values.
+    #[arg(long, short, env = "BLEEPSTORE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address of the S3 listener.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Directory for metadata and object bytes.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Region the store answers as.
+    #[arg(long)]
+    region: Option<String>,
+    /// Base domain for virtual-hosted-style requests (repeatable).
+    #[arg(long = "virtual-host-domain")]
+    virtual_host_domains: Vec<String>,
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
+    /// Log filter, e.g. `info` or `bleepstore=debug`.
+    #[arg(long)]
+    log_level: Option<String>,
+}
+
+fn load(cli: Cli) -> Result<Config, String> {
+    let mut config = match &cli.config {
+        Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    if let Some(v) = cli.listen {
+        config.listen = v;
+    }
+    if let Some(v) = cli.data_dir {
+        config.data_dir = v;
+    }
+    if let Some(v) = cli.region {
+        config.region = v;
+    }
+    if !cli.virtual_host_domains.is_empty() {
+        config.virtual_host_domains = cli.virtual_host_domains;
+    }
+    if let Some(v) = cli.log_format {
+        config.log.format = v;
+    }
+    if let Some(v) = cli.log_level {
+        config.log.level = v;
+    }
+    config.validate().map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level).unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutdown requested: no new connections, draining in-flight requests");
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match load(Cli::parse()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("bleepstore: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    let listen = config.listen;
+    let prepared = match server::prepare(config).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("bleepstore: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match server::bind(listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("bleepstore: cannot listen on {listen}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = listener.local_addr().unwrap_or(listen);
+    let state = prepared.state.clone();
+    println!("BleepStore is serving S3 at http://{addr}");
+    println!("  region:      {}", state.config.region);
+    println!("  data dir:    {}", state.config.data_dir.display());
+    println!("  access key:  {}", prepared.root.access_key);
+    match &prepared.root.source {
+        RootSource::Config => println!("  secret key:  from the config file (root_credentials)"),
+        RootSource::Env => println!("  secret key:  from the environment (BLEEPSTORE_ROOT_SECRET_KEY)"),
+        RootSource::GeneratedNow(path) => {
+            println!("  secret key:  {}", prepared.root.secret_key);
+            println!(
+                "               generated on this first start and kept in {}; it is not printed again",
+                path.display()
+            );
+        }
+        RootSource::GeneratedEarlier(path) => {
+            println!("  secret key:  generated on first start; read it from {}", path.display())
+        }
+    }
+    println!(
+        "  try:         AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY=... aws --endpoint-url http://{addr} s3 ls",
+        prepared.root.access_key
+    );
+    tracing::info!(recovery = ?prepared.recovery, "start-up recovery finished");
+    if let Err(e) = server::serve(listener, state, shutdown_signal()).await {
+        eprintln!("bleepstore: {e}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,169 @@
+//! The `buckets` table: create, delete (refusing non-empty), look up, list.
+
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+
+use super::{Db, MetaResult};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketRow {
+    pub name: String,
+    pub region: String,
+    pub owner: String,
+    pub acl: String,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum CreateBucketOutcome {
+    Created,
+    /// The bucket exists and belongs to the caller.
+    AlreadyOwned,
+    /// The bucket exists and belongs to someone else.
+    AlreadyExists,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum DeleteBucketOutcome {
+    Deleted,
+    NoSuchBucket,
+    /// Objects or in-progress multipart uploads remain.
+    NotEmpty,
+}
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<BucketRow> {
+    Ok(BucketRow {
+        name: row.get(0)?,
+        region: row.get(1)?,
+        owner: row.get(2)?,
+        acl: row.get(3)?,
+        created_ms: row.get(4)?,
+    })
+}
+
+const COLUMNS: &str = "name, region, owner, acl, created_at";
+
+pub(super) fn get(conn: &Connection, name: &str) -> MetaResult<Option<BucketRow>> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM buckets WHERE name = ?1"))?;
+    Ok(stmt.query_row([name], from_row).optional()?)
+}
+
+pub(super) fn exists(tx: &Transaction<'_>, name: &str) -> MetaResult<bool> {
+    let mut stmt = tx.prepare_cached("SELECT 1 FROM buckets WHERE name = ?1")?;
+    Ok(stmt.exists([name])?)
+}
+
+impl Db {
+    pub async fn get_bucket(&self, name: &str) -> MetaResult<Option<BucketRow>> {
+        let name = name.to_owned();
+        self.read(move |conn| get(conn, &name)).await
+    }
+
+    pub async fn create_bucket(&self, row: BucketRow) -> MetaResult<CreateBucketOutcome> {
+        self.write(move |tx| {
+            let mut stmt = tx.prepare_cached("SELECT owner FROM buckets WHERE name = ?1")?;
+            if let Some(owner) = stmt.query_row([&row.name], |r| r.get::<_, String>(0)).optional()? {
+                return Ok(if owner == row.owner {
+                    CreateBucketOutcome::AlreadyOwned
+                } else {
+                    CreateBucketOutcome::AlreadyExists
+                });
+            }
+            tx.execute(
+                &format!("INSERT INTO buckets ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
+                params![row.name, row.region, row.owner, row.acl, row.created_ms],
+            )?;
+            Ok(CreateBucketOutcome::Created)
+        })
+        .await
+    }
+
+    pub async fn delete_bucket(&self, name: &str) -> MetaResult<DeleteBucketOutcome> {
+        let name = name.to_owned();
+        self.write(move |tx| {
+            if !exists(tx, &name)? {
+                return Ok(DeleteBucketOutcome::NoSuchBucket);
+            }
+            let has_objects = tx.prepare_cached("SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1")?.exists([&name])?;
+            let has_uploads =
+                tx.prepare_cached("SELECT 1 FROM multipart_uploads WHERE bucket = ?1 LIMIT 1")?.exists([&name])?;
+            if has_objects || has_uploads {
+                return Ok(DeleteBucketOutcome::NotEmpty);
+            }
+            tx.execute("DELETE FROM buckets WHERE name = ?1", [&name])?;
+            Ok(DeleteBucketOutcome::Deleted)
+        })
+        .await
+    }
+
+    /// Buckets in name order after `after`, optionally filtered by prefix, owner and region;
+    /// at most `limit` rows.
+    pub async fn list_buckets(
+        &self,
+        owner: Option<String>,
+        prefix: Option<String>,
+        region: Option<String>,
+        after: Option<String>,
+        limit: usize,
+    ) -> MetaResult<Vec<BucketRow>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM buckets
+                 WHERE name > ?1 AND (?2 IS NULL OR owner = ?2) AND (?3 IS NULL OR region = ?3)
+                   AND (?4 IS NULL OR substr(name, 1, length(?4)) = ?4)
+                 ORDER BY name LIMIT ?5"
+            ))?;
+            let rows =
+                stmt.query_map(params![after.unwrap_or_default(), owner, region, prefix, limit as i64], from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    pub async fn count_buckets(&self) -> MetaResult<u64> {
+        self.read(|conn| Ok(conn.query_row("SELECT count(*) FROM buckets", [], |r| r.get::<_, i64>(0))? as u64)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::test_support::db;
+
+    fn row(name: &str, owner: &str) -> BucketRow {
+        BucketRow {
+            name: name.into(),
+            region: "us-east-1".into(),
+            owner: owner.into(),
+            acl: "private".into(),
+            created_ms: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn create_twice_and_by_another_owner() {
+        let (db, _dir) = db();
+        assert_eq!(db.create_bucket(row("b1", "alice")).await.unwrap(), CreateBucketOutcome::Created);
+        assert_eq!(db.create_bucket(row("b1", "alice")).await.unwrap(), CreateBucketOutcome::AlreadyOwned);
+        assert_eq!(db.create_bucket(row("b1", "bob")).await.unwrap(), CreateBucketOutcome::AlreadyExists);
+        assert_eq!(db.get_bucket("b1").await.unwrap().unwrap().owner, "alice");
+        assert_eq!(db.delete_bucket("b1").await.unwrap(), DeleteBucketOutcome::Deleted);
+        assert_eq!(db.delete_bucket("b1").await.unwrap(), DeleteBucketOutcome::NoSuchBucket);
+    }
+
+    #[tokio::test]
+    async fn list_pages_and_filters() {
+        let (db, _dir) = db();
+        for name in ["aa", "ab", "ba", "bb"] {
+            db.create_bucket(row(name, if name.starts_with('a') { "alice" } else { "bob" })).await.unwrap();
+        }
+        let all = db.list_buckets(None, None, None, None, 10).await.unwrap();
+        assert_eq!(all.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(), ["aa", "ab", "ba", "bb"]);
+        let page = db.list_buckets(None, None, None, Some("ab".into()), 1).await.unwrap();
+        assert_eq!(page[0].name, "ba");
+        let pre = db.list_buckets(None, Some("b".into()), None, None, 10).await.unwrap();
+        assert_eq!(pre.len(), 2);
+        let bob = db.list_buckets(Some("bob".into()), None, None, None, 10).await.unwrap();
+        assert_eq!(bob.len(), 2);
+        assert!(db.list_buckets(None, None, Some("eu-west-1".into()), None, 10).await.unwrap().is_empty());
+    }
+}

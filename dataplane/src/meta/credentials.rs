@@ -1,0 +1,105 @@
+//! The `credentials` table: access keys, their secrets, and the root flag.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{now_ms, Db, MetaResult};
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub access_key: String,
+    pub secret: String,
+    pub owner_id: String,
+    pub is_root: bool,
+    pub enabled: bool,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("Credential")
+            .field("access_key", &self.access_key)
+            .field("owner_id", &self.owner_id)
+            .field("is_root", &self.is_root)
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Db {
+    pub async fn get_credential(&self, access_key: &str) -> MetaResult<Option<Credential>> {
+        let key = access_key.to_owned();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT access_key, secret, owner_id, is_root, enabled FROM credentials WHERE access_key = ?1",
+            )?;
+            Ok(stmt
+                .query_row([key], |r| {
+                    Ok(Credential {
+                        access_key: r.get(0)?,
+                        secret: r.get(1)?,
+                        owner_id: r.get(2)?,
+                        is_root: r.get(3)?,
+                        enabled: r.get(4)?,
+                    })
+                })
+                .optional()?)
+        })
+        .await
+    }
+
+    /// Creates or updates a non-root access key owned by `owner_id`.
+    pub async fn put_credential(
+        &self,
+        access_key: &str,
+        secret: &str,
+        owner_id: &str,
+        enabled: bool,
+    ) -> MetaResult<()> {
+        let (key, secret, owner) = (access_key.to_owned(), secret.to_owned(), owner_id.to_owned());
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO credentials (access_key, secret, owner_id, is_root, enabled, created_at)
+                 VALUES (?1, ?2, ?3, 0, ?4, ?5)
+                 ON CONFLICT(access_key) DO UPDATE SET secret = excluded.secret, owner_id = excluded.owner_id, enabled = excluded.enabled
+                 WHERE is_root = 0",
+                params![key, secret, owner, enabled, now_ms()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Makes `access_key` the one root credential (idempotent); an earlier root key is removed.
+    pub async fn seed_root(&self, access_key: &str, secret: &str) -> MetaResult<()> {
+        let (key, secret) = (access_key.to_owned(), secret.to_owned());
+        self.write(move |tx| {
+            tx.execute("DELETE FROM credentials WHERE is_root = 1 AND access_key <> ?1", [&key])?;
+            tx.execute(
+                "INSERT INTO credentials (access_key, secret, owner_id, is_root, enabled, created_at)
+                 VALUES (?1, ?2, ?1, 1, 1, ?3)
+                 ON CONFLICT(access_key) DO UPDATE SET secret = excluded.secret, is_root = 1, enabled = 1",
+                params![key, secret, now_ms()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::meta::test_support::db;
+
+    #[tokio::test]
+    async fn seeding_root_is_idempotent_and_replaces_old_root() {
+        let (db, _dir) = db();
+        db.seed_root("root1", "secret-one").await.unwrap();
+        db.seed_root("root1", "secret-one").await.unwrap();
+        let c = db.get_credential("root1").await.unwrap().unwrap();
+        assert!(c.is_root && c.enabled);
+        assert!(!format!("{c:?}").contains("secret-one"));
+        db.seed_root("root2", "secret-two").await.unwrap();
+        assert!(db.get_credential("root1").await.unwrap().is_none());
+        assert_eq!(db.get_credential("root2").await.unwrap().unwrap().secret, "secret-two");
+    }
+}

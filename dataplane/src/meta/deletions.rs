@@ -1,0 +1,49 @@
+//! The durable queue of blobs to delete. A blob id enters it in the same transaction that drops
+//! the last reference to it, and leaves only after the bytes are gone, so a crash between the
+//! two just means the deleter tries again after the next start.
+
+use rusqlite::{params, Transaction};
+
+use super::{now_ms, objects, Db, MetaResult};
+
+pub(super) fn enqueue(tx: &Transaction<'_>, blob_id: &str) -> MetaResult<()> {
+    tx.prepare_cached("INSERT OR IGNORE INTO blob_deletions (blob_id, enqueued_at) VALUES (?1, ?2)")?
+        .execute(params![blob_id, now_ms()])?;
+    Ok(())
+}
+
+impl Db {
+    /// Up to `limit` queued blob ids, oldest first.
+    pub async fn pending_deletions(&self, limit: usize) -> MetaResult<Vec<String>> {
+        self.read(move |conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT blob_id FROM blob_deletions ORDER BY enqueued_at, blob_id LIMIT ?1")?;
+            let ids = stmt.query_map([limit as i64], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+            Ok(ids)
+        })
+        .await
+    }
+
+    /// Removes ids from the queue once their bytes are gone.
+    pub async fn deletions_done(&self, ids: Vec<String>) -> MetaResult<()> {
+        self.write(move |tx| {
+            let mut stmt = tx.prepare_cached("DELETE FROM blob_deletions WHERE blob_id = ?1")?;
+            for id in &ids {
+                stmt.execute([id])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// True when `blob_id` is referenced by a row or waiting in the deletion queue: in both
+    /// cases the orphan sweep must leave it alone.
+    pub async fn blob_known(&self, blob_id: &str) -> MetaResult<bool> {
+        let id = blob_id.to_owned();
+        self.read(move |conn| {
+            Ok(objects::blob_referenced(conn, &id)?
+                || conn.prepare_cached("SELECT 1 FROM blob_deletions WHERE blob_id = ?1")?.exists([&id])?)
+        })
+        .await
+    }
+}

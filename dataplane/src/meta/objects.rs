@@ -1,0 +1,296 @@
+//! The `objects` table: one row per visible object, pointing at its blob. Writes that replace
+//! or remove a row enqueue the old blob for deletion in the same transaction, so no blob leaks
+//! and no reader of the old bytes is disturbed before the deleter runs.
+
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use serde::{Deserialize, Serialize};
+
+use super::{buckets, deletions, Db, MetaError, MetaResult};
+
+/// Headers stored with an object and returned on GET/HEAD.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectMeta {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub content_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub content_encoding: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub content_disposition: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub content_language: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cache_control: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub expires: Option<String>,
+    /// `x-amz-meta-*` pairs, names lowercased, without the prefix.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub user: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub checksum: Option<Checksum>,
+}
+
+/// A full-object checksum: algorithm name as in the header (`crc32`, …) and base64 value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checksum {
+    pub algorithm: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRow {
+    pub bucket: String,
+    pub key: String,
+    pub blob_id: String,
+    pub size: u64,
+    /// Hex MD5 (or `md5-N` for multipart), unquoted.
+    pub etag: String,
+    pub last_modified_ms: i64,
+    pub meta: ObjectMeta,
+    pub owner: String,
+    pub acl: String,
+}
+
+/// A condition a PUT must satisfy against the current row, checked inside the write
+/// transaction so that it is atomic against concurrent writers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutCondition {
+    None,
+    /// `If-None-Match: *`: only create.
+    IfAbsent,
+    /// `If-Match: <etag>` (or `*`): only replace this version.
+    IfMatch(String),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// Stored; `replaced` is the previous blob, now queued for deletion.
+    Stored {
+        replaced: Option<String>,
+    },
+    NoSuchBucket,
+    /// `If-Match` given but there is no object.
+    NoSuchKey,
+    PreconditionFailed,
+}
+
+const COLUMNS: &str = "bucket, key, blob_id, size, etag, last_modified, meta, owner, acl";
+
+pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<(ObjectRow, String)> {
+    let key: Vec<u8> = row.get(1)?;
+    let meta: String = row.get(6)?;
+    Ok((
+        ObjectRow {
+            bucket: row.get(0)?,
+            key: String::from_utf8(key).unwrap_or_default(),
+            blob_id: row.get(2)?,
+            size: row.get::<_, i64>(3)? as u64,
+            etag: row.get(4)?,
+            last_modified_ms: row.get(5)?,
+            meta: ObjectMeta::default(),
+            owner: row.get(7)?,
+            acl: row.get(8)?,
+        },
+        meta,
+    ))
+}
+
+/// Finishes decoding a row: the JSON meta column.
+pub(super) fn decode((mut row, meta): (ObjectRow, String)) -> MetaResult<ObjectRow> {
+    row.meta = serde_json::from_str(&meta).map_err(|e| MetaError::Corrupt(format!("object meta: {e}")))?;
+    Ok(row)
+}
+
+pub(super) fn get(conn: &Connection, bucket: &str, key: &str) -> MetaResult<Option<ObjectRow>> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM objects WHERE bucket = ?1 AND key = ?2"))?;
+    stmt.query_row(params![bucket, key.as_bytes()], from_row).optional()?.map(decode).transpose()
+}
+
+fn etag_matches(stored: &str, wanted: &str) -> bool {
+    wanted.split(',').map(|t| t.trim().trim_start_matches("W/").trim_matches('"')).any(|t| t == "*" || t == stored)
+}
+
+/// Inserts or replaces a row, enqueueing the replaced blob. Caller checked the bucket.
+pub(super) fn upsert(tx: &Transaction<'_>, row: &ObjectRow) -> MetaResult<Option<String>> {
+    let old: Option<String> = tx
+        .prepare_cached("SELECT blob_id FROM objects WHERE bucket = ?1 AND key = ?2")?
+        .query_row(params![row.bucket, row.key.as_bytes()], |r| r.get(0))
+        .optional()?;
+    let meta = serde_json::to_string(&row.meta).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+    tx.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO objects ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    ))?
+    .execute(params![
+        row.bucket,
+        row.key.as_bytes(),
+        row.blob_id,
+        row.size as i64,
+        row.etag,
+        row.last_modified_ms,
+        meta,
+        row.owner,
+        row.acl
+    ])?;
+    let replaced = old.filter(|old| *old != row.blob_id);
+    if let Some(old) = &replaced {
+        deletions::enqueue(tx, old)?;
+    }
+    Ok(replaced)
+}
+
+/// Removes a row, enqueueing its blob; returns the blob id when there was a row.
+pub(super) fn remove(tx: &Transaction<'_>, bucket: &str, key: &str) -> MetaResult<Option<String>> {
+    let old: Option<String> = tx
+        .prepare_cached("DELETE FROM objects WHERE bucket = ?1 AND key = ?2 RETURNING blob_id")?
+        .query_row(params![bucket, key.as_bytes()], |r| r.get(0))
+        .optional()?;
+    if let Some(old) = &old {
+        deletions::enqueue(tx, old)?;
+    }
+    Ok(old)
+}
+
+impl Db {
+    pub async fn get_object(&self, bucket: &str, key: &str) -> MetaResult<Option<ObjectRow>> {
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        self.read(move |conn| get(conn, &bucket, &key)).await
+    }
+
+    /// Makes `row` the visible version of its key if `condition` holds.
+    pub async fn put_object(&self, row: ObjectRow, condition: PutCondition) -> MetaResult<PutOutcome> {
+        self.write(move |tx| {
+            if !buckets::exists(tx, &row.bucket)? {
+                return Ok(PutOutcome::NoSuchBucket);
+            }
+            let current: Option<String> = tx
+                .prepare_cached("SELECT etag FROM objects WHERE bucket = ?1 AND key = ?2")?
+                .query_row(params![row.bucket, row.key.as_bytes()], |r| r.get(0))
+                .optional()?;
+            match (&condition, &current) {
+                (PutCondition::IfAbsent, Some(_)) => return Ok(PutOutcome::PreconditionFailed),
+                (PutCondition::IfMatch(_), None) => return Ok(PutOutcome::NoSuchKey),
+                (PutCondition::IfMatch(want), Some(etag)) if !etag_matches(etag, want) => {
+                    return Ok(PutOutcome::PreconditionFailed)
+                }
+                _ => {}
+            }
+            Ok(PutOutcome::Stored { replaced: upsert(tx, &row)? })
+        })
+        .await
+    }
+
+    /// Deletes a key; `None` when there was nothing to delete (not an error in S3).
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> MetaResult<Option<String>> {
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        self.write(move |tx| remove(tx, &bucket, &key)).await
+    }
+
+    /// Deletes many keys in one transaction.
+    pub async fn delete_objects(&self, bucket: &str, keys: Vec<String>) -> MetaResult<()> {
+        let bucket = bucket.to_owned();
+        self.write(move |tx| {
+            for key in &keys {
+                remove(tx, &bucket, key)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// True when some row or part still references `blob_id`.
+    pub async fn blob_in_use(&self, blob_id: &str) -> MetaResult<bool> {
+        let id = blob_id.to_owned();
+        self.read(move |conn| blob_referenced(conn, &id)).await
+    }
+
+    pub async fn count_objects(&self) -> MetaResult<u64> {
+        self.read(|conn| Ok(conn.query_row("SELECT count(*) FROM objects", [], |r| r.get::<_, i64>(0))? as u64)).await
+    }
+}
+
+pub(super) fn blob_referenced(conn: &Connection, id: &str) -> MetaResult<bool> {
+    Ok(conn.prepare_cached("SELECT 1 FROM objects WHERE blob_id = ?1")?.exists([id])?
+        || conn.prepare_cached("SELECT 1 FROM multipart_parts WHERE blob_id = ?1")?.exists([id])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::test_support::db;
+    use crate::meta::BucketRow;
+
+    pub(crate) fn obj(key: &str, blob: &str, etag: &str) -> ObjectRow {
+        ObjectRow {
+            bucket: "b".into(),
+            key: key.into(),
+            blob_id: blob.into(),
+            size: 3,
+            etag: etag.into(),
+            last_modified_ms: 5,
+            meta: ObjectMeta {
+                content_type: Some("text/plain".into()),
+                user: vec![("a".into(), "1".into())],
+                ..Default::default()
+            },
+            owner: "o".into(),
+            acl: "private".into(),
+        }
+    }
+
+    async fn bucket(db: &Db) {
+        db.create_bucket(BucketRow {
+            name: "b".into(),
+            region: "r".into(),
+            owner: "o".into(),
+            acl: "private".into(),
+            created_ms: 0,
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn put_replace_delete_enqueue_old_blobs() {
+        let (db, _dir) = db();
+        assert_eq!(db.put_object(obj("k", "b1", "e1"), PutCondition::None).await.unwrap(), PutOutcome::NoSuchBucket);
+        bucket(&db).await;
+        assert_eq!(
+            db.put_object(obj("k", "b1", "e1"), PutCondition::None).await.unwrap(),
+            PutOutcome::Stored { replaced: None }
+        );
+        assert_eq!(db.get_object("b", "k").await.unwrap().unwrap(), obj("k", "b1", "e1"));
+        let out = db.put_object(obj("k", "b2", "e2"), PutCondition::None).await.unwrap();
+        assert_eq!(out, PutOutcome::Stored { replaced: Some("b1".into()) });
+        assert_eq!(db.pending_deletions(10).await.unwrap(), vec!["b1".to_string()]);
+        assert_eq!(db.delete_object("b", "k").await.unwrap(), Some("b2".into()));
+        assert_eq!(db.delete_object("b", "k").await.unwrap(), None);
+        assert_eq!(db.pending_deletions(10).await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn conditional_puts() {
+        let (db, _dir) = db();
+        bucket(&db).await;
+        assert_eq!(
+            db.put_object(obj("k", "b1", "e1"), PutCondition::IfMatch("e1".into())).await.unwrap(),
+            PutOutcome::NoSuchKey
+        );
+        assert!(matches!(
+            db.put_object(obj("k", "b1", "e1"), PutCondition::IfAbsent).await.unwrap(),
+            PutOutcome::Stored { .. }
+        ));
+        assert_eq!(
+            db.put_object(obj("k", "b2", "e2"), PutCondition::IfAbsent).await.unwrap(),
+            PutOutcome::PreconditionFailed
+        );
+        assert_eq!(
+            db.put_object(obj("k", "b2", "e2"), PutCondition::IfMatch("\"zz\"".into())).await.unwrap(),
+            PutOutcome::PreconditionFailed
+        );
+        assert!(matches!(
+            db.put_object(obj("k", "b2", "e2"), PutCondition::IfMatch("\"e1\"".into())).await.unwrap(),
+            PutOutcome::Stored { .. }
+        ));
+        assert!(db.blob_in_use("b2").await.unwrap());
+        assert!(!db.blob_in_use("b1").await.unwrap());
+    }
+}

@@ -1,0 +1,18 @@
+//! The S3 REST surface: request parsing into typed values, authorization, the operations, and
+//! the wire format of answers and errors.
+
+mod authorize;
+pub mod body;
+pub mod conditional;
+mod dispatch;
+pub mod endpoint;
+pub mod headers;
+pub mod names;
+mod ops;
+pub mod path;
+pub mod query;
+pub mod range;
+mod response;
+pub mod xml;
+
+pub use dispatch::handle;

@@ -1,0 +1,173 @@
+//! The request path, each step once: request id → S3Path → Endpoint → authenticate → bucket
+//! lookup + authorize → one `match` calling the operation → response or error document.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::response::Response;
+use base64::Engine;
+use http::{HeaderValue, Method};
+use rand::RngExt;
+
+use super::authorize::{self, Access, Decision};
+use super::endpoint::Endpoint;
+use super::ops::{self, Req};
+use super::path::{decode, S3Path};
+use super::query::Query;
+use super::response;
+use crate::auth::{AuthRequest, Principal};
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::meta::BucketRow;
+use crate::state::AppState;
+
+/// The axum handler for every S3 request.
+pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let started = Instant::now();
+    let request_id = new_request_id();
+    let head = req.method() == Method::HEAD;
+    let method = req.method().clone();
+    let resource = req.uri().path_and_query().map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
+    let _permit = state.inflight.acquire().await;
+    let mut operation = "Unknown";
+    let result = route(&state, req, &mut operation).await;
+    let mut resp = match result {
+        Ok(resp) => resp,
+        Err(err) => {
+            let level_error = err.status().is_server_error();
+            if level_error {
+                tracing::error!(request_id = %request_id, operation, error = %err, "request failed");
+            } else {
+                tracing::debug!(request_id = %request_id, operation, error = %err, "request refused");
+            }
+            response::error(&err, resource.split('?').next().unwrap_or("/"), &request_id, head)
+        }
+    };
+    let headers = resp.headers_mut();
+    if let Ok(v) = HeaderValue::try_from(request_id.as_str()) {
+        headers.insert("x-amz-request-id", v);
+    }
+    if let Ok(v) = HeaderValue::try_from(new_host_id()) {
+        headers.insert("x-amz-id-2", v);
+    }
+    headers.insert(http::header::SERVER, HeaderValue::from_static("BleepStore"));
+    tracing::info!(
+        request_id = %request_id,
+        method = %method,
+        operation,
+        status = resp.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "s3 request"
+    );
+    resp
+}
+
+fn new_request_id() -> String {
+    let bytes: [u8; 8] = rand::rng().random();
+    hex::encode_upper(bytes)
+}
+
+fn new_host_id() -> String {
+    let bytes: [u8; 24] = rand::rng().random();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+async fn route(state: &Arc<AppState>, req: Request, operation: &mut &'static str) -> S3Result<Response> {
+    let (parts, body) = req.into_parts();
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+    let path = S3Path::parse(host, parts.uri.path(), &state.config.virtual_host_domains)?;
+    let query = Query::parse(parts.uri.query())?;
+    let endpoint = Endpoint::parse(&parts.method, path, &query, parts.headers.contains_key("x-amz-copy-source"))?;
+    *operation = endpoint.name();
+
+    let decoded_path = decode(parts.uri.path())?;
+    let auth_req = AuthRequest {
+        method: &parts.method,
+        decoded_path: &decoded_path,
+        raw_query: parts.uri.query(),
+        headers: &parts.headers,
+        host,
+    };
+    let auth = state.auth.authenticate(&auth_req, time::OffsetDateTime::now_utc()).await?;
+    let req = Req { principal: auth.principal, payload: auth.payload, headers: parts.headers, body };
+    dispatch(state, endpoint, req).await
+}
+
+/// Loads the bucket and checks the caller's access to it.
+async fn bucket_for(
+    state: &AppState,
+    principal: &Principal,
+    bucket: &str,
+    access: Access,
+) -> S3Result<(BucketRow, Decision)> {
+    let row = state
+        .db
+        .get_bucket(bucket)
+        .await
+        .map_err(ops::meta_error)?
+        .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchBucket).with_field("BucketName", bucket))?;
+    let decision = authorize::bucket_access(principal, &row, access)?;
+    Ok((row, decision))
+}
+
+async fn dispatch(state: &Arc<AppState>, endpoint: Endpoint, req: Req) -> S3Result<Response> {
+    use ops::{bucket, copy, delete, get, list, put};
+    match endpoint {
+        Endpoint::ListBuckets(params) => {
+            authorize::require_signed(&req.principal)?;
+            bucket::list_buckets(state, &req.principal, params).await
+        }
+        Endpoint::CreateBucket { bucket: name } => {
+            authorize::require_signed(&req.principal)?;
+            bucket::create_bucket(state, req, name).await
+        }
+        Endpoint::DeleteBucket { bucket: name } => {
+            bucket_for(state, &req.principal, name.as_str(), Access::Admin).await?;
+            bucket::delete_bucket(state, name).await
+        }
+        Endpoint::HeadBucket { bucket: name } => {
+            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::BucketRead).await?;
+            Ok(bucket::head_bucket(&row))
+        }
+        Endpoint::GetBucketLocation { bucket: name } => {
+            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::Admin).await?;
+            Ok(bucket::get_bucket_location(&row))
+        }
+        Endpoint::GetBucketVersioning { bucket: name } => {
+            bucket_for(state, &req.principal, name.as_str(), Access::BucketRead).await?;
+            Ok(bucket::get_bucket_versioning())
+        }
+        Endpoint::ListObjects { bucket: name, params } => {
+            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::BucketRead).await?;
+            list::list_objects(state, &row, params).await
+        }
+        Endpoint::DeleteObjects { bucket: name } => {
+            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::Write).await?;
+            delete::delete_objects(state, &row, req).await
+        }
+        Endpoint::PutObject { bucket: name, key } => {
+            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::Write).await?;
+            put::put_object(state, &row, key, req).await
+        }
+        Endpoint::CopyObject { bucket: name, key } => {
+            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::Write).await?;
+            copy::copy_object(state, &row, key, req).await
+        }
+        Endpoint::GetObject { bucket: name, key, read } => {
+            let (row, decision) = bucket_for(state, &req.principal, name.as_str(), Access::ObjectRead).await?;
+            get::get_object(state, &row, key, read, decision, req, false).await
+        }
+        Endpoint::HeadObject { bucket: name, key, read } => {
+            let (row, decision) = bucket_for(state, &req.principal, name.as_str(), Access::ObjectRead).await?;
+            get::get_object(state, &row, key, read, decision, req, true).await
+        }
+        Endpoint::DeleteObject { bucket: name, key } => {
+            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::Write).await?;
+            delete::delete_object(state, &row, key).await
+        }
+    }
+}

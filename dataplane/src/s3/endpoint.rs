@@ -1,0 +1,337 @@
+//! One typed value per S3 operation, parsed once from method + path + query + the one header that
+//! selects an operation (`x-amz-copy-source`). Handlers never look at the raw query.
+
+use http::Method;
+
+use crate::error::{S3Error, S3ErrorCode};
+use crate::s3::names::{BucketName, ObjectKey};
+use crate::s3::path::S3Path;
+use crate::s3::query::Query;
+
+/// An S3 operation with its typed request parameters.
+#[derive(Debug)]
+pub enum Endpoint {
+    ListBuckets(ListBucketsParams),
+    CreateBucket { bucket: BucketName },
+    DeleteBucket { bucket: BucketName },
+    HeadBucket { bucket: BucketName },
+    GetBucketLocation { bucket: BucketName },
+    GetBucketVersioning { bucket: BucketName },
+    ListObjects { bucket: BucketName, params: ListObjectsParams },
+    DeleteObjects { bucket: BucketName },
+    PutObject { bucket: BucketName, key: ObjectKey },
+    CopyObject { bucket: BucketName, key: ObjectKey },
+    GetObject { bucket: BucketName, key: ObjectKey, read: ReadParams },
+    HeadObject { bucket: BucketName, key: ObjectKey, read: ReadParams },
+    DeleteObject { bucket: BucketName, key: ObjectKey },
+}
+
+#[derive(Debug, Default)]
+pub struct ListBucketsParams {
+    pub max_buckets: Option<usize>,
+    pub continuation_token: Option<String>,
+    pub prefix: Option<String>,
+    pub bucket_region: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListVersion {
+    V1,
+    V2,
+}
+
+/// ListObjects (v1) and ListObjectsV2 parameters; the position fields apply to their version.
+#[derive(Debug)]
+pub struct ListObjectsParams {
+    pub version: ListVersion,
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    pub max_keys: usize,
+    pub url_encode: bool,
+    pub fetch_owner: bool,
+    /// v1 `marker`.
+    pub marker: Option<String>,
+    /// v2 `start-after`.
+    pub start_after: Option<String>,
+    /// v2 `continuation-token`.
+    pub continuation_token: Option<String>,
+}
+
+/// GetObject / HeadObject parameters carried in the query.
+#[derive(Debug, Default)]
+pub struct ReadParams {
+    pub part_number: Option<u32>,
+    /// `response-*` overrides: (response header name, value).
+    pub overrides: Vec<(&'static str, String)>,
+}
+
+/// Sub-resources S3 defines that this server does not serve: asking for one is `NotImplemented`,
+/// never a silent fall-through to another operation.
+const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
+    "accelerate",
+    "acl",
+    "analytics",
+    "attributes",
+    "cors",
+    "encryption",
+    "intelligent-tiering",
+    "inventory",
+    "legal-hold",
+    "lifecycle",
+    "logging",
+    "metadataConfiguration",
+    "metrics",
+    "notification",
+    "object-lock",
+    "ownershipControls",
+    "partNumber",
+    "policy",
+    "policyStatus",
+    "publicAccessBlock",
+    "replication",
+    "requestPayment",
+    "restore",
+    "retention",
+    "select",
+    "session",
+    "tagging",
+    "torrent",
+    "uploadId",
+    "uploads",
+    "versioning",
+    "versions",
+    "website",
+];
+
+const RESPONSE_OVERRIDES: [(&str, &str); 6] = [
+    ("response-cache-control", "cache-control"),
+    ("response-content-disposition", "content-disposition"),
+    ("response-content-encoding", "content-encoding"),
+    ("response-content-language", "content-language"),
+    ("response-content-type", "content-type"),
+    ("response-expires", "expires"),
+];
+
+impl Endpoint {
+    /// Parses the operation; `copy_source` tells whether `x-amz-copy-source` was sent.
+    pub fn parse(method: &Method, path: S3Path, query: &Query, copy_source: bool) -> Result<Self, S3Error> {
+        check_version_id(query)?;
+        match path {
+            S3Path::Root => match *method {
+                Method::GET => Ok(Self::ListBuckets(ListBucketsParams::parse(query)?)),
+                _ => Err(S3ErrorCode::MethodNotAllowed.into()),
+            },
+            S3Path::Bucket { bucket } => Self::parse_bucket(method, bucket, query),
+            S3Path::Object { bucket, key } => Self::parse_object(method, bucket, key, query, copy_source),
+        }
+    }
+
+    fn parse_bucket(method: &Method, bucket: BucketName, query: &Query) -> Result<Self, S3Error> {
+        match (method.clone(), subresource(query)) {
+            (Method::GET, Some("location")) => Ok(Self::GetBucketLocation { bucket }),
+            (Method::GET, Some("versioning")) => Ok(Self::GetBucketVersioning { bucket }),
+            (Method::GET, None) => Ok(Self::ListObjects { bucket, params: ListObjectsParams::parse(query)? }),
+            (Method::PUT, None) => Ok(Self::CreateBucket { bucket }),
+            (Method::DELETE, None) => Ok(Self::DeleteBucket { bucket }),
+            (Method::HEAD, None) => Ok(Self::HeadBucket { bucket }),
+            (Method::POST, Some("delete")) => Ok(Self::DeleteObjects { bucket }),
+            (Method::GET | Method::PUT | Method::DELETE | Method::HEAD | Method::POST, Some(sub)) => {
+                Err(not_implemented(sub))
+            }
+            _ => Err(S3ErrorCode::MethodNotAllowed.into()),
+        }
+    }
+
+    fn parse_object(
+        method: &Method,
+        bucket: BucketName,
+        key: ObjectKey,
+        query: &Query,
+        copy: bool,
+    ) -> Result<Self, S3Error> {
+        let sub =
+            subresource(query).filter(|s| *s != "partNumber" || *method != Method::GET && *method != Method::HEAD);
+        match (method.clone(), sub) {
+            (Method::GET, None) => Ok(Self::GetObject { bucket, key, read: ReadParams::parse(query)? }),
+            (Method::HEAD, None) => Ok(Self::HeadObject { bucket, key, read: ReadParams::parse(query)? }),
+            (Method::PUT, None) if copy => Ok(Self::CopyObject { bucket, key }),
+            (Method::PUT, None) => Ok(Self::PutObject { bucket, key }),
+            (Method::DELETE, None) => Ok(Self::DeleteObject { bucket, key }),
+            (Method::GET | Method::PUT | Method::DELETE | Method::HEAD | Method::POST, Some(sub)) => {
+                Err(not_implemented(sub))
+            }
+            _ => Err(S3ErrorCode::MethodNotAllowed.into()),
+        }
+    }
+
+    /// The operation's name as AWS spells it: a fixed set, safe as a metric label.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::ListBuckets(_) => "ListBuckets",
+            Self::CreateBucket { .. } => "CreateBucket",
+            Self::DeleteBucket { .. } => "DeleteBucket",
+            Self::HeadBucket { .. } => "HeadBucket",
+            Self::GetBucketLocation { .. } => "GetBucketLocation",
+            Self::GetBucketVersioning { .. } => "GetBucketVersioning",
+            Self::ListObjects { params, .. } if params.version == ListVersion::V2 => "ListObjectsV2",
+            Self::ListObjects { .. } => "ListObjects",
+            Self::DeleteObjects { .. } => "DeleteObjects",
+            Self::PutObject { .. } => "PutObject",
+            Self::CopyObject { .. } => "CopyObject",
+            Self::GetObject { .. } => "GetObject",
+            Self::HeadObject { .. } => "HeadObject",
+            Self::DeleteObject { .. } => "DeleteObject",
+        }
+    }
+}
+
+/// The first S3 sub-resource named in the query; two of them is an error of its own.
+fn subresource(query: &Query) -> Option<&'static str> {
+    const SUPPORTED: &[&str] = &["location", "delete"];
+    SUPPORTED.iter().chain(UNSUPPORTED_SUBRESOURCES).copied().find(|s| query.has(s))
+}
+
+fn not_implemented(sub: &str) -> S3Error {
+    S3Error::new(S3ErrorCode::NotImplemented)
+        .with_message(format!("The `{sub}` sub-resource is not implemented by this server."))
+}
+
+/// Buckets are never versioned here: only the `null` version exists.
+fn check_version_id(query: &Query) -> Result<(), S3Error> {
+    match query.get("versionId") {
+        None | Some("null") => Ok(()),
+        Some(v) => Err(S3Error::invalid_argument("versionId", v, "Invalid version id specified")),
+    }
+}
+
+impl ListBucketsParams {
+    fn parse(query: &Query) -> Result<Self, S3Error> {
+        Ok(Self {
+            max_buckets: query.int("max-buckets", 1..=10_000)?.map(|v| v as usize),
+            continuation_token: query.get("continuation-token").map(str::to_owned),
+            prefix: query.get("prefix").filter(|p| !p.is_empty()).map(str::to_owned),
+            bucket_region: query.get("bucket-region").filter(|p| !p.is_empty()).map(str::to_owned),
+        })
+    }
+}
+
+impl ListObjectsParams {
+    fn parse(query: &Query) -> Result<Self, S3Error> {
+        let version = match query.get("list-type") {
+            None => ListVersion::V1,
+            Some("2") => ListVersion::V2,
+            Some(other) => return Err(S3Error::invalid_argument("list-type", other, "Invalid list type")),
+        };
+        let url_encode = match query.get("encoding-type") {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("url") => true,
+            Some(other) => {
+                return Err(S3Error::invalid_argument(
+                    "encoding-type",
+                    other,
+                    "Invalid Encoding Method specified in Request",
+                ))
+            }
+        };
+        // S3 accepts any non-negative max-keys and caps it at 1000.
+        let max_keys = query.int("max-keys", 0..=i64::from(i32::MAX))?.map_or(1000, |v| v.min(1000) as usize);
+        let fetch_owner = match query.get("fetch-owner") {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            Some(other) => return Err(S3Error::invalid_argument("fetch-owner", other, "Invalid fetch-owner value")),
+        };
+        Ok(Self {
+            version,
+            prefix: query.get("prefix").unwrap_or("").to_owned(),
+            delimiter: query.get("delimiter").filter(|d| !d.is_empty()).map(str::to_owned),
+            max_keys,
+            url_encode,
+            fetch_owner,
+            marker: query.get("marker").filter(|m| !m.is_empty()).map(str::to_owned),
+            start_after: query.get("start-after").filter(|m| !m.is_empty()).map(str::to_owned),
+            continuation_token: query.get("continuation-token").map(str::to_owned),
+        })
+    }
+}
+
+impl ReadParams {
+    fn parse(query: &Query) -> Result<Self, S3Error> {
+        let part_number = query.int("partNumber", 1..=10_000)?.map(|v| v as u32);
+        let overrides = RESPONSE_OVERRIDES
+            .iter()
+            .filter_map(|(param, header)| query.get(param).map(|v| (*header, v.to_owned())))
+            .collect();
+        Ok(Self { part_number, overrides })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(method: Method, path: &str, query: &str) -> Result<Endpoint, S3Error> {
+        let p = S3Path::parse(None, path, &[]).unwrap();
+        Endpoint::parse(&method, p, &Query::parse(Some(query)).unwrap(), false)
+    }
+
+    #[test]
+    fn dispatch_table() {
+        let cases = [
+            (Method::GET, "/", "", "ListBuckets"),
+            (Method::PUT, "/b1b", "", "CreateBucket"),
+            (Method::DELETE, "/b1b", "", "DeleteBucket"),
+            (Method::HEAD, "/b1b", "", "HeadBucket"),
+            (Method::GET, "/b1b", "location", "GetBucketLocation"),
+            (Method::GET, "/b1b", "versioning", "GetBucketVersioning"),
+            (Method::GET, "/b1b", "", "ListObjects"),
+            (Method::GET, "/b1b", "list-type=2&x-id=ListObjectsV2", "ListObjectsV2"),
+            (Method::POST, "/b1b", "delete", "DeleteObjects"),
+            (Method::PUT, "/b1b/k", "x-id=PutObject", "PutObject"),
+            (Method::GET, "/b1b/k", "", "GetObject"),
+            (Method::GET, "/b1b/k", "partNumber=1", "GetObject"),
+            (Method::HEAD, "/b1b/k", "versionId=null", "HeadObject"),
+            (Method::DELETE, "/b1b/k", "", "DeleteObject"),
+        ];
+        for (method, path, query, name) in cases {
+            assert_eq!(parse(method.clone(), path, query).unwrap().name(), name, "{method} {path}?{query}");
+        }
+    }
+
+    #[test]
+    fn unknown_subresource_is_not_implemented() {
+        for (m, p, q) in
+            [(Method::GET, "/b1b", "tagging"), (Method::PUT, "/b1b/k", "tagging"), (Method::GET, "/b1b", "cors")]
+        {
+            assert_eq!(parse(m, p, q).unwrap_err().code, S3ErrorCode::NotImplemented);
+        }
+    }
+
+    #[test]
+    fn bad_methods_and_arguments() {
+        assert_eq!(parse(Method::POST, "/", "").unwrap_err().code, S3ErrorCode::MethodNotAllowed);
+        assert_eq!(parse(Method::PATCH, "/b1b/k", "").unwrap_err().code, S3ErrorCode::MethodNotAllowed);
+        assert_eq!(parse(Method::GET, "/b1b", "list-type=3").unwrap_err().code, S3ErrorCode::InvalidArgument);
+        assert_eq!(parse(Method::GET, "/b1b", "encoding-type=base64").unwrap_err().code, S3ErrorCode::InvalidArgument);
+        assert_eq!(parse(Method::GET, "/b1b", "max-keys=x").unwrap_err().code, S3ErrorCode::InvalidArgument);
+        assert_eq!(parse(Method::GET, "/b1b/k", "versionId=abc").unwrap_err().code, S3ErrorCode::InvalidArgument);
+        assert_eq!(parse(Method::GET, "/b1b/k", "partNumber=0").unwrap_err().code, S3ErrorCode::InvalidArgument);
+        assert_eq!(parse(Method::GET, "/", "max-buckets=0").unwrap_err().code, S3ErrorCode::InvalidArgument);
+    }
+
+    #[test]
+    fn list_params() {
+        let Endpoint::ListObjects { params, .. } = parse(
+            Method::GET,
+            "/b1b",
+            "list-type=2&max-keys=5000&prefix=a%2F&delimiter=%2F&encoding-type=url&fetch-owner=true",
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(params.max_keys, 1000);
+        assert_eq!(params.prefix, "a/");
+        assert_eq!(params.delimiter.as_deref(), Some("/"));
+        assert!(params.url_encode && params.fetch_owner);
+    }
+}

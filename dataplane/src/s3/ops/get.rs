@@ -1,0 +1,119 @@
+//! GetObject and HeadObject: conditions, one byte range or `partNumber`, stored headers and
+//! `response-*` overrides, and the bytes streamed straight from the blob.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::response::Response;
+use http::StatusCode;
+
+use super::{blob_error, meta_error, quoted, Req};
+use crate::blob::{BlobError, BlobStream};
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::meta::{BucketRow, ObjectRow};
+use crate::s3::authorize::{object_public, Decision};
+use crate::s3::conditional::{self, Outcome};
+use crate::s3::endpoint::ReadParams;
+use crate::s3::headers::{get, http_date, write_object_headers};
+use crate::s3::names::ObjectKey;
+use crate::s3::range;
+use crate::s3::response;
+use crate::state::AppState;
+
+/// How many times a read follows a row that moved under it (overwrite raced the open).
+const OPEN_ATTEMPTS: usize = 3;
+
+async fn load(state: &AppState, bucket: &BucketRow, key: &ObjectKey) -> S3Result<ObjectRow> {
+    state
+        .db
+        .get_object(&bucket.name, key.as_str())
+        .await
+        .map_err(meta_error)?
+        .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", key.as_str()))
+}
+
+fn validators(resp: &mut Response, row: &ObjectRow) {
+    response::set(resp, "etag", &quoted(&row.etag));
+    response::set(resp, "last-modified", &http_date(row.last_modified_ms));
+}
+
+pub async fn get_object(
+    state: &Arc<AppState>,
+    bucket: &BucketRow,
+    key: ObjectKey,
+    read: ReadParams,
+    decision: Decision,
+    req: Req,
+    head: bool,
+) -> S3Result<Response> {
+    let h = &req.headers;
+    let range_header = get(h, "range");
+    if read.part_number.is_some() && range_header.is_some() {
+        return Err(S3Error::new(S3ErrorCode::InvalidRequest)
+            .with_message("Cannot specify both Range header and partNumber query parameter."));
+    }
+    let checksum_mode = get(h, "x-amz-checksum-mode").is_some_and(|v| v.eq_ignore_ascii_case("enabled"));
+
+    for _ in 0..OPEN_ATTEMPTS {
+        let row = load(state, bucket, &key).await?;
+        if decision == Decision::IfObjectPublic && !object_public(&row.acl) {
+            return Err(S3ErrorCode::AccessDenied.into());
+        }
+        match conditional::evaluate(h, &row.etag, row.last_modified_ms) {
+            Outcome::Proceed => {}
+            Outcome::NotModified => {
+                let mut resp = response::empty(StatusCode::NOT_MODIFIED);
+                validators(&mut resp, &row);
+                return Ok(resp);
+            }
+            Outcome::PreconditionFailed => {
+                return Err(S3Error::new(S3ErrorCode::PreconditionFailed)
+                    .with_field("Condition", "If-Match / If-Unmodified-Since"))
+            }
+        }
+        // Objects here are stored whole: part 1 is the object, other parts do not exist.
+        let span = match (read.part_number, range_header.and_then(range::parse)) {
+            (Some(1), _) => Some(0..row.size),
+            (Some(_), _) => return Err(S3ErrorCode::InvalidPartNumber.into()),
+            (None, Some(r)) => Some(r.resolve(row.size)?),
+            (None, None) => None,
+        };
+        let stream = if head || row.size == 0 {
+            None
+        } else {
+            match state.blobs.open(&row.blob_id, span.clone()).await {
+                Ok(s) => Some(s),
+                // The row was replaced and its blob deleted between our read and the open.
+                Err(BlobError::NotFound(_)) => continue,
+                Err(e) => return Err(blob_error(e)),
+            }
+        };
+        return Ok(build(&row, span, stream, &read, checksum_mode));
+    }
+    Err(S3Error::new(S3ErrorCode::ServiceUnavailable)
+        .with_message("The object changed repeatedly while being read; try again."))
+}
+
+fn build(
+    row: &ObjectRow,
+    span: Option<std::ops::Range<u64>>,
+    stream: Option<BlobStream>,
+    read: &ReadParams,
+    checksum_mode: bool,
+) -> Response {
+    let partial = span.is_some();
+    let len = span.as_ref().map_or(row.size, |r| r.end - r.start);
+    let body = stream.map_or_else(Body::empty, Body::from_stream);
+    let mut resp = Response::new(body);
+    *resp.status_mut() = if partial { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
+    // A checksum describes the whole object; a range does not carry it.
+    write_object_headers(resp.headers_mut(), &row.meta, &read.overrides, checksum_mode && !partial);
+    validators(&mut resp, row);
+    response::set(&mut resp, "content-length", &len.to_string());
+    response::set(&mut resp, "accept-ranges", "bytes");
+    if let Some(r) = span {
+        let end = if r.end == 0 { 0 } else { r.end - 1 };
+        response::set(&mut resp, "content-range", &format!("bytes {}-{}/{}", r.start, end, row.size));
+    }
+    resp
+}

@@ -1,0 +1,115 @@
+//! Serving: the router, the accept loop with its connection bound and header timeout, and the
+//! start-up sequence (open, migrate, seed, recover) that must finish before the first accept.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::blob::local::LocalBlobStore;
+use crate::config::Config;
+use crate::meta::Db;
+use crate::recovery::{self, RecoveryReport};
+use crate::root::{self, RootCredential};
+use crate::state::AppState;
+
+/// How long in-flight requests may run after SIGTERM.
+const DRAIN: Duration = Duration::from_secs(20);
+
+/// The S3 router; tests drive it without a socket.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new().fallback(crate::s3::handle).with_state(state)
+}
+
+/// A store opened and recovered, ready to serve.
+pub struct Prepared {
+    pub state: Arc<AppState>,
+    pub root: RootCredential,
+    pub recovery: RecoveryReport,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error("metadata database: {0}")]
+    Meta(#[from] crate::meta::MetaError),
+    #[error("root credential: {0}")]
+    Root(std::io::Error),
+    #[error("start-up recovery: {0}")]
+    Recovery(String),
+}
+
+/// Opens the data directory and runs recovery. Nothing is served until this returns.
+pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
+    let data_dir = config.data_dir.clone();
+    let dir_err = |e| StartError::DataDir(data_dir.display().to_string(), e);
+    std::fs::create_dir_all(&data_dir).map_err(dir_err)?;
+    let db = Db::open(&data_dir.join("meta.db"))?;
+    let root = root::resolve(&config, |k| std::env::var(k).ok()).map_err(StartError::Root)?;
+    db.seed_root(&root.access_key, &root.secret_key).await?;
+    let blobs = LocalBlobStore::open(&data_dir).map_err(dir_err)?;
+    let state = AppState::new(config, db, Arc::new(blobs));
+    let recovery = recovery::recover(&state).await.map_err(StartError::Recovery)?;
+    Ok(Prepared { state, root, recovery })
+}
+
+/// Accepts connections until `shutdown` resolves, then drains for a bounded time.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let limits = state.config.limits.clone();
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout());
+    let service = TowerToHyperService::new(app(state.clone()));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::spawn(crate::deleter::run(state));
+    tokio::pin!(shutdown);
+    loop {
+        // Take a connection slot first: past the bound, clients wait in the listen backlog.
+        let permit = tokio::select! {
+            p = connections.clone().acquire_owned() => p.map_err(std::io::Error::other)?,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Headers and small bodies must not wait for Nagle + delayed ACK.
+        let _ = stream.set_nodelay(true);
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service.clone()).into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
+        tracing::warn!("drain period ended with requests still in flight");
+    }
+    Ok(())
+}
+
+/// Binds the configured address.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}

@@ -1,0 +1,153 @@
+//! The shared harness: a store on 127.0.0.1:0 in this process, aws-sdk-s3 clients for path- and
+//! virtual-hosted-style, a raw SigV4 signer for requests no SDK will make, and helpers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::Client;
+use aws_smithy_runtime_api::client::dns::{DnsFuture, ResolveDns};
+use bleepstore::config::Config;
+use bleepstore::state::AppState;
+use tokio::sync::oneshot;
+
+pub const ACCESS_KEY: &str = "TESTROOTKEY";
+pub const SECRET_KEY: &str = "test-root-secret-key";
+pub const VHOST_DOMAIN: &str = "s3.local";
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    _dir: tempfile::TempDir,
+    _shutdown: oneshot::Sender<()>,
+}
+
+/// Resolves every name to loopback, so `bucket.s3.local` reaches the test server.
+#[derive(Debug, Clone)]
+struct Loopback;
+
+impl ResolveDns for Loopback {
+    fn resolve_dns<'a>(&'a self, _name: &'a str) -> DnsFuture<'a> {
+        DnsFuture::ready(Ok(vec![std::net::IpAddr::from([127, 0, 0, 1])]))
+    }
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config {
+            data_dir: dir.path().join("data"),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            virtual_host_domains: vec![VHOST_DOMAIN.into()],
+            root_credentials: Some(bleepstore::config::RootCredentials {
+                access_key: ACCESS_KEY.into(),
+                secret_key: SECRET_KEY.into(),
+            }),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        config.validate().unwrap();
+        let prepared = bleepstore::server::prepare(config).await.unwrap();
+        let listener = bleepstore::server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel();
+        let state = prepared.state.clone();
+        tokio::spawn(bleepstore::server::serve(listener, prepared.state, async {
+            let _ = rx.await;
+        }));
+        Self { addr, state, _dir: dir, _shutdown: tx }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A path-style client with the root credential.
+    pub fn client(&self) -> Client {
+        self.client_as(ACCESS_KEY, SECRET_KEY)
+    }
+
+    pub fn client_as(&self, access_key: &str, secret: &str) -> Client {
+        client(&self.endpoint(), access_key, secret, true)
+    }
+
+    /// A virtual-hosted-style client: requests go to `<bucket>.s3.local:<port>`.
+    pub fn vhost_client(&self) -> Client {
+        client(&format!("http://{VHOST_DOMAIN}:{}", self.addr.port()), ACCESS_KEY, SECRET_KEY, false)
+    }
+
+    /// Adds a non-root key owned by `owner`.
+    pub async fn add_key(&self, access_key: &str, secret: &str, owner: &str) {
+        self.state.db.put_credential(access_key, secret, owner, true).await.unwrap();
+    }
+
+    /// Files left in the temp directory of the blob store.
+    pub fn temp_files(&self) -> usize {
+        std::fs::read_dir(self.state.config.data_dir.join("tmp")).unwrap().count()
+    }
+}
+
+pub fn client(endpoint: &str, access_key: &str, secret: &str, path_style: bool) -> Client {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .build_with_resolver(Loopback);
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(access_key, secret, None, None, "test"))
+        .force_path_style(path_style)
+        .http_client(http)
+        .build();
+    Client::from_conf(config)
+}
+
+/// The S3 error code of an SDK error, for asserting on.
+pub fn code<E, R>(err: &aws_sdk_s3::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match err {
+        aws_sdk_s3::error::SdkError::ServiceError(e) => e.err().code().unwrap_or("<none>").to_owned(),
+        other => format!("<not a service error: {other:?}>"),
+    }
+}
+
+/// The HTTP status of an SDK error.
+pub fn status<E: std::fmt::Debug, R: std::fmt::Debug>(
+    err: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::http::Response<R>>,
+) -> u16 {
+    match err {
+        aws_sdk_s3::error::SdkError::ServiceError(e) => e.raw().status().as_u16(),
+        other => panic!("not a service error: {other:?}"),
+    }
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+pub fn md5_hex(bytes: &[u8]) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(bytes))
+}
+
+pub async fn body_bytes(out: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Vec<u8> {
+    out.body.collect().await.unwrap().into_bytes().to_vec()
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the real server on 127.0.0.1:0 driven by aws-sdk-s3 and raw HTTP.
+//! One test binary (modules below) so the SDK is linked once.
+
+mod buckets;
+mod common;
+mod copy_delete;
+mod errors;
+mod limits;
+mod listing;
+mod objects;
+mod raw;
