@@ -6,6 +6,7 @@
 mod cache;
 pub mod chunked;
 mod parse;
+pub mod sigv2;
 pub mod sigv4;
 
 use std::collections::BTreeMap;
@@ -66,6 +67,10 @@ pub struct AuthRequest<'a> {
     pub method: &'a Method,
     /// The request path, percent-decoded.
     pub decoded_path: &'a str,
+    /// The request path as sent.
+    pub raw_path: &'a str,
+    /// The bucket named by the Host header (virtual-hosted style), if any.
+    pub vhost_bucket: Option<&'a str>,
     /// The raw query string.
     pub raw_query: Option<&'a str>,
     pub headers: &'a HeaderMap,
@@ -98,6 +103,8 @@ impl Authenticator {
             }
             AuthForm::Header(value) => parse::header_fields(&value, req.headers)?,
             AuthForm::Presigned => parse::presigned_fields(&query, req.headers)?,
+            AuthForm::V2Header(value) => return self.authenticate_v2(req, &query, Some(&value), now).await,
+            AuthForm::V2Query => return self.authenticate_v2(req, &query, None, now).await,
         };
         self.check_scope_and_time(&fields, now)?;
         let cred = self
@@ -120,6 +127,98 @@ impl Authenticator {
                 .with_field("CanonicalRequest", creq));
         }
         let payload = payload_mode(&fields, key, expected)?;
+        let principal = Principal::Key { access_key: cred.access_key, owner_id: cred.owner_id, is_root: cred.is_root };
+        Ok(Authenticated { principal, payload })
+    }
+
+    /// SigV2: the header form checks the clock like SigV4; the query form checks `Expires`.
+    async fn authenticate_v2(
+        &self,
+        req: &AuthRequest<'_>,
+        query: &BTreeMap<String, String>,
+        header: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Authenticated, S3Error> {
+        let header_value = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let (access_key, given, date_line) = match header {
+            Some(h) => {
+                let (key, sig) = h["AWS ".len()..].rsplit_once(':').ok_or_else(|| {
+                    S3Error::new(S3ErrorCode::InvalidArgument)
+                        .with_message("Authorization header is invalid -- one and only one ' ' (space) required")
+                })?;
+                let date = if header_value("x-amz-date").is_empty() {
+                    header_value("date")
+                } else {
+                    header_value("x-amz-date")
+                };
+                let at = httpdate::parse_http_date(date).map(OffsetDateTime::from).map_err(|_| {
+                    S3Error::new(S3ErrorCode::AccessDenied)
+                        .with_message("AWS authentication requires a valid Date or x-amz-date header")
+                })?;
+                if (now - at).whole_seconds().abs() > MAX_SKEW_SECS {
+                    return Err(S3Error::new(S3ErrorCode::RequestTimeTooSkewed)
+                        .with_field("MaxAllowedSkewMilliseconds", "900000"));
+                }
+                // With x-amz-date the Date line is empty; x-amz-date is signed as an amz header.
+                let line = if header_value("x-amz-date").is_empty() { date.to_owned() } else { String::new() };
+                (key.to_owned(), sig.to_owned(), line)
+            }
+            None => {
+                let get = |n: &str| query.get(n).map(String::as_str).unwrap_or("");
+                let expires = get("Expires");
+                let at = expires.parse::<i64>().map_err(|_| {
+                    S3Error::new(S3ErrorCode::AccessDenied).with_message(
+                        "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters",
+                    )
+                })?;
+                if now.unix_timestamp() > at {
+                    return Err(S3Error::new(S3ErrorCode::AccessDenied)
+                        .with_message("Request has expired")
+                        .with_field("Expires", expires));
+                }
+                (get("AWSAccessKeyId").to_owned(), get("Signature").to_owned(), expires.to_owned())
+            }
+        };
+        let cred = self
+            .db
+            .get_credential(&access_key)
+            .await
+            .map_err(|e| S3Error::new(S3ErrorCode::ServiceUnavailable).with_source(e))?
+            .filter(|c| c.enabled)
+            .ok_or_else(|| S3Error::new(S3ErrorCode::InvalidAccessKeyId).with_field("AWSAccessKeyId", &access_key))?;
+        let mut amz: Vec<(String, String)> = Vec::new();
+        for name in req.headers.keys().filter(|n| n.as_str().starts_with("x-amz-")) {
+            let values: Vec<String> = req
+                .headers
+                .get_all(name)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
+                .collect();
+            amz.push((name.as_str().to_owned(), values.join(",")));
+        }
+        let path = match req.vhost_bucket {
+            Some(bucket) => format!("/{bucket}{}", req.raw_path),
+            None => req.raw_path.to_owned(),
+        };
+        let pairs: Vec<(String, String)> = query.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let resource = sigv2::canonical_resource(&path, &pairs);
+        let sts = sigv2::string_to_sign(
+            req.method.as_str(),
+            header_value("content-md5"),
+            header_value("content-type"),
+            &date_line,
+            &amz,
+            &resource,
+        );
+        if !sigv4::signatures_equal(&sigv2::signature(&cred.secret, &sts), &given) {
+            return Err(S3Error::new(S3ErrorCode::SignatureDoesNotMatch)
+                .with_field("AWSAccessKeyId", access_key)
+                .with_field("StringToSign", sts));
+        }
+        let payload = match req.headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok()) {
+            Some(v) if v.len() == 64 => Payload::Sha256(v.to_ascii_lowercase()),
+            _ => Payload::Unsigned,
+        };
         let principal = Principal::Key { access_key: cred.access_key, owner_id: cred.owner_id, is_root: cred.is_root };
         Ok(Authenticated { principal, payload })
     }

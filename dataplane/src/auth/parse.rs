@@ -12,6 +12,10 @@ pub enum AuthForm {
     Anonymous,
     Header(String),
     Presigned,
+    /// `Authorization: AWS key:signature`.
+    V2Header(String),
+    /// `AWSAccessKeyId`, `Signature`, `Expires` in the query.
+    V2Query,
 }
 
 /// What a SigV4 signature covers, from either form.
@@ -48,8 +52,9 @@ pub fn detect(headers: &HeaderMap, query: &BTreeMap<String, String>) -> Result<A
             "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified",
         ).with_field("ArgumentName", "Authorization")),
         (Some(h), false) if h.starts_with("AWS4-HMAC-SHA256 ") => Ok(AuthForm::Header(h)),
+        (Some(h), false) if h.starts_with("AWS ") => Ok(AuthForm::V2Header(h)),
         (Some(_), false) => Err(unsupported_mechanism()),
-        (None, true) if v2_query => Err(unsupported_mechanism()),
+        (None, true) if v2_query && !presigned => Ok(AuthForm::V2Query),
         (None, true) => Ok(AuthForm::Presigned),
         (None, false) => Ok(AuthForm::Anonymous),
     }
@@ -262,7 +267,9 @@ mod tests {
         assert!(matches!(detect(&h, &empty).unwrap(), AuthForm::Header(_)));
         assert_eq!(detect(&h, &presigned).err().unwrap().code, S3ErrorCode::InvalidArgument);
         let v2 = hdrs(&[("authorization", "AWS AKID:c2lnbmF0dXJl")]);
-        assert_eq!(detect(&v2, &empty).err().unwrap().code, S3ErrorCode::InvalidRequest);
+        assert!(matches!(detect(&v2, &empty).unwrap(), AuthForm::V2Header(_)));
+        let other = hdrs(&[("authorization", "Bearer token")]);
+        assert_eq!(detect(&other, &empty).err().unwrap().code, S3ErrorCode::InvalidRequest);
     }
 
     #[test]

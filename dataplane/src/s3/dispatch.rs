@@ -13,7 +13,7 @@ use rand::RngExt;
 use super::authorize::{self, Access, Decision};
 use super::endpoint::Endpoint;
 use super::ops::{self, Req};
-use super::path::{decode, S3Path};
+use super::path::{decode, virtual_host_bucket, S3Path};
 use super::query::Query;
 use super::response;
 use crate::auth::{AuthRequest, Principal};
@@ -85,9 +85,12 @@ async fn route(state: &Arc<AppState>, req: Request, operation: &mut &'static str
     *operation = endpoint.name();
 
     let decoded_path = decode(parts.uri.path())?;
+    let vhost_bucket = host.and_then(|h| virtual_host_bucket(h, &state.config.virtual_host_domains));
     let auth_req = AuthRequest {
         method: &parts.method,
         decoded_path: &decoded_path,
+        raw_path: parts.uri.path(),
+        vhost_bucket: vhost_bucket.as_deref(),
         raw_query: parts.uri.query(),
         headers: &parts.headers,
         host,

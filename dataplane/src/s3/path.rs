@@ -65,7 +65,8 @@ pub fn decode(raw: &str) -> Result<String, S3Error> {
         .map_err(|_| S3Error::new(S3ErrorCode::InvalidURI).with_message("The URI is not valid UTF-8 after decoding."))
 }
 
-fn virtual_host_bucket(host: &str, domains: &[String]) -> Option<String> {
+/// The bucket named by `host` under one of `domains`, for virtual-hosted-style requests.
+pub fn virtual_host_bucket(host: &str, domains: &[String]) -> Option<String> {
     let host = strip_port(host).trim_end_matches('.').to_ascii_lowercase();
     domains.iter().find_map(|domain| {
         let domain = domain.trim_end_matches('.').to_ascii_lowercase();

@@ -88,7 +88,17 @@ async fn authentication_failures() {
     assert_eq!((r.status, r.code()), (403, "AccessDenied"));
     let r = raw::send(srv.addr, "PUT", "/auth/anon", &[], b"x".to_vec(), Auth::Anonymous).await;
     assert_eq!((r.status, r.code()), (403, "AccessDenied"));
-    let r = raw::send(srv.addr, "GET", "/", &[("authorization", "AWS AKID:c2ln")], vec![], Auth::Anonymous).await;
+    let r = raw::send(
+        srv.addr,
+        "GET",
+        "/",
+        &[("authorization", "AWS AKID:c2ln"), ("date", &httpdate::fmt_http_date(std::time::SystemTime::now()))],
+        vec![],
+        Auth::Anonymous,
+    )
+    .await;
+    assert_eq!((r.status, r.code()), (403, "InvalidAccessKeyId"));
+    let r = raw::send(srv.addr, "GET", "/", &[("authorization", "Bearer abc")], vec![], Auth::Anonymous).await;
     assert_eq!((r.status, r.code()), (400, "InvalidRequest"));
     let r =
         raw::send(srv.addr, "GET", "/", &[("authorization", "AWS4-HMAC-SHA256 Credential=x")], vec![], Auth::Anonymous)

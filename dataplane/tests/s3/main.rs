@@ -8,4 +8,5 @@ mod errors;
 mod limits;
 mod listing;
 mod objects;
+mod process;
 mod raw;

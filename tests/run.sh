@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The project's one test command: formatting, lints, every Rust test, and the real-client suite.
+# Installs what it needs itself (a Python venv under tests/.venv); builds once into ./target.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test (unit, SDK integration, crash and memory tests)"
+cargo test --workspace --locked
+
+step "real clients: boto3 and the AWS CLI against target/debug/bleepstore"
+tests/clients/run.sh
+
+step "all tests passed"
