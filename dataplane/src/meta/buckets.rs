@@ -151,6 +151,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn in_progress_uploads_keep_a_bucket_from_being_deleted() {
+        let (db, _dir) = db();
+        db.create_bucket(row("b1", "alice")).await.unwrap();
+        db.write(|tx| {
+            tx.execute(
+                "INSERT INTO multipart_uploads (upload_id, bucket, key, initiated, owner, meta, acl) VALUES ('u', 'b1', x'6b', 0, 'alice', '{}', 'private')",
+                [],
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(db.delete_bucket("b1").await.unwrap(), DeleteBucketOutcome::NotEmpty);
+    }
+
+    #[tokio::test]
     async fn list_pages_and_filters() {
         let (db, _dir) = db();
         for name in ["aa", "ab", "ba", "bb"] {

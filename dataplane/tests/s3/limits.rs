@@ -58,9 +58,24 @@ async fn slow_headers_are_cut_off() {
     let srv = TestServer::start_with(|c| c.limits.header_read_timeout_secs = 1).await;
     let mut s = raw_tcp(srv.addr, b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ").await;
     let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut answer)).await.unwrap();
-    assert!(read.is_ok() || read.is_err(), "the connection was closed by the server");
+    // The server closes the connection on its own: the read ends (EOF or reset) well before 30 s.
+    let closed = tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut answer)).await;
+    assert!(closed.is_ok(), "the server kept a connection with unfinished headers open");
     assert!(!String::from_utf8_lossy(&answer).contains("200 OK"));
+}
+
+#[tokio::test]
+async fn connections_beyond_the_bound_wait_instead_of_failing() {
+    let srv = TestServer::start_with(|c| c.limits.max_connections = 1).await;
+    // One idle keep-alive connection holds the only slot.
+    let hog = raw_tcp(srv.addr, b"").await;
+    let c = srv.client();
+    let mut waiting = tokio::spawn(async move { c.list_buckets().send().await.map(|_| ()) });
+    // While the slot is held the request waits in the listen backlog (a bounded negative check);
+    // once the hog goes away it is served normally.
+    assert!(tokio::time::timeout(Duration::from_millis(300), &mut waiting).await.is_err());
+    drop(hog);
+    waiting.await.unwrap().unwrap();
 }
 
 #[tokio::test]

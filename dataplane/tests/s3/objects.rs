@@ -126,6 +126,28 @@ async fn overwrite_replaces_and_old_blob_is_deleted() {
 }
 
 #[tokio::test]
+async fn a_reader_streaming_old_bytes_is_not_disturbed_by_overwrite_or_delete() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("stream").send().await.unwrap();
+    let old = data(8 << 20, 1);
+    c.put_object().bucket("stream").key("k").body(old.clone().into()).send().await.unwrap();
+    let got = c.get_object().bucket("stream").key("k").send().await.unwrap();
+    let mut body = got.body;
+    let mut read = body.next().await.unwrap().unwrap().to_vec();
+    // Overwrite, then delete, and let the deleter remove the old blob, mid-stream.
+    c.put_object().bucket("stream").key("k").body(data(100, 2).into()).send().await.unwrap();
+    c.delete_object().bucket("stream").key("k").send().await.unwrap();
+    bleepstore::deleter::drain_once(&srv.state).await.unwrap();
+    assert!(srv.state.blobs.list_ids().await.unwrap().is_empty());
+    while let Some(chunk) = body.next().await {
+        read.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(read.len(), old.len());
+    assert!(read == old, "the reader saw the old object's bytes to the end");
+}
+
+#[tokio::test]
 async fn ranges_single_suffix_open_and_unsatisfiable() {
     let srv = TestServer::start().await;
     let c = srv.client();
