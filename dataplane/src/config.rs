@@ -22,7 +22,24 @@ pub struct Config {
     /// The root credential; when absent, taken from the environment or generated.
     pub root_credentials: Option<RootCredentials>,
     pub limits: Limits,
+    pub multipart: MultipartConfig,
     pub log: LogConfig,
+}
+
+/// Lifetime of unfinished multipart uploads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MultipartConfig {
+    /// Uploads older than this are aborted by the reaper (S3's usual lifecycle rule: 7 days).
+    pub expiry_secs: u64,
+    /// How often the reaper runs (it also runs at start-up).
+    pub reap_interval_secs: u64,
+}
+
+impl Default for MultipartConfig {
+    fn default() -> Self {
+        Self { expiry_secs: 7 * 24 * 3600, reap_interval_secs: 3600 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -74,6 +91,7 @@ impl Default for Config {
             virtual_host_domains: Vec::new(),
             root_credentials: None,
             limits: Limits::default(),
+            multipart: MultipartConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -176,6 +194,9 @@ impl Config {
         }
         if l.max_xml_body < 1024 {
             return invalid("limits.max_xml_body", "must be at least 1024 bytes");
+        }
+        if self.multipart.reap_interval_secs == 0 {
+            return invalid("multipart.reap_interval_secs", "must be at least 1");
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod deleter;
 pub mod error;
 pub mod meta;
+pub mod pins;
 pub mod recovery;
 pub mod root;
 pub mod s3;

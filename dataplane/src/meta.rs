@@ -7,6 +7,7 @@ mod buckets;
 mod credentials;
 mod deletions;
 mod list;
+mod multipart;
 mod objects;
 mod schema;
 
@@ -18,7 +19,8 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 pub use buckets::{BucketRow, CreateBucketOutcome, DeleteBucketOutcome};
 pub use credentials::Credential;
 pub use list::{ListItem, ListPage, ListQuery, ListStart};
-pub use objects::{Checksum, ObjectMeta, ObjectRow, PutCondition, PutOutcome};
+pub use multipart::{CompleteOutcome, PartOutcome, PartRow, UploadRow, UploadsPage};
+pub use objects::{Checksum, ManifestPart, ObjectMeta, ObjectRow, PutCondition, PutOutcome};
 
 /// A metadata failure. Domain outcomes (no such bucket, not empty, …) are values, not errors.
 #[derive(Debug, thiserror::Error)]

@@ -73,6 +73,7 @@ pub async fn serve(
     builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout());
     let service = TowerToHyperService::new(app(state.clone()));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::spawn(crate::recovery::run_reaper(state.clone()));
     tokio::spawn(crate::deleter::run(state));
     tokio::pin!(shutdown);
     loop {

@@ -6,22 +6,29 @@ use rusqlite::{params, Transaction};
 
 use super::{now_ms, objects, Db, MetaResult};
 
-pub(super) fn enqueue(tx: &Transaction<'_>, blob_id: &str) -> MetaResult<()> {
-    tx.prepare_cached("INSERT OR IGNORE INTO blob_deletions (blob_id, enqueued_at) VALUES (?1, ?2)")?
-        .execute(params![blob_id, now_ms()])?;
+/// Queues `blob_id`; `pin_id` is the object (blob or manifest id) readers pin it by.
+pub(super) fn enqueue(tx: &Transaction<'_>, blob_id: &str, pin_id: Option<&str>) -> MetaResult<()> {
+    tx.prepare_cached("INSERT OR IGNORE INTO blob_deletions (blob_id, enqueued_at, pin_id) VALUES (?1, ?2, ?3)")?
+        .execute(params![blob_id, now_ms(), pin_id])?;
     Ok(())
 }
 
 impl Db {
-    /// Up to `limit` queued blob ids, oldest first.
-    pub async fn pending_deletions(&self, limit: usize) -> MetaResult<Vec<String>> {
+    /// Up to `limit` queued (blob id, pin id), oldest first, skipping the first `skip`.
+    pub async fn pending_deletions_from(&self, skip: usize, limit: usize) -> MetaResult<Vec<(String, Option<String>)>> {
         self.read(move |conn| {
-            let mut stmt =
-                conn.prepare_cached("SELECT blob_id FROM blob_deletions ORDER BY enqueued_at, blob_id LIMIT ?1")?;
-            let ids = stmt.query_map([limit as i64], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
-            Ok(ids)
+            let mut stmt = conn.prepare_cached(
+                "SELECT blob_id, pin_id FROM blob_deletions ORDER BY enqueued_at, blob_id LIMIT ?1 OFFSET ?2",
+            )?;
+            let rows = stmt.query_map([limit as i64, skip as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
+    }
+
+    /// Up to `limit` queued (blob id, pin id), oldest first.
+    pub async fn pending_deletions(&self, limit: usize) -> MetaResult<Vec<(String, Option<String>)>> {
+        self.pending_deletions_from(0, limit).await
     }
 
     /// Removes ids from the queue once their bytes are gone.

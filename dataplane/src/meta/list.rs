@@ -189,6 +189,7 @@ mod tests {
                 meta: ObjectMeta::default(),
                 owner: "o".into(),
                 acl: "private".into(),
+                parts_count: 0,
             };
             db.put_object(row, PutCondition::None).await.unwrap();
         }

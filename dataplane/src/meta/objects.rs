@@ -48,6 +48,18 @@ pub struct ObjectRow {
     pub meta: ObjectMeta,
     pub owner: String,
     pub acl: String,
+    /// 0 for an object stored as one blob; N for a multipart object whose `blob_id` is the id
+    /// of a manifest of N part blobs.
+    pub parts_count: u32,
+}
+
+/// One part of a multipart object's manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestPart {
+    pub part_number: u32,
+    pub blob_id: String,
+    pub size: u64,
+    pub etag: String,
 }
 
 /// A condition a PUT must satisfy against the current row, checked inside the write
@@ -73,7 +85,7 @@ pub enum PutOutcome {
     PreconditionFailed,
 }
 
-const COLUMNS: &str = "bucket, key, blob_id, size, etag, last_modified, meta, owner, acl";
+const COLUMNS: &str = "bucket, key, blob_id, size, etag, last_modified, meta, owner, acl, parts_count";
 
 pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<(ObjectRow, String)> {
     let key: Vec<u8> = row.get(1)?;
@@ -89,6 +101,7 @@ pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<(ObjectRow, String)> {
             meta: ObjectMeta::default(),
             owner: row.get(7)?,
             acl: row.get(8)?,
+            parts_count: row.get(9)?,
         },
         meta,
     ))
@@ -109,15 +122,15 @@ fn etag_matches(stored: &str, wanted: &str) -> bool {
     wanted.split(',').map(|t| t.trim().trim_start_matches("W/").trim_matches('"')).any(|t| t == "*" || t == stored)
 }
 
-/// Inserts or replaces a row, enqueueing the replaced blob. Caller checked the bucket.
+/// Inserts or replaces a row, releasing what the replaced row used. Caller checked the bucket.
 pub(super) fn upsert(tx: &Transaction<'_>, row: &ObjectRow) -> MetaResult<Option<String>> {
-    let old: Option<String> = tx
-        .prepare_cached("SELECT blob_id FROM objects WHERE bucket = ?1 AND key = ?2")?
-        .query_row(params![row.bucket, row.key.as_bytes()], |r| r.get(0))
+    let old: Option<(String, u32)> = tx
+        .prepare_cached("SELECT blob_id, parts_count FROM objects WHERE bucket = ?1 AND key = ?2")?
+        .query_row(params![row.bucket, row.key.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let meta = serde_json::to_string(&row.meta).map_err(|e| MetaError::Corrupt(e.to_string()))?;
     tx.prepare_cached(&format!(
-        "INSERT OR REPLACE INTO objects ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        "INSERT OR REPLACE INTO objects ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
     ))?
     .execute(params![
         row.bucket,
@@ -128,28 +141,85 @@ pub(super) fn upsert(tx: &Transaction<'_>, row: &ObjectRow) -> MetaResult<Option
         row.last_modified_ms,
         meta,
         row.owner,
-        row.acl
+        row.acl,
+        row.parts_count
     ])?;
-    let replaced = old.filter(|old| *old != row.blob_id);
-    if let Some(old) = &replaced {
-        deletions::enqueue(tx, old)?;
+    match old {
+        Some((id, parts)) if id != row.blob_id => {
+            release(tx, &id, parts)?;
+            Ok(Some(id))
+        }
+        _ => Ok(None),
     }
-    Ok(replaced)
 }
 
-/// Removes a row, enqueueing its blob; returns the blob id when there was a row.
+/// Removes a row, releasing its blobs; returns the blob or manifest id when there was a row.
 pub(super) fn remove(tx: &Transaction<'_>, bucket: &str, key: &str) -> MetaResult<Option<String>> {
-    let old: Option<String> = tx
-        .prepare_cached("DELETE FROM objects WHERE bucket = ?1 AND key = ?2 RETURNING blob_id")?
-        .query_row(params![bucket, key.as_bytes()], |r| r.get(0))
+    let old: Option<(String, u32)> = tx
+        .prepare_cached("DELETE FROM objects WHERE bucket = ?1 AND key = ?2 RETURNING blob_id, parts_count")?
+        .query_row(params![bucket, key.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    if let Some(old) = &old {
-        deletions::enqueue(tx, old)?;
+    if let Some((id, parts)) = &old {
+        release(tx, id, *parts)?;
     }
-    Ok(old)
+    Ok(old.map(|(id, _)| id))
+}
+
+/// Queues the blobs of an object that no row references any more: its single blob, or every
+/// part of its manifest (and the manifest itself goes). Readers pin by `id`.
+fn release(tx: &Transaction<'_>, id: &str, parts_count: u32) -> MetaResult<()> {
+    if parts_count == 0 {
+        return deletions::enqueue(tx, id, Some(id));
+    }
+    let blobs: Vec<String> = tx
+        .prepare_cached("DELETE FROM object_parts WHERE manifest_id = ?1 RETURNING blob_id")?
+        .query_map([id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for blob in blobs {
+        deletions::enqueue(tx, &blob, Some(id))?;
+    }
+    Ok(())
+}
+
+/// An object row and, for a multipart object, its manifest, read in one snapshot.
+pub(super) fn get_with_manifest(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+) -> MetaResult<Option<(ObjectRow, Vec<ManifestPart>)>> {
+    let tx = conn.unchecked_transaction()?;
+    let Some(row) = get(&tx, bucket, key)? else { return Ok(None) };
+    let parts = if row.parts_count == 0 {
+        Vec::new()
+    } else {
+        tx.prepare_cached(
+            "SELECT part_number, blob_id, size, etag FROM object_parts WHERE manifest_id = ?1 ORDER BY part_number",
+        )?
+        .query_map([&row.blob_id], |r| {
+            Ok(ManifestPart {
+                part_number: r.get(0)?,
+                blob_id: r.get(1)?,
+                size: r.get::<_, i64>(2)? as u64,
+                etag: r.get(3)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?
+    };
+    tx.finish()?;
+    Ok(Some((row, parts)))
 }
 
 impl Db {
+    /// The object and its manifest (empty for single-blob objects), consistently.
+    pub async fn get_object_manifest(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> MetaResult<Option<(ObjectRow, Vec<ManifestPart>)>> {
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        self.read(move |conn| get_with_manifest(conn, &bucket, &key)).await
+    }
+
     pub async fn get_object(&self, bucket: &str, key: &str) -> MetaResult<Option<ObjectRow>> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         self.read(move |conn| get(conn, &bucket, &key)).await
@@ -208,8 +278,9 @@ impl Db {
 }
 
 pub(super) fn blob_referenced(conn: &Connection, id: &str) -> MetaResult<bool> {
-    Ok(conn.prepare_cached("SELECT 1 FROM objects WHERE blob_id = ?1")?.exists([id])?
-        || conn.prepare_cached("SELECT 1 FROM multipart_parts WHERE blob_id = ?1")?.exists([id])?)
+    Ok(conn.prepare_cached("SELECT 1 FROM objects WHERE blob_id = ?1 AND parts_count = 0")?.exists([id])?
+        || conn.prepare_cached("SELECT 1 FROM multipart_parts WHERE blob_id = ?1")?.exists([id])?
+        || conn.prepare_cached("SELECT 1 FROM object_parts WHERE blob_id = ?1")?.exists([id])?)
 }
 
 #[cfg(test)]
@@ -233,6 +304,7 @@ mod tests {
             },
             owner: "o".into(),
             acl: "private".into(),
+            parts_count: 0,
         }
     }
 
@@ -260,7 +332,7 @@ mod tests {
         assert_eq!(db.get_object("b", "k").await.unwrap().unwrap(), obj("k", "b1", "e1"));
         let out = db.put_object(obj("k", "b2", "e2"), PutCondition::None).await.unwrap();
         assert_eq!(out, PutOutcome::Stored { replaced: Some("b1".into()) });
-        assert_eq!(db.pending_deletions(10).await.unwrap(), vec!["b1".to_string()]);
+        assert_eq!(db.pending_deletions(10).await.unwrap(), vec![("b1".to_string(), Some("b1".to_string()))]);
         assert_eq!(db.delete_object("b", "k").await.unwrap(), Some("b2".into()));
         assert_eq!(db.delete_object("b", "k").await.unwrap(), None);
         assert_eq!(db.pending_deletions(10).await.unwrap().len(), 2);

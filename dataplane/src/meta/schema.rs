@@ -5,7 +5,8 @@ use rusqlite::Connection;
 use super::MetaResult;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE buckets (
     name        TEXT PRIMARY KEY,
     region      TEXT NOT NULL,
@@ -67,7 +68,28 @@ CREATE TABLE blob_deletions (
     blob_id      TEXT PRIMARY KEY,
     enqueued_at  INTEGER NOT NULL
 ) WITHOUT ROWID;
-"#];
+"#,
+    r#"
+-- Multipart objects: `objects.blob_id` holds the manifest id (the upload id) and
+-- `parts_count` > 0; the part blobs are listed here in order. Completion moves rows from
+-- multipart_parts to object_parts: no bytes are copied.
+ALTER TABLE objects ADD COLUMN parts_count INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE object_parts (
+    manifest_id  TEXT NOT NULL,
+    part_number  INTEGER NOT NULL,
+    blob_id      TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    etag         TEXT NOT NULL,
+    checksum     TEXT,
+    PRIMARY KEY (manifest_id, part_number)
+) WITHOUT ROWID;
+CREATE INDEX object_parts_by_blob ON object_parts(blob_id);
+-- The object (blob id or manifest id) a queued blob belonged to: readers pin it, and the
+-- deleter leaves a pinned object's blobs alone until the reader is done.
+ALTER TABLE blob_deletions ADD COLUMN pin_id TEXT;
+ALTER TABLE multipart_uploads ADD COLUMN checksum_algorithm TEXT;
+"#,
+];
 
 /// Brings the schema to the newest version.
 pub fn migrate(conn: &mut Connection) -> MetaResult<()> {

@@ -118,7 +118,7 @@ async fn bucket_for(
 }
 
 async fn dispatch(state: &Arc<AppState>, endpoint: Endpoint, req: Req) -> S3Result<Response> {
-    use ops::{bucket, copy, delete, get, list, put};
+    use ops::{bucket, copy, delete, get, list, multipart, multipart_list, put};
     match endpoint {
         Endpoint::ListBuckets(params) => {
             authorize::require_signed(&req.principal)?;
@@ -171,6 +171,34 @@ async fn dispatch(state: &Arc<AppState>, endpoint: Endpoint, req: Req) -> S3Resu
         Endpoint::DeleteObject { bucket: name, key } => {
             let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::Write).await?;
             delete::delete_object(state, &row, key).await
+        }
+        Endpoint::CreateMultipartUpload { bucket: name, key } => {
+            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::Write).await?;
+            multipart::create(state, &row, key, req).await
+        }
+        Endpoint::UploadPart { bucket: name, key, part_number, upload_id } => {
+            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::Write).await?;
+            multipart::upload_part(state, &row, key, part_number, upload_id, req).await
+        }
+        Endpoint::UploadPartCopy { bucket: name, key, part_number, upload_id } => {
+            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::Write).await?;
+            multipart::upload_part_copy(state, &row, key, part_number, upload_id, req).await
+        }
+        Endpoint::CompleteMultipartUpload { bucket: name, key, upload_id } => {
+            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::Write).await?;
+            multipart::complete(state, &row, key, upload_id, req).await
+        }
+        Endpoint::AbortMultipartUpload { bucket: name, key, upload_id } => {
+            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::Write).await?;
+            multipart::abort(state, &row, key, upload_id).await
+        }
+        Endpoint::ListMultipartUploads { bucket: name, params } => {
+            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::BucketRead).await?;
+            multipart_list::list_uploads(state, &row, params).await
+        }
+        Endpoint::ListParts { bucket: name, key, params } => {
+            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::BucketRead).await?;
+            multipart_list::list_parts(state, &row, key, params).await
         }
     }
 }

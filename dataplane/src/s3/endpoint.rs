@@ -24,6 +24,30 @@ pub enum Endpoint {
     GetObject { bucket: BucketName, key: ObjectKey, read: ReadParams },
     HeadObject { bucket: BucketName, key: ObjectKey, read: ReadParams },
     DeleteObject { bucket: BucketName, key: ObjectKey },
+    CreateMultipartUpload { bucket: BucketName, key: ObjectKey },
+    UploadPart { bucket: BucketName, key: ObjectKey, part_number: u32, upload_id: String },
+    UploadPartCopy { bucket: BucketName, key: ObjectKey, part_number: u32, upload_id: String },
+    CompleteMultipartUpload { bucket: BucketName, key: ObjectKey, upload_id: String },
+    AbortMultipartUpload { bucket: BucketName, key: ObjectKey, upload_id: String },
+    ListMultipartUploads { bucket: BucketName, params: ListUploadsParams },
+    ListParts { bucket: BucketName, key: ObjectKey, params: ListPartsParams },
+}
+
+#[derive(Debug)]
+pub struct ListUploadsParams {
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    pub key_marker: Option<String>,
+    pub upload_id_marker: Option<String>,
+    pub max_uploads: usize,
+    pub url_encode: bool,
+}
+
+#[derive(Debug)]
+pub struct ListPartsParams {
+    pub upload_id: String,
+    pub max_parts: usize,
+    pub part_number_marker: u32,
 }
 
 #[derive(Debug, Default)]
@@ -130,6 +154,9 @@ impl Endpoint {
         match (method.clone(), subresource(query)) {
             (Method::GET, Some("location")) => Ok(Self::GetBucketLocation { bucket }),
             (Method::GET, Some("versioning")) => Ok(Self::GetBucketVersioning { bucket }),
+            (Method::GET, Some("uploads")) => {
+                Ok(Self::ListMultipartUploads { bucket, params: ListUploadsParams::parse(query)? })
+            }
             (Method::GET, None) => Ok(Self::ListObjects { bucket, params: ListObjectsParams::parse(query)? }),
             (Method::PUT, None) => Ok(Self::CreateBucket { bucket }),
             (Method::DELETE, None) => Ok(Self::DeleteBucket { bucket }),
@@ -157,6 +184,30 @@ impl Endpoint {
             (Method::PUT, None) if copy => Ok(Self::CopyObject { bucket, key }),
             (Method::PUT, None) => Ok(Self::PutObject { bucket, key }),
             (Method::DELETE, None) => Ok(Self::DeleteObject { bucket, key }),
+            (Method::POST, Some("uploads")) => Ok(Self::CreateMultipartUpload { bucket, key }),
+            (Method::PUT, Some("uploadId")) => {
+                let upload_id = upload_id(query)?;
+                let part_number = query.int("partNumber", 1..=10_000)?.ok_or_else(|| {
+                    S3Error::invalid_argument("partNumber", "", "UploadPart needs a partNumber between 1 and 10000")
+                })? as u32;
+                Ok(if copy {
+                    Self::UploadPartCopy { bucket, key, part_number, upload_id }
+                } else {
+                    Self::UploadPart { bucket, key, part_number, upload_id }
+                })
+            }
+            (Method::PUT, Some("partNumber")) => {
+                Err(S3Error::invalid_argument("uploadId", "", "A partNumber needs an uploadId"))
+            }
+            (Method::POST, Some("uploadId")) => {
+                Ok(Self::CompleteMultipartUpload { bucket, key, upload_id: upload_id(query)? })
+            }
+            (Method::DELETE, Some("uploadId")) => {
+                Ok(Self::AbortMultipartUpload { bucket, key, upload_id: upload_id(query)? })
+            }
+            (Method::GET, Some("uploadId")) => {
+                Ok(Self::ListParts { bucket, key, params: ListPartsParams::parse(query)? })
+            }
             (Method::GET | Method::PUT | Method::DELETE | Method::HEAD | Method::POST, Some(sub)) => {
                 Err(not_implemented(sub))
             }
@@ -181,14 +232,62 @@ impl Endpoint {
             Self::GetObject { .. } => "GetObject",
             Self::HeadObject { .. } => "HeadObject",
             Self::DeleteObject { .. } => "DeleteObject",
+            Self::CreateMultipartUpload { .. } => "CreateMultipartUpload",
+            Self::UploadPart { .. } => "UploadPart",
+            Self::UploadPartCopy { .. } => "UploadPartCopy",
+            Self::CompleteMultipartUpload { .. } => "CompleteMultipartUpload",
+            Self::AbortMultipartUpload { .. } => "AbortMultipartUpload",
+            Self::ListMultipartUploads { .. } => "ListMultipartUploads",
+            Self::ListParts { .. } => "ListParts",
         }
     }
 }
 
 /// The first S3 sub-resource named in the query; two of them is an error of its own.
 fn subresource(query: &Query) -> Option<&'static str> {
-    const SUPPORTED: &[&str] = &["location", "delete"];
+    const SUPPORTED: &[&str] = &["location", "delete", "uploads", "uploadId"];
     SUPPORTED.iter().chain(UNSUPPORTED_SUBRESOURCES).copied().find(|s| query.has(s))
+}
+
+fn upload_id(query: &Query) -> Result<String, S3Error> {
+    match query.get("uploadId") {
+        Some(id) if !id.is_empty() => Ok(id.to_owned()),
+        _ => Err(S3Error::invalid_argument("uploadId", "", "The uploadId must not be empty")),
+    }
+}
+
+impl ListUploadsParams {
+    fn parse(query: &Query) -> Result<Self, S3Error> {
+        let url_encode = match query.get("encoding-type") {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("url") => true,
+            Some(other) => {
+                return Err(S3Error::invalid_argument(
+                    "encoding-type",
+                    other,
+                    "Invalid Encoding Method specified in Request",
+                ))
+            }
+        };
+        Ok(Self {
+            prefix: query.get("prefix").unwrap_or("").to_owned(),
+            delimiter: query.get("delimiter").filter(|d| !d.is_empty()).map(str::to_owned),
+            key_marker: query.get("key-marker").filter(|m| !m.is_empty()).map(str::to_owned),
+            upload_id_marker: query.get("upload-id-marker").filter(|m| !m.is_empty()).map(str::to_owned),
+            max_uploads: query.int("max-uploads", 0..=i64::from(i32::MAX))?.map_or(1000, |v| v.clamp(1, 1000) as usize),
+            url_encode,
+        })
+    }
+}
+
+impl ListPartsParams {
+    fn parse(query: &Query) -> Result<Self, S3Error> {
+        Ok(Self {
+            upload_id: upload_id(query)?,
+            max_parts: query.int("max-parts", 0..=i64::from(i32::MAX))?.map_or(1000, |v| v.clamp(1, 1000) as usize),
+            part_number_marker: query.int("part-number-marker", 0..=10_000)?.unwrap_or(0) as u32,
+        })
+    }
 }
 
 fn not_implemented(sub: &str) -> S3Error {
@@ -292,6 +391,12 @@ mod tests {
             (Method::GET, "/b1b/k", "partNumber=1", "GetObject"),
             (Method::HEAD, "/b1b/k", "versionId=null", "HeadObject"),
             (Method::DELETE, "/b1b/k", "", "DeleteObject"),
+            (Method::POST, "/b1b/k", "uploads", "CreateMultipartUpload"),
+            (Method::PUT, "/b1b/k", "partNumber=3&uploadId=u", "UploadPart"),
+            (Method::POST, "/b1b/k", "uploadId=u", "CompleteMultipartUpload"),
+            (Method::DELETE, "/b1b/k", "uploadId=u", "AbortMultipartUpload"),
+            (Method::GET, "/b1b/k", "uploadId=u&max-parts=5", "ListParts"),
+            (Method::GET, "/b1b", "uploads&max-uploads=2", "ListMultipartUploads"),
         ];
         for (method, path, query, name) in cases {
             assert_eq!(parse(method.clone(), path, query).unwrap().name(), name, "{method} {path}?{query}");
@@ -317,6 +422,15 @@ mod tests {
         assert_eq!(parse(Method::GET, "/b1b/k", "versionId=abc").unwrap_err().code, S3ErrorCode::InvalidArgument);
         assert_eq!(parse(Method::GET, "/b1b/k", "partNumber=0").unwrap_err().code, S3ErrorCode::InvalidArgument);
         assert_eq!(parse(Method::GET, "/", "max-buckets=0").unwrap_err().code, S3ErrorCode::InvalidArgument);
+        for q in [
+            "partNumber=0&uploadId=u",
+            "partNumber=10001&uploadId=u",
+            "uploadId=u",
+            "partNumber=1",
+            "partNumber=1&uploadId=",
+        ] {
+            assert_eq!(parse(Method::PUT, "/b1b/k", q).unwrap_err().code, S3ErrorCode::InvalidArgument, "{q}");
+        }
     }
 
     #[test]

@@ -6,7 +6,10 @@ pub mod copy;
 pub mod delete;
 pub mod get;
 pub mod list;
+pub mod multipart;
+pub mod multipart_list;
 pub mod put;
+pub mod read;
 mod store;
 
 use axum::body::Body;

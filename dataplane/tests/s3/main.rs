@@ -7,6 +7,7 @@ mod copy_delete;
 mod errors;
 mod limits;
 mod listing;
+mod multipart;
 mod objects;
 mod process;
 mod raw;

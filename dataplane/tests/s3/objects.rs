@@ -135,16 +135,20 @@ async fn a_reader_streaming_old_bytes_is_not_disturbed_by_overwrite_or_delete() 
     let got = c.get_object().bucket("stream").key("k").send().await.unwrap();
     let mut body = got.body;
     let mut read = body.next().await.unwrap().unwrap().to_vec();
-    // Overwrite, then delete, and let the deleter remove the old blob, mid-stream.
+    // Overwrite, then delete, and run the deleter, mid-stream: the reader's pin keeps the old
+    // blob (and only it) until the reader is done.
     c.put_object().bucket("stream").key("k").body(data(100, 2).into()).send().await.unwrap();
     c.delete_object().bucket("stream").key("k").send().await.unwrap();
     bleepstore::deleter::drain_once(&srv.state).await.unwrap();
-    assert!(srv.state.blobs.list_ids().await.unwrap().is_empty());
+    assert_eq!(srv.state.blobs.list_ids().await.unwrap().len(), 1);
     while let Some(chunk) = body.next().await {
         read.extend_from_slice(&chunk.unwrap());
     }
     assert_eq!(read.len(), old.len());
     assert!(read == old, "the reader saw the old object's bytes to the end");
+    drop(body);
+    bleepstore::deleter::drain_once(&srv.state).await.unwrap();
+    assert!(srv.state.blobs.list_ids().await.unwrap().is_empty(), "released once the reader let go");
 }
 
 #[tokio::test]

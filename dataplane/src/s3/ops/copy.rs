@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use http::{HeaderMap, StatusCode};
 
 use super::store::Sink;
-use super::{blob_error, canned_acl, meta_error, quoted, Req};
+use super::{blob_error, canned_acl, meta_error, quoted, read, Req};
 use crate::auth::Principal;
 use crate::checksum::ChecksumAlgorithm;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
@@ -63,8 +63,8 @@ fn directive(headers: &HeaderMap) -> S3Result<Directive> {
     }
 }
 
-/// Resolves, authorizes and loads the source object, checking its conditions.
-pub async fn load_source(state: &AppState, principal: &Principal, headers: &HeaderMap) -> S3Result<ObjectRow> {
+/// Resolves, authorizes, loads and pins the source object, checking its conditions.
+pub async fn load_source(state: &AppState, principal: &Principal, headers: &HeaderMap) -> S3Result<read::Pinned> {
     let source = get(headers, "x-amz-copy-source").unwrap_or_default();
     let (src_bucket, src_key) = parse_copy_source(source)?;
     let bucket = state
@@ -74,25 +74,22 @@ pub async fn load_source(state: &AppState, principal: &Principal, headers: &Head
         .map_err(meta_error)?
         .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchBucket).with_field("BucketName", src_bucket.as_str()))?;
     let decision = authorize::bucket_access(principal, &bucket, Access::ObjectRead)?;
-    let row = state
-        .db
-        .get_object(src_bucket.as_str(), src_key.as_str())
-        .await
-        .map_err(meta_error)?
-        .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", src_key.as_str()))?;
+    let source = read::load(state, src_bucket.as_str(), src_key.as_str()).await?;
+    let row = &source.row;
     if decision == Decision::IfObjectPublic && !object_public(&row.acl) {
         return Err(S3ErrorCode::AccessDenied.into());
     }
     if conditional::evaluate_copy_source(headers, &row.etag, row.last_modified_ms) != Outcome::Proceed {
         return Err(S3Error::new(S3ErrorCode::PreconditionFailed).with_field("Condition", "x-amz-copy-source-If-*"));
     }
-    Ok(row)
+    Ok(source)
 }
 
 pub async fn copy_object(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKey, req: Req) -> S3Result<Response> {
     let directive = directive(&req.headers)?;
     let acl = canned_acl(&req.headers)?;
-    let source = load_source(state, &req.principal, &req.headers).await?;
+    let pinned = load_source(state, &req.principal, &req.headers).await?;
+    let source = pinned.row.clone();
     if source.bucket == bucket.name && source.key == key.as_str() && directive == Directive::Copy {
         return Err(S3Error::new(S3ErrorCode::InvalidRequest).with_message(
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
@@ -111,7 +108,7 @@ pub async fn copy_object(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectK
 
     let mut sink = Sink::new(state, algorithm).await?;
     if source.size > 0 {
-        let mut stream = state.blobs.open(&source.blob_id, None).await.map_err(blob_error)?;
+        let mut stream = pinned.open(state, None).await?;
         while let Some(chunk) = stream.next().await {
             sink.write(chunk.map_err(|e| blob_error(e.into()))?).await?;
         }
@@ -134,6 +131,7 @@ pub async fn copy_object(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectK
         meta,
         owner: req.principal.owner_id().to_owned(),
         acl,
+        parts_count: 0,
     };
     let row = received.commit(state, row, PutCondition::None).await?;
 

@@ -7,8 +7,8 @@ use axum::body::Body;
 use axum::response::Response;
 use http::StatusCode;
 
-use super::{blob_error, meta_error, quoted, Req};
-use crate::blob::{BlobError, BlobStream};
+use super::{quoted, read, Req};
+use crate::blob::BlobStream;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::meta::{BucketRow, ObjectRow};
 use crate::s3::authorize::{object_public, Decision};
@@ -19,18 +19,6 @@ use crate::s3::names::ObjectKey;
 use crate::s3::range;
 use crate::s3::response;
 use crate::state::AppState;
-
-/// How many times a read follows a row that moved under it (overwrite raced the open).
-const OPEN_ATTEMPTS: usize = 3;
-
-async fn load(state: &AppState, bucket: &BucketRow, key: &ObjectKey) -> S3Result<ObjectRow> {
-    state
-        .db
-        .get_object(&bucket.name, key.as_str())
-        .await
-        .map_err(meta_error)?
-        .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", key.as_str()))
-}
 
 fn validators(resp: &mut Response, row: &ObjectRow) {
     response::set(resp, "etag", &quoted(&row.etag));
@@ -53,45 +41,35 @@ pub async fn get_object(
             .with_message("Cannot specify both Range header and partNumber query parameter."));
     }
     let checksum_mode = get(h, "x-amz-checksum-mode").is_some_and(|v| v.eq_ignore_ascii_case("enabled"));
-
-    for _ in 0..OPEN_ATTEMPTS {
-        let row = load(state, bucket, &key).await?;
-        if decision == Decision::IfObjectPublic && !object_public(&row.acl) {
-            return Err(S3ErrorCode::AccessDenied.into());
-        }
-        match conditional::evaluate(h, &row.etag, row.last_modified_ms) {
-            Outcome::Proceed => {}
-            Outcome::NotModified => {
-                let mut resp = response::empty(StatusCode::NOT_MODIFIED);
-                validators(&mut resp, &row);
-                return Ok(resp);
-            }
-            Outcome::PreconditionFailed => {
-                return Err(S3Error::new(S3ErrorCode::PreconditionFailed)
-                    .with_field("Condition", "If-Match / If-Unmodified-Since"))
-            }
-        }
-        // Objects here are stored whole: part 1 is the object, other parts do not exist.
-        let span = match (read.part_number, range_header.and_then(range::parse)) {
-            (Some(1), _) => Some(0..row.size),
-            (Some(_), _) => return Err(S3ErrorCode::InvalidPartNumber.into()),
-            (None, Some(r)) => Some(r.resolve(row.size)?),
-            (None, None) => None,
-        };
-        let stream = if head || row.size == 0 {
-            None
-        } else {
-            match state.blobs.open(&row.blob_id, span.clone()).await {
-                Ok(s) => Some(s),
-                // The row was replaced and its blob deleted between our read and the open.
-                Err(BlobError::NotFound(_)) => continue,
-                Err(e) => return Err(blob_error(e)),
-            }
-        };
-        return Ok(build(&row, span, stream, &read, checksum_mode));
+    let object = read::load(state, &bucket.name, key.as_str()).await?;
+    let row = object.row.clone();
+    if decision == Decision::IfObjectPublic && !object_public(&row.acl) {
+        return Err(S3ErrorCode::AccessDenied.into());
     }
-    Err(S3Error::new(S3ErrorCode::ServiceUnavailable)
-        .with_message("The object changed repeatedly while being read; try again."))
+    match conditional::evaluate(h, &row.etag, row.last_modified_ms) {
+        Outcome::Proceed => {}
+        Outcome::NotModified => {
+            let mut resp = response::empty(StatusCode::NOT_MODIFIED);
+            validators(&mut resp, &row);
+            return Ok(resp);
+        }
+        Outcome::PreconditionFailed => {
+            return Err(
+                S3Error::new(S3ErrorCode::PreconditionFailed).with_field("Condition", "If-Match / If-Unmodified-Since")
+            )
+        }
+    }
+    let span = match (read.part_number, range_header.and_then(range::parse)) {
+        (Some(n), _) => Some(object.part_span(n).ok_or(S3ErrorCode::InvalidPartNumber)?),
+        (None, Some(r)) => Some(r.resolve(row.size)?),
+        (None, None) => None,
+    };
+    let stream = if head || row.size == 0 { None } else { Some(object.open(state, span.clone()).await?) };
+    let mut resp = build(&row, span, stream, &read, checksum_mode);
+    if read.part_number.is_some() && row.parts_count > 0 {
+        response::set(&mut resp, "x-amz-mp-parts-count", &row.parts_count.to_string());
+    }
+    Ok(resp)
 }
 
 fn build(
@@ -108,6 +86,11 @@ fn build(
     *resp.status_mut() = if partial { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
     // A checksum describes the whole object; a range does not carry it.
     write_object_headers(resp.headers_mut(), &row.meta, &read.overrides, checksum_mode && !partial);
+    if let Some(c) = &row.meta.checksum {
+        if checksum_mode && !partial && c.value.contains('-') {
+            response::set(&mut resp, "x-amz-checksum-type", "COMPOSITE");
+        }
+    }
     validators(&mut resp, row);
     response::set(&mut resp, "content-length", &len.to_string());
     response::set(&mut resp, "accept-ranges", "bytes");

@@ -150,6 +150,7 @@ pub async fn put_object(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKe
         meta,
         owner: req.principal.owner_id().to_owned(),
         acl,
+        parts_count: 0,
     };
     let row = received.commit(state, row, condition).await?;
     let mut resp = response::empty(StatusCode::OK);

@@ -26,6 +26,8 @@ pub struct Sink {
 /// A blob fully written (not yet committed) and what was computed over it.
 pub struct Received {
     writer: Box<dyn BlobWriter>,
+    /// Set by UploadPart: which part these bytes are.
+    pub part_number: u32,
     pub size: u64,
     pub md5: [u8; 16],
     pub checksum: Option<Checksum>,
@@ -48,7 +50,7 @@ impl Sink {
 
     pub fn finish(self) -> Received {
         let checksum = self.checksum.map(|(a, h)| Checksum { algorithm: a.name().to_owned(), value: h.finish() });
-        Received { writer: self.writer, size: self.size, md5: self.md5.finalize().into(), checksum }
+        Received { writer: self.writer, part_number: 0, size: self.size, md5: self.md5.finalize().into(), checksum }
     }
 }
 
@@ -77,6 +79,11 @@ impl Received {
             )));
         }
         Ok(())
+    }
+
+    /// Commits the blob alone (the caller records it); returns its id.
+    pub async fn into_blob(self) -> S3Result<String> {
+        self.writer.commit().await.map_err(blob_error)
     }
 
     /// Commits the blob, then the row; a refused row removes the blob again. Runs to the end

@@ -1,0 +1,394 @@
+//! Multipart uploads: create, upload a part (from a body or a copy source range), complete into
+//! a manifest of the part blobs (no bytes copied), abort.
+
+use std::sync::Arc;
+
+use axum::response::Response;
+use base64::Engine;
+use http::StatusCode;
+use md5::{Digest, Md5};
+use serde::Deserialize;
+
+use super::put::{content_md5, requested_checksum, trailer_value};
+use super::store::Sink;
+use super::{blob_error, canned_acl, meta_error, quoted, Req};
+use crate::checksum::{ChecksumAlgorithm, ChecksumHasher};
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::meta::{
+    now_ms, BucketRow, Checksum, CompleteOutcome, ObjectRow, PartOutcome, PartRow, PutCondition, UploadRow,
+};
+use crate::s3::body::BodyReader;
+use crate::s3::headers::{get, iso8601, object_meta_from};
+use crate::s3::names::ObjectKey;
+use crate::s3::response;
+use crate::s3::xml::{self, XmlWriter};
+use crate::state::AppState;
+
+/// Every part but the last must be at least this large.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// The largest part S3 accepts.
+pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+
+fn no_such_upload(upload_id: &str) -> S3Error {
+    S3Error::new(S3ErrorCode::NoSuchUpload).with_field("UploadId", upload_id)
+}
+
+pub async fn create(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKey, req: Req) -> S3Result<Response> {
+    let meta = object_meta_from(&req.headers)?;
+    let acl = canned_acl(&req.headers)?;
+    let algorithm = match get(&req.headers, "x-amz-checksum-algorithm") {
+        None => None,
+        Some(a) => Some(ChecksumAlgorithm::parse(a).ok_or_else(|| {
+            S3Error::invalid_argument("x-amz-checksum-algorithm", a, "Checksum algorithm provided is unsupported.")
+        })?),
+    };
+    let upload_id = crate::blob::new_blob_id();
+    let row = UploadRow {
+        upload_id: upload_id.clone(),
+        bucket: bucket.name.clone(),
+        key: key.as_str().to_owned(),
+        initiated_ms: now_ms(),
+        owner: req.principal.owner_id().to_owned(),
+        meta,
+        acl,
+        checksum_algorithm: algorithm.map(|a| a.name().to_owned()),
+    };
+    if !state.db.create_upload(row).await.map_err(meta_error)? {
+        return Err(S3Error::new(S3ErrorCode::NoSuchBucket).with_field("BucketName", bucket.name.as_str()));
+    }
+    let mut w = XmlWriter::new();
+    w.root("InitiateMultipartUploadResult");
+    w.elem("Bucket", &bucket.name);
+    w.elem("Key", key.as_str());
+    w.elem("UploadId", &upload_id);
+    w.close("InitiateMultipartUploadResult");
+    let mut resp = response::xml(StatusCode::OK, w.finish());
+    if let Some(a) = algorithm {
+        response::set(&mut resp, "x-amz-checksum-algorithm", &a.name().to_uppercase());
+        response::set(&mut resp, "x-amz-checksum-type", "COMPOSITE");
+    }
+    Ok(resp)
+}
+
+async fn upload_for(state: &AppState, bucket: &BucketRow, key: &ObjectKey, upload_id: &str) -> S3Result<UploadRow> {
+    state
+        .db
+        .get_upload(&bucket.name, key.as_str(), upload_id)
+        .await
+        .map_err(meta_error)?
+        .ok_or_else(|| no_such_upload(upload_id))
+}
+
+/// Commits a part's blob, then its row; a vanished upload removes the blob again.
+async fn store_part(
+    state: &Arc<AppState>,
+    bucket: &BucketRow,
+    key: &ObjectKey,
+    upload_id: &str,
+    received: super::store::Received,
+    checksum: Option<String>,
+) -> S3Result<PartRow> {
+    let (state, bucket_name, key, upload_id) =
+        (state.clone(), bucket.name.clone(), key.as_str().to_owned(), upload_id.to_owned());
+    let part_number = received.part_number;
+    let task = tokio::spawn(async move {
+        let size = received.size;
+        let etag = received.md5_hex();
+        let blob_id = received.into_blob().await?;
+        let part = PartRow { part_number, blob_id: blob_id.clone(), size, etag, last_modified_ms: now_ms(), checksum };
+        match state.db.put_part(&bucket_name, &key, &upload_id, part.clone()).await {
+            Ok(PartOutcome::Stored { replaced }) => {
+                if replaced.is_some() {
+                    state.deleter.notify_one();
+                }
+                Ok(part)
+            }
+            other => {
+                if let Err(e) = state.blobs.delete(&blob_id).await {
+                    tracing::warn!(blob_id, error = %e, "could not remove the blob of a refused part; the start-up sweep will");
+                }
+                match other {
+                    Ok(_) => Err(no_such_upload(&upload_id)),
+                    Err(e) => Err(meta_error(e)),
+                }
+            }
+        }
+    });
+    task.await.map_err(S3Error::internal)?
+}
+
+fn part_response(part: &PartRow, algorithm: Option<ChecksumAlgorithm>) -> Response {
+    let mut resp = response::empty(StatusCode::OK);
+    response::set(&mut resp, "etag", &quoted(&part.etag));
+    if let (Some(a), Some(c)) = (algorithm, &part.checksum) {
+        response::set(&mut resp, a.header(), c);
+    }
+    resp
+}
+
+pub async fn upload_part(
+    state: &Arc<AppState>,
+    bucket: &BucketRow,
+    key: ObjectKey,
+    part_number: u32,
+    upload_id: String,
+    req: Req,
+) -> S3Result<Response> {
+    let upload = upload_for(state, bucket, &key, &upload_id).await?;
+    let h = &req.headers;
+    let md5 = content_md5(h)?;
+    let requested = requested_checksum(h)?;
+    let upload_algorithm = upload.checksum_algorithm.as_deref().and_then(ChecksumAlgorithm::parse);
+    let algorithm = requested.algorithm.or(upload_algorithm);
+    let limits = &state.config.limits;
+    let mut reader = BodyReader::new(req.body, req.payload, h, MAX_PART_SIZE, limits.body_idle_timeout())?;
+    if reader.declared_len().is_none() {
+        return Err(S3ErrorCode::MissingContentLength.into());
+    }
+    let mut sink = Sink::new(state, algorithm).await?;
+    while let Some(data) = reader.next().await? {
+        sink.write(data).await?;
+    }
+    let mut received = sink.finish();
+    received.check_content_md5(md5.as_ref())?;
+    let expected = match (requested.in_trailer, requested.algorithm) {
+        (true, Some(a)) => Some(trailer_value(&reader, a)?),
+        _ => requested.header_value.clone(),
+    };
+    received.check_checksum(expected.as_deref())?;
+    received.part_number = part_number;
+    let checksum = received.checksum.as_ref().map(|c| c.value.clone());
+    let part = store_part(state, bucket, &key, &upload_id, received, checksum).await?;
+    Ok(part_response(&part, algorithm))
+}
+
+pub async fn upload_part_copy(
+    state: &Arc<AppState>,
+    bucket: &BucketRow,
+    key: ObjectKey,
+    part_number: u32,
+    upload_id: String,
+    req: Req,
+) -> S3Result<Response> {
+    let upload = upload_for(state, bucket, &key, &upload_id).await?;
+    let source = super::copy::load_source(state, &req.principal, &req.headers).await?;
+    let size = source.row.size;
+    let span = match get(&req.headers, "x-amz-copy-source-range") {
+        None => 0..size,
+        Some(v) => {
+            let bad = || {
+                S3Error::invalid_argument("x-amz-copy-source-range", v, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")
+            };
+            let (first, last) = v.trim().strip_prefix("bytes=").and_then(|r| r.split_once('-')).ok_or_else(bad)?;
+            let (first, last) = (first.parse::<u64>().map_err(|_| bad())?, last.parse::<u64>().map_err(|_| bad())?);
+            if first > last {
+                return Err(bad());
+            }
+            if last >= size {
+                return Err(
+                    S3Error::new(S3ErrorCode::InvalidRange).with_header("content-range", format!("bytes */{size}"))
+                );
+            }
+            first..last + 1
+        }
+    };
+    if span.end - span.start > MAX_PART_SIZE {
+        return Err(S3ErrorCode::EntityTooLarge.into());
+    }
+    let algorithm = upload.checksum_algorithm.as_deref().and_then(ChecksumAlgorithm::parse);
+    let mut sink = Sink::new(state, algorithm).await?;
+    if span.start < span.end {
+        let mut stream = source.open(state, Some(span)).await?;
+        while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+            sink.write(chunk.map_err(|e| blob_error(e.into()))?).await?;
+        }
+    }
+    let mut received = sink.finish();
+    received.part_number = part_number;
+    let checksum = received.checksum.as_ref().map(|c| c.value.clone());
+    let part = store_part(state, bucket, &key, &upload_id, received, checksum).await?;
+    let mut w = XmlWriter::new();
+    w.root("CopyPartResult");
+    w.elem("LastModified", &iso8601(part.last_modified_ms));
+    w.elem("ETag", &quoted(&part.etag));
+    w.close("CopyPartResult");
+    Ok(response::xml(StatusCode::OK, w.finish()))
+}
+
+#[derive(Deserialize)]
+struct CompleteRequest {
+    #[serde(rename = "Part", default)]
+    parts: Vec<CompletedPart>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CompletedPart {
+    part_number: u32,
+    #[serde(rename = "ETag")]
+    etag: String,
+    #[serde(rename = "ChecksumCRC32", default)]
+    crc32: Option<String>,
+    #[serde(rename = "ChecksumCRC32C", default)]
+    crc32c: Option<String>,
+    #[serde(rename = "ChecksumCRC64NVME", default)]
+    crc64nvme: Option<String>,
+    #[serde(rename = "ChecksumSHA1", default)]
+    sha1: Option<String>,
+    #[serde(rename = "ChecksumSHA256", default)]
+    sha256: Option<String>,
+}
+
+impl CompletedPart {
+    fn checksum(&self) -> Option<&str> {
+        [&self.crc32, &self.crc32c, &self.crc64nvme, &self.sha1, &self.sha256].into_iter().find_map(|c| c.as_deref())
+    }
+}
+
+/// Validates the client's part list against the stored parts and builds the object row.
+fn assemble(upload: &UploadRow, given: &[CompletedPart], stored: &[PartRow]) -> S3Result<(ObjectRow, Vec<u32>)> {
+    if given.windows(2).any(|w| w[0].part_number >= w[1].part_number) {
+        return Err(S3ErrorCode::InvalidPartOrder.into());
+    }
+    let algorithm = upload.checksum_algorithm.as_deref().and_then(ChecksumAlgorithm::parse);
+    let mut etag_md5 = Md5::new();
+    let mut checksum = algorithm.map(ChecksumHasher::new);
+    let mut size = 0;
+    for (i, g) in given.iter().enumerate() {
+        let invalid = || {
+            S3Error::new(S3ErrorCode::InvalidPart)
+                .with_field("PartNumber", g.part_number.to_string())
+                .with_field("ETag", g.etag.clone())
+        };
+        let part = stored.iter().find(|p| p.part_number == g.part_number).ok_or_else(invalid)?;
+        if g.etag.trim().trim_matches('"') != part.etag {
+            return Err(invalid());
+        }
+        if let Some(c) = g.checksum() {
+            if part.checksum.as_deref() != Some(c) {
+                return Err(invalid().with_message("The checksum of a part does not match the checksum given for it."));
+            }
+        }
+        if i + 1 < given.len() && part.size < MIN_PART_SIZE {
+            return Err(S3Error::new(S3ErrorCode::EntityTooSmall)
+                .with_field("ProposedSize", part.size.to_string())
+                .with_field("MinSizeAllowed", MIN_PART_SIZE.to_string())
+                .with_field("PartNumber", part.part_number.to_string())
+                .with_field("ETag", quoted(&part.etag)));
+        }
+        etag_md5.update(hex::decode(&part.etag).map_err(S3Error::internal)?);
+        if let Some(h) = &mut checksum {
+            let raw = part
+                .checksum
+                .as_deref()
+                .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
+                .ok_or_else(|| {
+                S3Error::new(S3ErrorCode::InvalidRequest)
+                    .with_message(format!("Part {} was uploaded without the upload's checksum.", part.part_number))
+            })?;
+            h.update(&raw);
+        }
+        size += part.size;
+    }
+    let n = given.len();
+    let mut meta = upload.meta.clone();
+    meta.checksum = match (algorithm, checksum) {
+        (Some(a), Some(h)) => Some(Checksum { algorithm: a.name().to_owned(), value: format!("{}-{n}", h.finish()) }),
+        _ => None,
+    };
+    let row = ObjectRow {
+        bucket: upload.bucket.clone(),
+        key: upload.key.clone(),
+        blob_id: upload.upload_id.clone(),
+        size,
+        etag: format!("{}-{n}", hex::encode(etag_md5.finalize())),
+        last_modified_ms: now_ms(),
+        meta,
+        owner: upload.owner.clone(),
+        acl: upload.acl.clone(),
+        parts_count: n as u32,
+    };
+    Ok((row, given.iter().map(|g| g.part_number).collect()))
+}
+
+pub async fn complete(
+    state: &Arc<AppState>,
+    bucket: &BucketRow,
+    key: ObjectKey,
+    upload_id: String,
+    req: Req,
+) -> S3Result<Response> {
+    let condition = match (get(&req.headers, "if-none-match"), get(&req.headers, "if-match")) {
+        (Some("*"), None) => PutCondition::IfAbsent,
+        (None, Some(etag)) => PutCondition::IfMatch(etag.to_owned()),
+        (None, None) => PutCondition::None,
+        _ => {
+            return Err(S3Error::new(S3ErrorCode::NotImplemented)
+                .with_message("Only If-None-Match: * or If-Match are supported on CompleteMultipartUpload."))
+        }
+    };
+    let host = get(&req.headers, "host").unwrap_or("localhost").to_owned();
+    let limits = &state.config.limits;
+    let body =
+        BodyReader::new(req.body, req.payload, &req.headers, limits.max_xml_body as u64, limits.body_idle_timeout())?
+            .read_small(limits.max_xml_body)
+            .await?;
+    let request: CompleteRequest = xml::parse(&body)?;
+    if request.parts.is_empty() {
+        return Err(S3Error::new(S3ErrorCode::MalformedXML).with_message("You must specify at least one part"));
+    }
+    let upload = state.db.get_upload(&bucket.name, key.as_str(), &upload_id).await.map_err(meta_error)?;
+    let outcome = match upload {
+        Some(upload) => {
+            let given = request.parts;
+            state
+                .db
+                .complete_upload(&bucket.name, key.as_str(), &upload_id, condition, move |stored| {
+                    assemble(&upload, &given, stored)
+                })
+                .await
+                .map_err(meta_error)?
+        }
+        // Gone: maybe a retry of a completion that already succeeded.
+        None => state
+            .db
+            .complete_upload::<S3Error, _>(&bucket.name, key.as_str(), &upload_id, condition, |_| {
+                Err(no_such_upload(""))
+            })
+            .await
+            .map_err(meta_error)?,
+    };
+    let row = match outcome {
+        CompleteOutcome::Completed { row } => {
+            state.deleter.notify_one();
+            row
+        }
+        CompleteOutcome::AlreadyCompleted { row } => row,
+        CompleteOutcome::NoSuchUpload => return Err(no_such_upload(&upload_id)),
+        CompleteOutcome::PreconditionFailed => return Err(S3ErrorCode::PreconditionFailed.into()),
+        CompleteOutcome::Refused(e) => return Err(e),
+    };
+    let mut w = XmlWriter::new();
+    w.root("CompleteMultipartUploadResult");
+    w.elem(
+        "Location",
+        &format!("http://{host}/{}/{}", bucket.name, crate::auth::sigv4::uri_encode(key.as_str().as_bytes(), true)),
+    );
+    w.elem("Bucket", &bucket.name);
+    w.elem("Key", key.as_str());
+    w.elem("ETag", &quoted(&row.etag));
+    if let Some(c) = &row.meta.checksum {
+        w.elem(&format!("Checksum{}", c.algorithm.to_uppercase()), &c.value);
+        w.elem("ChecksumType", "COMPOSITE");
+    }
+    w.close("CompleteMultipartUploadResult");
+    Ok(response::xml(StatusCode::OK, w.finish()))
+}
+
+pub async fn abort(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKey, upload_id: String) -> S3Result<Response> {
+    if !state.db.abort_upload(&bucket.name, key.as_str(), &upload_id).await.map_err(meta_error)? {
+        return Err(no_such_upload(&upload_id));
+    }
+    state.deleter.notify_one();
+    Ok(response::empty(StatusCode::NO_CONTENT))
+}

@@ -1,0 +1,96 @@
+//! Reading an object's bytes: the row and manifest resolved and pinned (so the deleter leaves
+//! them alone while we stream), then one blob or a sequence of part blobs opened lazily, each
+//! cut to the requested range.
+
+use std::ops::Range;
+
+use futures_util::{StreamExt, TryStreamExt};
+
+use super::{blob_error, meta_error};
+use crate::blob::BlobStream;
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::meta::{ManifestPart, ObjectRow};
+use crate::pins::PinGuard;
+use crate::state::AppState;
+
+/// An object resolved for reading, pinned until this value (or the stream made from it) drops.
+pub struct Pinned {
+    pub row: ObjectRow,
+    pub parts: Vec<ManifestPart>,
+    guard: PinGuard,
+}
+
+/// Loads and pins `bucket/key`. The row is read again after pinning: if it still names the same
+/// blob or manifest, no deletion of it can have been queued before the pin took hold.
+pub async fn load(state: &AppState, bucket: &str, key: &str) -> S3Result<Pinned> {
+    for _ in 0..3 {
+        let (row, parts) = state
+            .db
+            .get_object_manifest(bucket, key)
+            .await
+            .map_err(meta_error)?
+            .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", key))?;
+        let guard = state.pins.pin(&row.blob_id);
+        let now = state.db.get_object(bucket, key).await.map_err(meta_error)?;
+        if now.is_some_and(|n| n.blob_id == row.blob_id) {
+            return Ok(Pinned { row, parts, guard });
+        }
+    }
+    Err(S3Error::new(S3ErrorCode::ServiceUnavailable)
+        .with_message("The object changed repeatedly while being read; try again."))
+}
+
+impl Pinned {
+    /// The byte span of part `n` (1-based) of this object.
+    pub fn part_span(&self, n: u32) -> Option<Range<u64>> {
+        if self.row.parts_count == 0 {
+            return (n == 1).then_some(0..self.row.size);
+        }
+        let mut offset = 0;
+        for p in &self.parts {
+            if p.part_number == n {
+                return Some(offset..offset + p.size);
+            }
+            offset += p.size;
+        }
+        None
+    }
+
+    /// Streams `span` (the whole object when `None`); the pin lives as long as the stream.
+    pub async fn open(self, state: &AppState, span: Option<Range<u64>>) -> S3Result<BlobStream> {
+        let Pinned { row, parts, guard } = self;
+        let span = span.unwrap_or(0..row.size);
+        if row.parts_count == 0 {
+            let whole = span.start == 0 && span.end == row.size;
+            let stream = state.blobs.open(&row.blob_id, (!whole).then_some(span)).await.map_err(blob_error)?;
+            return Ok(stream
+                .map(move |chunk| {
+                    let _held = &guard;
+                    chunk
+                })
+                .boxed());
+        }
+        let mut pieces = Vec::new();
+        let mut offset = 0;
+        for p in parts {
+            let part = offset..offset + p.size;
+            offset += p.size;
+            let (start, end) = (span.start.max(part.start), span.end.min(part.end));
+            if start < end {
+                pieces.push((p.blob_id, (start - part.start)..(end - part.start)));
+            }
+        }
+        let blobs = state.blobs.clone();
+        let stream = futures_util::stream::iter(pieces)
+            .then(move |(id, range)| {
+                let blobs = blobs.clone();
+                async move { blobs.open(&id, Some(range)).await.map_err(|e| std::io::Error::other(e.to_string())) }
+            })
+            .try_flatten()
+            .map(move |chunk| {
+                let _held = &guard;
+                chunk
+            });
+        Ok(stream.boxed())
+    }
+}
