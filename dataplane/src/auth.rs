@@ -102,7 +102,7 @@ impl Authenticator {
                 return Ok(Authenticated { principal: Principal::Anonymous, payload });
             }
             AuthForm::Header(value) => parse::header_fields(&value, req.headers)?,
-            AuthForm::Presigned => parse::presigned_fields(&query, req.headers)?,
+            AuthForm::Presigned => parse::presigned_fields(&query)?,
             AuthForm::V2Header(value) => return self.authenticate_v2(req, &query, Some(&value), now).await,
             AuthForm::V2Query => return self.authenticate_v2(req, &query, None, now).await,
         };

@@ -54,6 +54,7 @@ s3_codes! {
     InvalidPartOrder => StatusCode::BAD_REQUEST, "The list of parts was not in ascending order.";
     InvalidRange => StatusCode::RANGE_NOT_SATISFIABLE, "The requested range is not satisfiable";
     InvalidRequest => StatusCode::BAD_REQUEST, "Invalid Request";
+    InvalidStorageClass => StatusCode::BAD_REQUEST, "The storage class you specified is not valid";
     InvalidURI => StatusCode::BAD_REQUEST, "Couldn't parse the specified URI.";
     KeyTooLongError => StatusCode::BAD_REQUEST, "Your key is too long";
     MalformedXML => StatusCode::BAD_REQUEST, "The XML you provided was not well-formed or did not validate against our published schema.";

@@ -50,14 +50,22 @@ pub fn resolve(config: &Config, env: impl Fn(&str) -> Option<String>) -> std::io
             source: RootSource::Config,
         });
     }
-    match (env(ENV_ACCESS_KEY), env(ENV_SECRET_KEY)) {
-        (Some(access_key), Some(secret_key)) if !access_key.is_empty() && !secret_key.is_empty() => {
+    let set = |name: &str| env(name).filter(|v| !v.is_empty());
+    match (set(ENV_ACCESS_KEY), set(ENV_SECRET_KEY)) {
+        (Some(access_key), Some(secret_key)) => {
+            // The same rules as root_credentials in the config file.
+            if !(3..=128).contains(&access_key.len()) {
+                return Err(std::io::Error::other(format!("{ENV_ACCESS_KEY} must be 3 to 128 characters")));
+            }
+            if secret_key.len() < 8 {
+                return Err(std::io::Error::other(format!("{ENV_SECRET_KEY} must be at least 8 characters")));
+            }
             return Ok(RootCredential { access_key, secret_key, source: RootSource::Env });
         }
         (Some(_), None) | (None, Some(_)) => {
             return Err(std::io::Error::other(format!("set both {ENV_ACCESS_KEY} and {ENV_SECRET_KEY}, or neither")));
         }
-        _ => {}
+        (None, None) => {}
     }
     let path = config.data_dir.join(FILE_NAME);
     match std::fs::read_to_string(&path) {
@@ -127,7 +135,12 @@ mod tests {
         let c = resolve(&config, env).unwrap();
         assert_eq!((c.access_key.as_str(), c.source), ("envkey", RootSource::Env));
         assert!(!dir.path().join(FILE_NAME).exists());
-        let half = |k: &str| (k == ENV_ACCESS_KEY).then(|| "x".to_string());
+        let half = |k: &str| (k == ENV_ACCESS_KEY).then(|| "xyz".to_string());
         assert!(resolve(&config, half).is_err());
+        let empty_secret = |k: &str| Some(if k == ENV_ACCESS_KEY { "xyz".to_string() } else { String::new() });
+        assert!(resolve(&config, empty_secret).is_err());
+        let short = |k: &str| Some(if k == ENV_ACCESS_KEY { "xyz".to_string() } else { "short".to_string() });
+        assert!(resolve(&config, short).is_err());
+        assert!(!dir.path().join(FILE_NAME).exists());
     }
 }

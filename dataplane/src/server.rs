@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -69,8 +69,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let limits = state.config.limits.clone();
     let connections = Arc::new(Semaphore::new(limits.max_connections));
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout());
+    // HTTP/1.1 only: S3 clients speak it, and hyper's header timeout then also covers a
+    // connection that never sends a byte (protocol sniffing would wait on it unbounded).
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout());
     let service = TowerToHyperService::new(app(state.clone()));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::spawn(crate::recovery::run_reaper(state.clone()));
@@ -94,8 +96,7 @@ pub async fn serve(
         };
         // Headers and small bodies must not wait for Nagle + delayed ACK.
         let _ = stream.set_nodelay(true);
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service.clone()).into_owned();
-        let conn = graceful.watch(conn);
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service.clone()));
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");

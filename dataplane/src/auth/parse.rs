@@ -174,7 +174,7 @@ pub fn header_fields(value: &str, headers: &HeaderMap) -> Result<SignedFields, S
 
 /// `X-Amz-Algorithm`, `X-Amz-Credential`, `X-Amz-Date`, `X-Amz-Expires`, `X-Amz-SignedHeaders`,
 /// `X-Amz-Signature` in the query.
-pub fn presigned_fields(query: &BTreeMap<String, String>, headers: &HeaderMap) -> Result<SignedFields, S3Error> {
+pub fn presigned_fields(query: &BTreeMap<String, String>) -> Result<SignedFields, S3Error> {
     let get = |name: &str| query.get(name).map(String::as_str);
     if get("X-Amz-Algorithm") != Some("AWS4-HMAC-SHA256") {
         return Err(query_malformed("X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\""));
@@ -201,8 +201,8 @@ pub fn presigned_fields(query: &BTreeMap<String, String>, headers: &HeaderMap) -
     if !is_hex_signature(sig) {
         return Err(query_malformed("X-Amz-Signature must be 64 hex digits."));
     }
-    let payload_hash =
-        headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok()).unwrap_or("UNSIGNED-PAYLOAD").to_owned();
+    // A presigned URL never signs the body: S3's canonical request says UNSIGNED-PAYLOAD.
+    let payload_hash = "UNSIGNED-PAYLOAD".to_owned();
     Ok(SignedFields {
         access_key,
         date,
@@ -285,15 +285,11 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        let f = presigned_fields(&q, &HeaderMap::new()).unwrap();
+        let f = presigned_fields(&q).unwrap();
         assert_eq!((f.expires, f.payload_hash.as_str()), (Some(86400), "UNSIGNED-PAYLOAD"));
         for bad in ["0", "604801", "-5", "soon"] {
             q.insert("X-Amz-Expires".into(), bad.into());
-            assert_eq!(
-                presigned_fields(&q, &HeaderMap::new()).unwrap_err().code,
-                S3ErrorCode::AuthorizationQueryParametersError,
-                "{bad}"
-            );
+            assert_eq!(presigned_fields(&q).unwrap_err().code, S3ErrorCode::AuthorizationQueryParametersError, "{bad}");
         }
     }
 

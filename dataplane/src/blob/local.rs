@@ -136,7 +136,12 @@ impl BlobStore for LocalBlobStore {
         let removed = tokio::task::spawn_blocking(move || -> io::Result<usize> {
             let mut n = 0;
             for entry in std::fs::read_dir(&tmp)? {
-                std::fs::remove_file(entry?.path())?;
+                let path = entry?.path();
+                if path.is_dir() {
+                    std::fs::remove_dir_all(&path)?;
+                } else {
+                    std::fs::remove_file(&path)?;
+                }
                 n += 1;
             }
             Ok(n)
@@ -151,9 +156,16 @@ impl BlobStore for LocalBlobStore {
         let ids = tokio::task::spawn_blocking(move || -> io::Result<Vec<String>> {
             let mut ids = Vec::new();
             for shard in std::fs::read_dir(&blobs)? {
-                for entry in std::fs::read_dir(shard?.path())? {
-                    if let Some(name) = entry?.file_name().to_str() {
-                        ids.push(name.to_owned());
+                let shard = shard?.path();
+                if !shard.is_dir() {
+                    tracing::warn!(path = %shard.display(), "ignoring a file that is not a blob shard");
+                    continue;
+                }
+                for entry in std::fs::read_dir(&shard)? {
+                    let entry = entry?;
+                    match entry.file_name().to_str() {
+                        Some(name) if is_blob_id(name) => ids.push(name.to_owned()),
+                        _ => tracing::warn!(path = %entry.path().display(), "ignoring a file that is not a blob"),
                     }
                 }
             }
@@ -192,6 +204,18 @@ mod tests {
         store.delete(&id).await.unwrap();
         store.delete(&id).await.unwrap();
         assert!(matches!(store.open(&id, None).await, Err(BlobError::NotFound(_))));
+    }
+
+    #[tokio::test]
+    async fn stray_files_do_not_break_recovery() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobStore::open(dir.path()).unwrap();
+        std::fs::write(dir.path().join("blobs/README"), b"x").unwrap();
+        std::fs::write(dir.path().join("blobs/00/not-a-blob"), b"x").unwrap();
+        std::fs::create_dir(dir.path().join("tmp/leftover-dir")).unwrap();
+        std::fs::write(dir.path().join("tmp/leftover-dir/f"), b"x").unwrap();
+        assert!(store.list_ids().await.unwrap().is_empty());
+        assert_eq!(store.clean_temp().await.unwrap(), 1);
     }
 
     #[tokio::test]

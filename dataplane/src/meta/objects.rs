@@ -119,7 +119,7 @@ pub(super) fn get(conn: &Connection, bucket: &str, key: &str) -> MetaResult<Opti
 }
 
 fn etag_matches(stored: &str, wanted: &str) -> bool {
-    wanted.split(',').map(|t| t.trim().trim_start_matches("W/").trim_matches('"')).any(|t| t == "*" || t == stored)
+    crate::s3::conditional::etag_list_matches(wanted, stored)
 }
 
 /// Inserts or replaces a row, releasing what the replaced row used. Caller checked the bucket.

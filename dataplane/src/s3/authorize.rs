@@ -26,23 +26,38 @@ pub enum Decision {
     IfObjectPublic,
 }
 
-pub fn bucket_access(principal: &Principal, bucket: &BucketRow, access: Access) -> Result<Decision, S3Error> {
-    match principal {
-        Principal::Key { is_root: true, .. } => Ok(Decision::Allow),
-        Principal::Key { owner_id, .. } if *owner_id == bucket.owner => Ok(Decision::Allow),
-        Principal::Key { .. } => Err(S3ErrorCode::AccessDenied.into()),
-        Principal::Anonymous => match (access, bucket.acl.as_str()) {
-            (Access::BucketRead, "public-read" | "public-read-write") => Ok(Decision::Allow),
-            (Access::Write, "public-read-write") => Ok(Decision::Allow),
-            (Access::ObjectRead, _) => Ok(Decision::IfObjectPublic),
-            _ => Err(S3ErrorCode::AccessDenied.into()),
-        },
+/// Whether a canned ACL grants reads to this caller: `public-read(-write)` grants everyone
+/// (S3's AllUsers), `authenticated-read` every signed caller.
+fn acl_grants_read(acl: &str, principal: &Principal) -> bool {
+    match acl {
+        "public-read" | "public-read-write" => true,
+        "authenticated-read" => matches!(principal, Principal::Key { .. }),
+        _ => false,
     }
 }
 
-/// Does an object's canned ACL let anyone read it?
-pub fn object_public(acl: &str) -> bool {
-    matches!(acl, "public-read" | "public-read-write")
+pub fn bucket_access(principal: &Principal, bucket: &BucketRow, access: Access) -> Result<Decision, S3Error> {
+    match principal {
+        Principal::Key { is_root: true, .. } => return Ok(Decision::Allow),
+        Principal::Key { owner_id, .. } if *owner_id == bucket.owner => return Ok(Decision::Allow),
+        _ => {}
+    }
+    match access {
+        Access::BucketRead if acl_grants_read(&bucket.acl, principal) => Ok(Decision::Allow),
+        Access::Write if bucket.acl == "public-read-write" => Ok(Decision::Allow),
+        Access::ObjectRead => Ok(Decision::IfObjectPublic),
+        _ => Err(S3ErrorCode::AccessDenied.into()),
+    }
+}
+
+/// May this caller list the bucket (and so learn that a key does not exist)?
+pub fn bucket_listable(principal: &Principal, bucket: &BucketRow) -> bool {
+    bucket_access(principal, bucket, Access::BucketRead).is_ok()
+}
+
+/// Does an object's canned ACL let this (non-owner) caller read it?
+pub fn object_readable(acl: &str, principal: &Principal) -> bool {
+    acl_grants_read(acl, principal)
 }
 
 /// Anonymous callers may not create buckets or list them.
@@ -69,7 +84,18 @@ mod tests {
     fn owners_root_others_and_anonymous() {
         assert_eq!(bucket_access(&key("root", true), &bucket("private"), Access::Admin).unwrap(), Decision::Allow);
         assert_eq!(bucket_access(&key("alice", false), &bucket("private"), Access::Write).unwrap(), Decision::Allow);
-        assert!(bucket_access(&key("bob", false), &bucket("public-read"), Access::BucketRead).is_err());
+        assert_eq!(
+            bucket_access(&key("bob", false), &bucket("public-read"), Access::BucketRead).unwrap(),
+            Decision::Allow
+        );
+        assert!(bucket_access(&key("bob", false), &bucket("private"), Access::BucketRead).is_err());
+        assert_eq!(
+            bucket_access(&key("bob", false), &bucket("authenticated-read"), Access::BucketRead).unwrap(),
+            Decision::Allow
+        );
+        assert!(bucket_access(&Principal::Anonymous, &bucket("authenticated-read"), Access::BucketRead).is_err());
+        assert!(object_readable("authenticated-read", &key("bob", false)));
+        assert!(!object_readable("authenticated-read", &Principal::Anonymous));
         assert!(bucket_access(&Principal::Anonymous, &bucket("private"), Access::BucketRead).is_err());
         assert_eq!(
             bucket_access(&Principal::Anonymous, &bucket("public-read"), Access::BucketRead).unwrap(),

@@ -13,8 +13,19 @@ pub enum Outcome {
     PreconditionFailed,
 }
 
-/// Does the entity tag list `header` (`"a", "b"`, `*`, weak tags) match `etag` (unquoted)?
+/// Strong comparison (If-Match): does the list `header` (`"a", "b"`, `*`) match `etag`
+/// (unquoted)? A weak tag (`W/"a"`) never matches strongly.
 pub fn etag_list_matches(header: &str, etag: &str) -> bool {
+    header
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.starts_with("W/"))
+        .map(|t| t.trim_matches('"'))
+        .any(|t| t == "*" || t == etag)
+}
+
+/// Weak comparison (If-None-Match): `W/` prefixes are ignored.
+pub fn etag_list_matches_weak(header: &str, etag: &str) -> bool {
     header.split(',').map(|t| t.trim().trim_start_matches("W/").trim_matches('"')).any(|t| t == "*" || t == etag)
 }
 
@@ -51,7 +62,7 @@ fn evaluate_with(names: &Names, headers: &HeaderMap, etag: &str, last_modified_m
         }
     }
     if let Some(v) = get(headers, names.if_none_match) {
-        if etag_list_matches(v, etag) {
+        if etag_list_matches_weak(v, etag) {
             return Outcome::NotModified;
         }
     } else if let Some(since) = get(headers, names.if_modified_since).and_then(http_date_secs) {
@@ -93,11 +104,12 @@ mod tests {
 
     #[test]
     fn rfc_9110_order() {
-        let cases: [(&[(&'static str, &str)], Outcome); 10] = [
+        let cases: [(&[(&'static str, &str)], Outcome); 11] = [
             (&[], Outcome::Proceed),
             (&[("if-match", "\"abc\"")], Outcome::Proceed),
             (&[("if-match", "\"zzz\"")], Outcome::PreconditionFailed),
             (&[("if-match", "*")], Outcome::Proceed),
+            (&[("if-match", "W/\"abc\"")], Outcome::PreconditionFailed),
             // If-Match true wins over a failing If-Unmodified-Since (as S3 documents).
             (&[("if-match", "\"abc\""), ("if-unmodified-since", BEFORE)], Outcome::Proceed),
             (&[("if-unmodified-since", BEFORE)], Outcome::PreconditionFailed),

@@ -176,8 +176,9 @@ impl Endpoint {
         query: &Query,
         copy: bool,
     ) -> Result<Self, S3Error> {
-        let sub =
-            subresource(query).filter(|s| *s != "partNumber" || *method != Method::GET && *method != Method::HEAD);
+        // On GET/HEAD, partNumber selects a part of the object rather than a sub-resource.
+        let read = *method == Method::GET || *method == Method::HEAD;
+        let sub = subresource_except(query, if read { Some("partNumber") } else { None });
         match (method.clone(), sub) {
             (Method::GET, None) => Ok(Self::GetObject { bucket, key, read: ReadParams::parse(query)? }),
             (Method::HEAD, None) => Ok(Self::HeadObject { bucket, key, read: ReadParams::parse(query)? }),
@@ -243,10 +244,14 @@ impl Endpoint {
     }
 }
 
-/// The first S3 sub-resource named in the query; two of them is an error of its own.
+/// The first S3 sub-resource named in the query (supported ones first).
 fn subresource(query: &Query) -> Option<&'static str> {
+    subresource_except(query, None)
+}
+
+fn subresource_except(query: &Query, except: Option<&str>) -> Option<&'static str> {
     const SUPPORTED: &[&str] = &["location", "delete", "uploads", "uploadId"];
-    SUPPORTED.iter().chain(UNSUPPORTED_SUBRESOURCES).copied().find(|s| query.has(s))
+    SUPPORTED.iter().chain(UNSUPPORTED_SUBRESOURCES).copied().find(|s| Some(*s) != except && query.has(s))
 }
 
 fn upload_id(query: &Query) -> Result<String, S3Error> {
@@ -405,9 +410,13 @@ mod tests {
 
     #[test]
     fn unknown_subresource_is_not_implemented() {
-        for (m, p, q) in
-            [(Method::GET, "/b1b", "tagging"), (Method::PUT, "/b1b/k", "tagging"), (Method::GET, "/b1b", "cors")]
-        {
+        for (m, p, q) in [
+            (Method::GET, "/b1b", "tagging"),
+            (Method::PUT, "/b1b/k", "tagging"),
+            (Method::GET, "/b1b", "cors"),
+            (Method::GET, "/b1b/k", "partNumber=1&tagging"),
+            (Method::HEAD, "/b1b/k", "partNumber=1&torrent"),
+        ] {
             assert_eq!(parse(m, p, q).unwrap_err().code, S3ErrorCode::NotImplemented);
         }
     }

@@ -22,8 +22,19 @@ pub fn object_meta_from(headers: &HeaderMap) -> S3Result<ObjectMeta> {
         let Some(suffix) = name.as_str().strip_prefix("x-amz-meta-") else { continue };
         let value = String::from_utf8(value.as_bytes().to_vec())
             .map_err(|_| S3Error::invalid_argument(name.as_str(), "", "User metadata values must be UTF-8."))?;
-        size += suffix.len() + value.len();
-        user.push((suffix.to_owned(), value));
+        size += value.len();
+        // A repeated header is one entry with its values comma-joined, as HTTP combines them.
+        match user.iter_mut().find(|(n, _): &&mut (String, String)| n == suffix) {
+            Some((_, existing)) => {
+                existing.push(',');
+                existing.push_str(&value);
+                size += 1;
+            }
+            None => {
+                size += suffix.len();
+                user.push((suffix.to_owned(), value));
+            }
+        }
     }
     if size > MAX_USER_METADATA {
         return Err(S3Error::new(S3ErrorCode::MetadataTooLarge)

@@ -53,6 +53,49 @@ pub fn quoted(etag: &str) -> String {
     format!("\"{etag}\"")
 }
 
+/// Refuses request headers that ask for features this server does not have, so a client never
+/// believes its object is encrypted, locked, tagged or tiered when it is not.
+pub fn reject_unsupported(headers: &HeaderMap) -> Result<(), S3Error> {
+    const NOT_IMPLEMENTED: [(&str, &str); 9] = [
+        ("x-amz-server-side-encryption", "Server-side encryption"),
+        ("x-amz-server-side-encryption-customer-algorithm", "Server-side encryption with customer keys"),
+        ("x-amz-server-side-encryption-aws-kms-key-id", "Server-side encryption with KMS"),
+        ("x-amz-copy-source-server-side-encryption-customer-algorithm", "Server-side encryption with customer keys"),
+        ("x-amz-object-lock-mode", "Object lock"),
+        ("x-amz-object-lock-retain-until-date", "Object lock"),
+        ("x-amz-object-lock-legal-hold", "Object lock"),
+        ("x-amz-tagging", "Object tagging"),
+        ("x-amz-website-redirect-location", "Website redirects"),
+    ];
+    if let Some((header, what)) = NOT_IMPLEMENTED.iter().find(|(h, _)| headers.contains_key(*h)) {
+        return Err(S3Error::new(S3ErrorCode::NotImplemented)
+            .with_message(format!("{what} ({header}) is not implemented by this server.")));
+    }
+    if crate::s3::headers::get(headers, "x-amz-bucket-object-lock-enabled")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
+        return Err(
+            S3Error::new(S3ErrorCode::NotImplemented).with_message("Object lock is not implemented by this server.")
+        );
+    }
+    match crate::s3::headers::get(headers, "x-amz-storage-class") {
+        None | Some("STANDARD") => Ok(()),
+        Some(other) => Err(S3Error::new(S3ErrorCode::InvalidStorageClass)
+            .with_message("This server stores every object in the STANDARD storage class.")
+            .with_field("StorageClassRequested", other)),
+    }
+}
+
+/// PutObject and UploadPart need a declared length: `Content-Length`, or for aws-chunked
+/// bodies `x-amz-decoded-content-length` (HTTP chunked transfer alone is refused, as S3 does).
+pub fn require_length(headers: &HeaderMap) -> Result<(), S3Error> {
+    if headers.contains_key(http::header::CONTENT_LENGTH) || headers.contains_key("x-amz-decoded-content-length") {
+        Ok(())
+    } else {
+        Err(S3ErrorCode::MissingContentLength.into())
+    }
+}
+
 /// Canned ACLs S3 accepts in `x-amz-acl`.
 const CANNED_ACLS: [&str; 7] = [
     "private",

@@ -86,6 +86,9 @@ async fn authentication_failures() {
     assert_eq!((r.status, r.code()), (403, "RequestTimeTooSkewed"));
     let r = raw::send(srv.addr, "GET", "/auth/private", &[], vec![], Auth::Anonymous).await;
     assert_eq!((r.status, r.code()), (403, "AccessDenied"));
+    // Whether a key exists is not revealed to callers who may not list the bucket.
+    let r = raw::send(srv.addr, "GET", "/auth/missing", &[], vec![], Auth::Anonymous).await;
+    assert_eq!((r.status, r.code()), (403, "AccessDenied"));
     let r = raw::send(srv.addr, "PUT", "/auth/anon", &[], b"x".to_vec(), Auth::Anonymous).await;
     assert_eq!((r.status, r.code()), (403, "AccessDenied"));
     let r = raw::send(

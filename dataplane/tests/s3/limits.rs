@@ -65,6 +65,15 @@ async fn slow_headers_are_cut_off() {
 }
 
 #[tokio::test]
+async fn silent_connections_are_cut_off_too() {
+    let srv = TestServer::start_with(|c| c.limits.header_read_timeout_secs = 1).await;
+    let mut s = raw_tcp(srv.addr, b"").await;
+    let mut answer = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut answer)).await;
+    assert!(closed.is_ok(), "a connection that never sends a byte must not hold a slot forever");
+}
+
+#[tokio::test]
 async fn connections_beyond_the_bound_wait_instead_of_failing() {
     let srv = TestServer::start_with(|c| c.limits.max_connections = 1).await;
     // One idle keep-alive connection holds the only slot.
@@ -90,5 +99,29 @@ async fn public_read_write_bucket_takes_anonymous_writes_and_reads() {
     assert_eq!((r.status, r.body.as_str()), (200, "hi"));
     c.put_object().bucket("open").key("private").body(b"p".to_vec().into()).send().await.unwrap();
     let r = raw::send(srv.addr, "GET", "/open/private", &[], vec![], Auth::Anonymous).await;
+    assert_eq!((r.status, r.code()), (403, "AccessDenied"));
+    // The bucket is listable, so a missing key is an honest 404.
+    let r = raw::send(srv.addr, "GET", "/open/missing", &[], vec![], Auth::Anonymous).await;
+    assert_eq!((r.status, r.code()), (404, "NoSuchKey"));
+    let r =
+        raw::send(srv.addr, "GET", "/open/anon?response-content-type=text%2Fhtml", &[], vec![], Auth::Anonymous).await;
+    assert_eq!((r.status, r.code()), (400, "InvalidRequest"));
+    // Another signed user reads public objects too (AllUsers includes them), but not private ones.
+    srv.add_key("BOBKEY", "bob-secret-key", "bob").await;
+    let bob = srv.client_as("BOBKEY", "bob-secret-key");
+    let got = bob.get_object().bucket("open").key("anon").send().await.unwrap();
+    assert_eq!(crate::common::body_bytes(got).await, b"hi");
+    let err = bob.get_object().bucket("open").key("private").send().await.unwrap_err();
+    assert_eq!(code(&err), "AccessDenied");
+    c.put_object()
+        .bucket("open")
+        .key("authread")
+        .acl(aws_sdk_s3::types::ObjectCannedAcl::AuthenticatedRead)
+        .body(b"a".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    bob.get_object().bucket("open").key("authread").send().await.unwrap();
+    let r = raw::send(srv.addr, "GET", "/open/authread", &[], vec![], Auth::Anonymous).await;
     assert_eq!((r.status, r.code()), (403, "AccessDenied"));
 }

@@ -89,6 +89,35 @@ async fn stored_headers_metadata_and_response_overrides() {
     assert_eq!(got.cache_control(), Some("no-cache"));
     // A PUT without Content-Type reads back as binary/octet-stream, as S3 answers.
     let r = raw::send(srv.addr, "PUT", "/meta/untyped", &[], b"x".to_vec(), Auth::root("UNSIGNED-PAYLOAD")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Features this server does not have are refused, never silently dropped.
+    for (header, value, code) in [
+        ("x-amz-server-side-encryption", "AES256", "NotImplemented"),
+        ("x-amz-server-side-encryption-customer-algorithm", "AES256", "NotImplemented"),
+        ("x-amz-object-lock-mode", "GOVERNANCE", "NotImplemented"),
+        ("x-amz-tagging", "a=b", "NotImplemented"),
+        ("x-amz-storage-class", "GLACIER", "InvalidStorageClass"),
+    ] {
+        let r = raw::send(
+            srv.addr,
+            "PUT",
+            "/meta/refused",
+            &[(header, value)],
+            b"x".to_vec(),
+            Auth::root("UNSIGNED-PAYLOAD"),
+        )
+        .await;
+        assert_eq!(r.code(), code, "{header}: {}", r.body);
+    }
+    let r = raw::send(
+        srv.addr,
+        "PUT",
+        "/meta/std",
+        &[("x-amz-storage-class", "STANDARD")],
+        b"x".to_vec(),
+        Auth::root("UNSIGNED-PAYLOAD"),
+    )
+    .await;
     assert_eq!(r.status, 200);
     let defaulted = c.head_object().bucket("meta").key("untyped").send().await.unwrap();
     assert_eq!(defaulted.content_type(), Some("binary/octet-stream"));
@@ -336,9 +365,19 @@ async fn digests_and_checksums() {
     assert_eq!((r.status, r.code()), (400, "BadDigest"));
     let r = raw::send(srv.addr, "PUT", "/dig/md5", &[("content-md5", "short")], b"x".to_vec(), root()).await;
     assert_eq!((r.status, r.code()), (400, "InvalidDigest"));
-    let r =
-        raw::send(srv.addr, "PUT", "/dig/md5", &[("content-md5", "1B2M2Y8AsgTpgAmY7PhCfg==")], vec![], root()).await;
+    let r = raw::send(
+        srv.addr,
+        "PUT",
+        "/dig/md5",
+        &[("content-md5", "1B2M2Y8AsgTpgAmY7PhCfg=="), ("content-length", "0")],
+        vec![],
+        root(),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
+    // Without Content-Length (and no aws-chunked decoded length) a PUT is refused, as S3 does.
+    let r = raw::send(srv.addr, "PUT", "/dig/nolen", &[], vec![], root()).await;
+    assert_eq!((r.status, r.code()), (411, "MissingContentLength"));
     let r = raw::send(
         srv.addr,
         "PUT",

@@ -90,6 +90,7 @@ struct CreateBucketConfiguration {
 
 pub async fn create_bucket(state: &Arc<AppState>, req: Req, name: BucketName) -> S3Result<Response> {
     let acl = canned_acl(&req.headers)?;
+    super::reject_unsupported(&req.headers)?;
     let region = &state.config.region;
     let limits = &state.config.limits;
     let body =

@@ -8,12 +8,12 @@ use futures_util::StreamExt;
 use http::{HeaderMap, StatusCode};
 
 use super::store::Sink;
-use super::{blob_error, canned_acl, meta_error, quoted, read, Req};
+use super::{blob_error, canned_acl, meta_error, quoted, read, reject_unsupported, Req};
 use crate::auth::Principal;
 use crate::checksum::ChecksumAlgorithm;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::meta::{now_ms, BucketRow, ObjectRow, PutCondition};
-use crate::s3::authorize::{self, object_public, Access, Decision};
+use crate::s3::authorize::{self, object_readable, Access, Decision};
 use crate::s3::conditional::{self, Outcome};
 use crate::s3::headers::{get, iso8601, object_meta_from};
 use crate::s3::names::{BucketName, ObjectKey};
@@ -76,7 +76,7 @@ pub async fn load_source(state: &AppState, principal: &Principal, headers: &Head
     let decision = authorize::bucket_access(principal, &bucket, Access::ObjectRead)?;
     let source = read::load(state, src_bucket.as_str(), src_key.as_str()).await?;
     let row = &source.row;
-    if decision == Decision::IfObjectPublic && !object_public(&row.acl) {
+    if decision == Decision::IfObjectPublic && !object_readable(&row.acl, principal) {
         return Err(S3ErrorCode::AccessDenied.into());
     }
     if conditional::evaluate_copy_source(headers, &row.etag, row.last_modified_ms) != Outcome::Proceed {
@@ -86,6 +86,7 @@ pub async fn load_source(state: &AppState, principal: &Principal, headers: &Head
 }
 
 pub async fn copy_object(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKey, req: Req) -> S3Result<Response> {
+    reject_unsupported(&req.headers)?;
     let directive = directive(&req.headers)?;
     let acl = canned_acl(&req.headers)?;
     let pinned = load_source(state, &req.principal, &req.headers).await?;

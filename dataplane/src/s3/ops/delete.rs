@@ -46,7 +46,7 @@ struct DeleteEntry {
 pub async fn delete_objects(state: &Arc<AppState>, bucket: &BucketRow, req: Req) -> S3Result<Response> {
     let md5 = content_md5(&req.headers)?;
     let checksum = requested_checksum(&req.headers)?;
-    if md5.is_none() && checksum.algorithm.is_none() {
+    if md5.is_none() && checksum.header_value.is_none() && !checksum.in_trailer {
         return Err(S3Error::new(S3ErrorCode::InvalidRequest)
             .with_message("Missing required header for this request: Content-MD5 or x-amz-checksum-*"));
     }
@@ -62,7 +62,7 @@ pub async fn delete_objects(state: &Arc<AppState>, bucket: &BucketRow, req: Req)
             return Err(S3ErrorCode::BadDigest.into());
         }
     }
-    if let Some(algorithm) = checksum.algorithm {
+    if let (Some(algorithm), true) = (checksum.algorithm, checksum.in_trailer || checksum.header_value.is_some()) {
         let expected = if checksum.in_trailer {
             trailer_value(&reader, algorithm)?
         } else {

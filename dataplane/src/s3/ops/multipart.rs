@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::put::{content_md5, requested_checksum, trailer_value};
 use super::store::Sink;
-use super::{blob_error, canned_acl, meta_error, quoted, Req};
+use super::{blob_error, canned_acl, meta_error, quoted, reject_unsupported, require_length, Req};
 use crate::checksum::{ChecksumAlgorithm, ChecksumHasher};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::meta::{
@@ -34,6 +34,7 @@ fn no_such_upload(upload_id: &str) -> S3Error {
 }
 
 pub async fn create(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKey, req: Req) -> S3Result<Response> {
+    reject_unsupported(&req.headers)?;
     let meta = object_meta_from(&req.headers)?;
     let acl = canned_acl(&req.headers)?;
     let algorithm = match get(&req.headers, "x-amz-checksum-algorithm") {
@@ -136,6 +137,7 @@ pub async fn upload_part(
 ) -> S3Result<Response> {
     let upload = upload_for(state, bucket, &key, &upload_id).await?;
     let h = &req.headers;
+    require_length(h)?;
     let md5 = content_md5(h)?;
     let requested = requested_checksum(h)?;
     let upload_algorithm = upload.checksum_algorithm.as_deref().and_then(ChecksumAlgorithm::parse);

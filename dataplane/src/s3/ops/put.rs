@@ -8,7 +8,7 @@ use base64::Engine;
 use http::{HeaderMap, StatusCode};
 
 use super::store::Sink;
-use super::{canned_acl, quoted, Req};
+use super::{canned_acl, quoted, reject_unsupported, require_length, Req};
 use crate::checksum::ChecksumAlgorithm;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::meta::{now_ms, BucketRow, ObjectRow, PutCondition};
@@ -116,6 +116,8 @@ fn put_condition(headers: &HeaderMap) -> S3Result<PutCondition> {
 
 pub async fn put_object(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKey, req: Req) -> S3Result<Response> {
     let h = &req.headers;
+    reject_unsupported(h)?;
+    require_length(h)?;
     let md5 = content_md5(h)?;
     let checksum = requested_checksum(h)?;
     let condition = put_condition(h)?;
