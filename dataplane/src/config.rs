@@ -21,6 +21,8 @@ pub struct Config {
     pub virtual_host_domains: Vec<String>,
     /// The root credential; when absent, taken from the environment or generated.
     pub root_credentials: Option<RootCredentials>,
+    /// Serve HTTPS on the S3 port with this certificate; plain HTTP when absent.
+    pub tls: Option<TlsConfig>,
     pub limits: Limits,
     pub multipart: MultipartConfig,
     pub log: LogConfig,
@@ -40,6 +42,15 @@ impl Default for MultipartConfig {
     fn default() -> Self {
         Self { expiry_secs: 7 * 24 * 3600, reap_interval_secs: 3600 }
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain (leaf first).
+    pub cert_file: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -90,6 +101,7 @@ impl Default for Config {
             region: "us-east-1".to_owned(),
             virtual_host_domains: Vec::new(),
             root_credentials: None,
+            tls: None,
             limits: Limits::default(),
             multipart: MultipartConfig::default(),
             log: LogConfig::default(),

@@ -15,3 +15,4 @@ pub mod root;
 pub mod s3;
 pub mod server;
 pub mod state;
+pub mod tls;

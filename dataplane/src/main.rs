@@ -111,7 +111,8 @@ async fn main() -> ExitCode {
     };
     let addr = listener.local_addr().unwrap_or(listen);
     let state = prepared.state.clone();
-    println!("BleepStore is serving S3 at http://{addr}");
+    let scheme = if prepared.tls.is_some() { "https" } else { "http" };
+    println!("BleepStore is serving S3 at {scheme}://{addr}");
     println!("  region:      {}", state.config.region);
     println!("  data dir:    {}", state.config.data_dir.display());
     println!("  access key:  {}", prepared.root.access_key);
@@ -130,11 +131,11 @@ async fn main() -> ExitCode {
         }
     }
     println!(
-        "  try:         AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY=... aws --endpoint-url http://{addr} s3 ls",
+        "  try:         AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY=... aws --endpoint-url {scheme}://{addr} s3 ls",
         prepared.root.access_key
     );
     tracing::info!(recovery = ?prepared.recovery, "start-up recovery finished");
-    if let Err(e) = server::serve(listener, state, shutdown_signal()).await {
+    if let Err(e) = server::serve(listener, state, prepared.tls, shutdown_signal()).await {
         eprintln!("bleepstore: {e}");
         return ExitCode::FAILURE;
     }

@@ -12,6 +12,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 
 use crate::blob::local::LocalBlobStore;
 use crate::config::Config;
@@ -31,6 +32,8 @@ pub fn app(state: Arc<AppState>) -> Router {
 /// A store opened and recovered, ready to serve.
 pub struct Prepared {
     pub state: Arc<AppState>,
+    /// Present when the config asks for HTTPS.
+    pub tls: Option<TlsAcceptor>,
     pub root: RootCredential,
     pub recovery: RecoveryReport,
 }
@@ -45,10 +48,13 @@ pub enum StartError {
     Root(std::io::Error),
     #[error("start-up recovery: {0}")]
     Recovery(String),
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// Opens the data directory and runs recovery. Nothing is served until this returns.
 pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
+    let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
     let data_dir = config.data_dir.clone();
     let dir_err = |e| StartError::DataDir(data_dir.display().to_string(), e);
     std::fs::create_dir_all(&data_dir).map_err(dir_err)?;
@@ -58,13 +64,15 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
     let blobs = LocalBlobStore::open(&data_dir).map_err(dir_err)?;
     let state = AppState::new(config, db, Arc::new(blobs));
     let recovery = recovery::recover(&state).await.map_err(StartError::Recovery)?;
-    Ok(Prepared { state, root, recovery })
+    Ok(Prepared { state, tls, root, recovery })
 }
 
-/// Accepts connections until `shutdown` resolves, then drains for a bounded time.
+/// Accepts connections (HTTPS when `tls` is given) until `shutdown` resolves, then drains for a
+/// bounded time.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let limits = state.config.limits.clone();
@@ -96,13 +104,36 @@ pub async fn serve(
         };
         // Headers and small bodies must not wait for Nagle + delayed ACK.
         let _ = stream.set_nodelay(true);
-        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service.clone()));
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+        match &tls {
+            None => {
+                let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service.clone()));
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                    drop(permit);
+                });
             }
-            drop(permit);
-        });
+            Some(acceptor) => {
+                let (acceptor, builder, service) = (acceptor.clone(), builder.clone(), service.clone());
+                let watcher = graceful.watcher();
+                let handshake_timeout = limits.header_read_timeout();
+                tokio::spawn(async move {
+                    // The handshake is bounded like headers are: a silent client loses its slot.
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => {
+                            let conn = watcher.watch(builder.serve_connection(TokioIo::new(tls_stream), service));
+                            if let Err(e) = conn.await {
+                                tracing::debug!(%peer, error = %e, "connection ended with an error");
+                            }
+                        }
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                    drop(permit);
+                });
+            }
+        }
     }
     drop(listener);
     if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {

@@ -56,35 +56,36 @@ def test_boto3_delete_objects_and_copy(s3):
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="boto-many")["Contents"]] == ["copied"]
 
 
-def test_boto3_presigned_url_sigv4(server):
+def test_boto3_presigned_url_sigv4(server, urlopen):
     import boto3
     from botocore.config import Config
     from conftest import ACCESS_KEY, SECRET_KEY
 
     v4 = boto3.client("s3", endpoint_url=server["endpoint"], aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
-                      region_name="us-east-1", config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+                      region_name="us-east-1", config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+                      verify=server["ca"] if server["ca"] else None)
     v4.create_bucket(Bucket="boto-pre4")
     v4.put_object(Bucket="boto-pre4", Key="a b.txt", Body=b"v4 bytes")
     url = v4.generate_presigned_url("get_object", Params={"Bucket": "boto-pre4", "Key": "a b.txt"}, ExpiresIn=60)
     assert "X-Amz-Signature=" in url
-    with urllib.request.urlopen(url) as resp:
+    with urlopen(url) as resp:
         assert resp.read() == b"v4 bytes"
     bad = url.replace("X-Amz-Signature=", "X-Amz-Signature=0")
     with pytest.raises(urllib.error.HTTPError) as e:
-        urllib.request.urlopen(bad)
+        urlopen(bad)
     assert e.value.code in (400, 403)
 
 
-def test_boto3_presigned_url(s3):
+def test_boto3_presigned_url(s3, urlopen):
     s3.create_bucket(Bucket="boto-pre")
     s3.put_object(Bucket="boto-pre", Key="shared.txt", Body=b"shared bytes")
     url = s3.generate_presigned_url("get_object", Params={"Bucket": "boto-pre", "Key": "shared.txt"}, ExpiresIn=300)
-    with urllib.request.urlopen(url) as resp:
+    with urlopen(url) as resp:
         assert resp.read() == b"shared bytes"
     put_url = s3.generate_presigned_url("put_object", Params={"Bucket": "boto-pre", "Key": "up.txt"}, ExpiresIn=300)
     # The URL signs no Content-Type; urllib would add a form type unless told otherwise.
     req = urllib.request.Request(put_url, data=b"uploaded", method="PUT", headers={"Content-Type": ""})
-    with urllib.request.urlopen(req) as resp:
+    with urlopen(req) as resp:
         assert resp.status == 200
     assert s3.get_object(Bucket="boto-pre", Key="up.txt")["Body"].read() == b"uploaded"
 
@@ -125,3 +126,39 @@ def test_aws_cli_cp_ls_sync_rm(aws, tmp_path):
     aws("s3", "rm", "--recursive", "s3://cli-bucket")
     aws("s3", "rb", "s3://cli-bucket")
     assert "cli-bucket" not in aws("s3", "ls")
+
+
+def test_boto3_upload_file_20_mib_and_download(s3, tmp_path):
+    """upload_file with default settings: 20 MiB goes as a multipart upload (8 MiB threshold)."""
+    s3.create_bucket(Bucket="boto-xfer")
+    src = tmp_path / "twenty.bin"
+    src.write_bytes(os.urandom(20 * 1024 * 1024))
+    s3.upload_file(str(src), "boto-xfer", "twenty.bin")
+    head = s3.head_object(Bucket="boto-xfer", Key="twenty.bin")
+    assert head["ContentLength"] == 20 * 1024 * 1024
+    assert head["ETag"].endswith('-3"'), head["ETag"]
+    dst = tmp_path / "back.bin"
+    s3.download_file("boto-xfer", "twenty.bin", str(dst))
+    assert hashlib.md5(dst.read_bytes()).digest() == hashlib.md5(src.read_bytes()).digest()
+
+
+def test_transfer_manager_200_mib_over_https(https_server, tmp_path):
+    """boto3's transfer manager with 8 MiB threshold and chunks moves 200 MiB byte-identical."""
+    from boto3.s3.transfer import TransferConfig
+
+    from conftest import boto3_client
+
+    s3 = boto3_client(https_server)
+    cfg = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024)
+    s3.create_bucket(Bucket="boto-big")
+    src = tmp_path / "big.bin"
+    block = os.urandom(1024 * 1024)
+    with open(src, "wb") as f:
+        for i in range(200):
+            f.write(i.to_bytes(4, "little") + block[4:])
+    s3.upload_file(str(src), "boto-big", "big.bin", Config=cfg)
+    assert s3.head_object(Bucket="boto-big", Key="big.bin")["ETag"].endswith('-25"')
+    dst = tmp_path / "big.back"
+    s3.download_file("boto-big", "big.bin", str(dst), Config=cfg)
+    digest = lambda p: hashlib.file_digest(open(p, "rb"), "sha256").hexdigest()  # noqa: E731
+    assert digest(dst) == digest(src)

@@ -18,6 +18,8 @@ pub const VHOST_DOMAIN: &str = "s3.local";
 pub struct TestServer {
     pub addr: SocketAddr,
     pub state: Arc<AppState>,
+    /// The self-signed CA certificate (PEM) when the server speaks HTTPS.
+    pub ca_pem: Option<String>,
     _dir: tempfile::TempDir,
     _shutdown: oneshot::Sender<()>,
 }
@@ -51,19 +53,52 @@ impl TestServer {
         };
         tweak(&mut config);
         config.validate().unwrap();
+        Self::launch(config, dir, None).await
+    }
+
+    /// A server on HTTPS with a fresh self-signed certificate for localhost.
+    pub async fn start_tls() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = rcgen::generate_simple_self_signed(vec![
+            "localhost".into(),
+            format!("*.{VHOST_DOMAIN}"),
+            VHOST_DOMAIN.into(),
+        ])
+        .unwrap();
+        let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+        std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
+        let config = Config {
+            data_dir: dir.path().join("data"),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            virtual_host_domains: vec![VHOST_DOMAIN.into()],
+            root_credentials: Some(bleepstore::config::RootCredentials {
+                access_key: ACCESS_KEY.into(),
+                secret_key: SECRET_KEY.into(),
+            }),
+            tls: Some(bleepstore::config::TlsConfig { cert_file, key_file }),
+            ..Config::default()
+        };
+        Self::launch(config, dir, Some(cert.cert.pem())).await
+    }
+
+    async fn launch(config: Config, dir: tempfile::TempDir, ca_pem: Option<String>) -> Self {
         let prepared = bleepstore::server::prepare(config).await.unwrap();
         let listener = bleepstore::server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel();
         let state = prepared.state.clone();
-        tokio::spawn(bleepstore::server::serve(listener, prepared.state, async {
+        tokio::spawn(bleepstore::server::serve(listener, prepared.state, prepared.tls, async {
             let _ = rx.await;
         }));
-        Self { addr, state, _dir: dir, _shutdown: tx }
+        Self { addr, state, ca_pem, _dir: dir, _shutdown: tx }
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        match self.ca_pem {
+            Some(_) => format!("https://localhost:{}", self.addr.port()),
+            None => format!("http://{}", self.addr),
+        }
     }
 
     /// A path-style client with the root credential.
@@ -72,12 +107,28 @@ impl TestServer {
     }
 
     pub fn client_as(&self, access_key: &str, secret: &str) -> Client {
-        client(&self.endpoint(), access_key, secret, true)
+        client_with_ca(&self.endpoint(), access_key, secret, true, self.ca_pem.as_deref())
     }
 
     /// A virtual-hosted-style client: requests go to `<bucket>.s3.local:<port>`.
     pub fn vhost_client(&self) -> Client {
-        client(&format!("http://{VHOST_DOMAIN}:{}", self.addr.port()), ACCESS_KEY, SECRET_KEY, false)
+        let scheme = if self.ca_pem.is_some() { "https" } else { "http" };
+        client_with_ca(
+            &format!("{scheme}://{VHOST_DOMAIN}:{}", self.addr.port()),
+            ACCESS_KEY,
+            SECRET_KEY,
+            false,
+            self.ca_pem.as_deref(),
+        )
+    }
+
+    /// A plain HTTP client (for presigned URLs) that trusts this server's certificate.
+    pub fn http(&self) -> reqwest::Client {
+        let mut b = reqwest::Client::builder();
+        if let Some(pem) = &self.ca_pem {
+            b = b.tls_certs_only([reqwest::Certificate::from_pem(pem.as_bytes()).unwrap()]);
+        }
+        b.build().unwrap()
     }
 
     /// Adds a non-root key owned by `owner`.
@@ -92,11 +143,25 @@ impl TestServer {
 }
 
 pub fn client(endpoint: &str, access_key: &str, secret: &str, path_style: bool) -> Client {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
-        ))
-        .build_with_resolver(Loopback);
+    client_with_ca(endpoint, access_key, secret, path_style, None)
+}
+
+/// An SDK client with default checksum behaviour; trusts only `ca_pem` when given (HTTPS).
+pub fn client_with_ca(
+    endpoint: &str,
+    access_key: &str,
+    secret: &str,
+    path_style: bool,
+    ca_pem: Option<&str>,
+) -> Client {
+    use aws_smithy_http_client::tls;
+    let mut builder = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc));
+    if let Some(pem) = ca_pem {
+        let store = tls::TrustStore::empty().with_native_roots(false).with_pem_certificate(pem.as_bytes().to_vec());
+        builder = builder.tls_context(tls::TlsContext::builder().with_trust_store(store).build().unwrap());
+    }
+    let http = builder.build_with_resolver(Loopback);
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(endpoint)

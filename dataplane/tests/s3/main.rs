@@ -5,6 +5,7 @@ mod buckets;
 mod common;
 mod copy_delete;
 mod errors;
+mod https;
 mod limits;
 mod listing;
 mod multipart;
