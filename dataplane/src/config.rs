@@ -207,6 +207,9 @@ impl Config {
         if l.max_xml_body < 1024 {
             return invalid("limits.max_xml_body", "must be at least 1024 bytes");
         }
+        if self.multipart.expiry_secs == 0 {
+            return invalid("multipart.expiry_secs", "must be at least 1");
+        }
         if self.multipart.reap_interval_secs == 0 {
             return invalid("multipart.reap_interval_secs", "must be at least 1");
         }

@@ -48,6 +48,8 @@ pub enum CompleteOutcome<E> {
         row: ObjectRow,
     },
     NoSuchUpload,
+    /// `If-Match` was given but there is no object.
+    NoSuchKey,
     PreconditionFailed,
     Refused(E),
 }
@@ -228,9 +230,8 @@ impl Db {
                 .query_row(params![bucket, key.as_bytes()], |r| r.get(0))
                 .optional()?;
             match (&condition, &current) {
-                (PutCondition::IfAbsent, Some(_)) | (PutCondition::IfMatch(_), None) => {
-                    return Ok(CompleteOutcome::PreconditionFailed)
-                }
+                (PutCondition::IfAbsent, Some(_)) => return Ok(CompleteOutcome::PreconditionFailed),
+                (PutCondition::IfMatch(_), None) => return Ok(CompleteOutcome::NoSuchKey),
                 (PutCondition::IfMatch(want), Some(etag)) if !crate::s3::conditional::etag_list_matches(want, etag) => {
                     return Ok(CompleteOutcome::PreconditionFailed)
                 }
@@ -315,11 +316,18 @@ impl Db {
                 (Some(k), None) => (k.as_bytes().to_vec(), "\u{10FFFF}".to_owned()),
                 _ => (Vec::new(), String::new()),
             };
+            // A key marker that is itself a common prefix (as NextKeyMarker is when a page ended
+            // on one) skips every upload under it.
+            let skip_under = key_marker
+                .as_deref()
+                .filter(|m| super::list::common_prefix(m, &prefix, delimiter.as_deref()) == Some(*m))
+                .map(str::to_owned);
             let mut page = UploadsPage::default();
             let mut rows = stmt.query(params![bucket, start_key, start_id])?;
             while let Some(r) = rows.next()? {
                 let upload = decode_upload(upload_from_row(r)?)?;
-                if !upload.key.starts_with(&prefix) {
+                if !upload.key.starts_with(&prefix) || skip_under.as_deref().is_some_and(|s| upload.key.starts_with(s))
+                {
                     continue;
                 }
                 let cp = super::list::common_prefix(&upload.key, &prefix, delimiter.as_deref()).map(str::to_owned);

@@ -55,9 +55,10 @@ pub fn bucket_listable(principal: &Principal, bucket: &BucketRow) -> bool {
     bucket_access(principal, bucket, Access::BucketRead).is_ok()
 }
 
-/// Does an object's canned ACL let this (non-owner) caller read it?
-pub fn object_readable(acl: &str, principal: &Principal) -> bool {
-    acl_grants_read(acl, principal)
+/// May this (non-bucket-owner) caller read an object? Its writer always may; others as the
+/// object's canned ACL says.
+pub fn object_readable(acl: &str, object_owner: &str, principal: &Principal) -> bool {
+    matches!(principal, Principal::Key { owner_id, .. } if owner_id == object_owner) || acl_grants_read(acl, principal)
 }
 
 /// Anonymous callers may not create buckets or list them.
@@ -94,8 +95,10 @@ mod tests {
             Decision::Allow
         );
         assert!(bucket_access(&Principal::Anonymous, &bucket("authenticated-read"), Access::BucketRead).is_err());
-        assert!(object_readable("authenticated-read", &key("bob", false)));
-        assert!(!object_readable("authenticated-read", &Principal::Anonymous));
+        assert!(object_readable("authenticated-read", "alice", &key("bob", false)));
+        assert!(!object_readable("authenticated-read", "alice", &Principal::Anonymous));
+        assert!(object_readable("private", "bob", &key("bob", false)));
+        assert!(!object_readable("private", "alice", &key("bob", false)));
         assert!(bucket_access(&Principal::Anonymous, &bucket("private"), Access::BucketRead).is_err());
         assert_eq!(
             bucket_access(&Principal::Anonymous, &bucket("public-read"), Access::BucketRead).unwrap(),

@@ -453,3 +453,122 @@ async fn list_uploads_and_parts_paginate() {
     }
     assert_eq!(parts, [1, 2, 3, 4, 5]);
 }
+
+#[tokio::test]
+async fn review_fixes_pagination_checksum_mismatch_positions_conditions() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("fix").send().await.unwrap();
+    for key in ["a/1", "a/2", "b"] {
+        c.create_multipart_upload().bucket("fix").key(key).send().await.unwrap();
+    }
+    // Paging one item at a time with a delimiter ends: the prefix page is not repeated.
+    let mut items = Vec::new();
+    let (mut km, mut um) = (None, None);
+    for _ in 0..10 {
+        let page = c
+            .list_multipart_uploads()
+            .bucket("fix")
+            .delimiter("/")
+            .max_uploads(1)
+            .set_key_marker(km)
+            .set_upload_id_marker(um)
+            .send()
+            .await
+            .unwrap();
+        items.extend(page.common_prefixes().iter().map(|p| p.prefix().unwrap().to_owned()));
+        items.extend(page.uploads().iter().map(|u| u.key().unwrap().to_owned()));
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        km = page.next_key_marker().map(String::from);
+        um = page.next_upload_id_marker().filter(|s| !s.is_empty()).map(String::from);
+    }
+    assert_eq!(items, ["a/", "b"]);
+
+    // A part whose checksum algorithm differs from the upload's is refused.
+    let id = c
+        .create_multipart_upload()
+        .bucket("fix")
+        .key("sum")
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_owned();
+    let err = c
+        .upload_part()
+        .bucket("fix")
+        .key("sum")
+        .upload_id(&id)
+        .part_number(1)
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "InvalidRequest");
+
+    // partNumber counts parts by position: parts 1 and 3 are parts 1 and 2 of the object.
+    let id = c.create_multipart_upload().bucket("fix").key("pos").send().await.unwrap().upload_id().unwrap().to_owned();
+    let p1 = upload_part(&c, "fix", "pos", &id, 1, data(5 * MIB, 1)).await;
+    let p3 = upload_part(&c, "fix", "pos", &id, 3, b"third".to_vec()).await;
+    c.complete_multipart_upload()
+        .bucket("fix")
+        .key("pos")
+        .upload_id(&id)
+        .multipart_upload(completed(vec![p1, p3]))
+        .send()
+        .await
+        .unwrap();
+    let second = c.get_object().bucket("fix").key("pos").part_number(2).send().await.unwrap();
+    assert_eq!(second.parts_count(), Some(2));
+    assert_eq!(body_bytes(second).await, b"third");
+
+    // If-Match on a key that does not exist is NoSuchKey, as for PutObject.
+    let id =
+        c.create_multipart_upload().bucket("fix").key("absent").send().await.unwrap().upload_id().unwrap().to_owned();
+    let part = upload_part(&c, "fix", "absent", &id, 1, b"x".to_vec()).await;
+    let err = c
+        .complete_multipart_upload()
+        .bucket("fix")
+        .key("absent")
+        .upload_id(&id)
+        .if_match("\"abc\"")
+        .multipart_upload(completed(vec![part.clone()]))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NoSuchKey");
+    let done = c
+        .complete_multipart_upload()
+        .bucket("fix")
+        .key("absent")
+        .upload_id(&id)
+        .if_none_match("*")
+        .multipart_upload(completed(vec![part]))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        done.location().unwrap().starts_with("http://") && done.location().unwrap().ends_with("/fix/absent"),
+        "{done:?}"
+    );
+}
+
+#[tokio::test]
+async fn writers_read_their_own_objects_and_copy_does_not_leak_keys() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("shared").acl(aws_sdk_s3::types::BucketCannedAcl::PublicReadWrite).send().await.unwrap();
+    c.create_bucket().bucket("private-src").send().await.unwrap();
+    srv.add_key("CAROLKEY", "carol-secret-key", "carol").await;
+    let carol = srv.client_as("CAROLKEY", "carol-secret-key");
+    carol.put_object().bucket("shared").key("mine").body(b"carol's".to_vec().into()).send().await.unwrap();
+    assert_eq!(body_bytes(carol.get_object().bucket("shared").key("mine").send().await.unwrap()).await, b"carol's");
+    let err =
+        carol.copy_object().bucket("shared").key("probe").copy_source("private-src/maybe").send().await.unwrap_err();
+    assert_eq!(code(&err), "AccessDenied");
+}

@@ -271,3 +271,169 @@ where
 {
     http_body_util::StreamBody::new(stream.map(|r| r.map(http_body::Frame::data)))
 }
+
+/// Blobs the store should hold: one per single-blob object, one per manifest part, one per
+/// part of an upload still in progress.
+async fn expected_blobs(c: &aws_sdk_s3::Client, bucket: &str) -> usize {
+    let mut n = 0;
+    let listed = c.list_objects_v2().bucket(bucket).send().await.unwrap();
+    for o in listed.contents() {
+        let head = c.head_object().bucket(bucket).key(o.key().unwrap()).part_number(1).send().await.unwrap();
+        n += head.parts_count().unwrap_or(1) as usize;
+    }
+    let uploads = c.list_multipart_uploads().bucket(bucket).send().await.unwrap();
+    for u in uploads.uploads() {
+        let parts =
+            c.list_parts().bucket(bucket).key(u.key().unwrap()).upload_id(u.upload_id().unwrap()).send().await.unwrap();
+        n += parts.parts().len();
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_during_multipart_completes_and_aborts() {
+    const ROUNDS: u64 = 20;
+    const PART: usize = 5 * 1024 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    // key -> content of an acknowledged completion; keys whose completion was in flight.
+    let completed: Arc<Mutex<BTreeMap<String, Vec<u8>>>> = Arc::default();
+    let in_flight: Arc<Mutex<BTreeMap<String, Vec<u8>>>> = Arc::default();
+    let aborted: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let mut seed = 7u64;
+    for round in 0..=ROUNDS {
+        let mut proc = spawn(dir.path(), true);
+        let c = client(&format!("http://{}", proc.addr), ACCESS_KEY, SECRET_KEY, true);
+        let c = aws_sdk_s3::Client::from_conf(c.config().to_builder().retry_config(RetryConfig::disabled()).build());
+        if round == 0 {
+            c.create_bucket().bucket("mpcrash").send().await.unwrap();
+        }
+        // Recovery held: acknowledged completions read back, nothing else is visible,
+        // aborted uploads are gone, and the blob files are exactly the ones still used.
+        let listed: BTreeSet<String> = c
+            .list_objects_v2()
+            .bucket("mpcrash")
+            .send()
+            .await
+            .unwrap()
+            .contents()
+            .iter()
+            .map(|o| o.key().unwrap().to_owned())
+            .collect();
+        let acknowledged = completed.lock().unwrap().clone();
+        for (key, body) in acknowledged {
+            assert!(listed.contains(&key), "acknowledged completion {key} lost");
+            let got = c
+                .get_object()
+                .bucket("mpcrash")
+                .key(&key)
+                .send()
+                .await
+                .unwrap()
+                .body
+                .collect()
+                .await
+                .unwrap()
+                .into_bytes();
+            assert!(got[..] == body[..], "{key} changed");
+        }
+        for key in &listed {
+            assert!(
+                completed.lock().unwrap().contains_key(key) || in_flight.lock().unwrap().contains_key(key),
+                "phantom object {key}"
+            );
+        }
+        let uploads = c.list_multipart_uploads().bucket("mpcrash").send().await.unwrap();
+        for u in uploads.uploads() {
+            assert!(!aborted.lock().unwrap().contains(u.upload_id().unwrap()), "an acknowledged abort came back");
+        }
+        assert_eq!(count_files(&dir.path().join("tmp")), 0);
+        assert_eq!(
+            count_files(&dir.path().join("blobs")),
+            expected_blobs(&c, "mpcrash").await,
+            "round {round}: orphan or missing blobs"
+        );
+        if round == ROUNDS {
+            proc.child.kill().unwrap();
+            proc.child.wait().unwrap();
+            break;
+        }
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let kill_after = 1 + (seed >> 33) as usize % 6;
+        let acks = Arc::new(AtomicUsize::new(0));
+        let signal = Arc::new(tokio::sync::Notify::new());
+        let mut workers = Vec::new();
+        for w in 0..3u64 {
+            let (c, acks, signal) = (c.clone(), acks.clone(), signal.clone());
+            let (completed, in_flight, aborted) = (completed.clone(), in_flight.clone(), aborted.clone());
+            workers.push(tokio::spawn(async move {
+                for i in 0..100u64 {
+                    let key = format!("r{round}-w{w}-{i}");
+                    let Ok(create) = c.create_multipart_upload().bucket("mpcrash").key(&key).send().await else {
+                        return;
+                    };
+                    let id = create.upload_id().unwrap().to_owned();
+                    let (p1, p2) = (data(PART, round * 1000 + w * 100 + i), data(1000 + i as usize, i));
+                    let mut parts = Vec::new();
+                    for (n, body) in [(1, p1.clone()), (2, p2.clone())] {
+                        let Ok(out) = c
+                            .upload_part()
+                            .bucket("mpcrash")
+                            .key(&key)
+                            .upload_id(&id)
+                            .part_number(n)
+                            .body(body.into())
+                            .send()
+                            .await
+                        else {
+                            return;
+                        };
+                        parts.push(
+                            aws_sdk_s3::types::CompletedPart::builder()
+                                .part_number(n)
+                                .e_tag(out.e_tag().unwrap())
+                                .build(),
+                        );
+                    }
+                    if i % 2 == 0 {
+                        let content = [p1, p2].concat();
+                        in_flight.lock().unwrap().insert(key.clone(), content.clone());
+                        let done =
+                            aws_sdk_s3::types::CompletedMultipartUpload::builder().set_parts(Some(parts)).build();
+                        if c.complete_multipart_upload()
+                            .bucket("mpcrash")
+                            .key(&key)
+                            .upload_id(&id)
+                            .multipart_upload(done)
+                            .send()
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                        in_flight.lock().unwrap().remove(&key);
+                        completed.lock().unwrap().insert(key, content);
+                    } else {
+                        if c.abort_multipart_upload().bucket("mpcrash").key(&key).upload_id(&id).send().await.is_err() {
+                            return;
+                        }
+                        aborted.lock().unwrap().insert(id);
+                    }
+                    acks.fetch_add(1, Ordering::SeqCst);
+                    signal.notify_one();
+                }
+            }));
+        }
+        while acks.load(Ordering::SeqCst) < kill_after {
+            signal.notified().await;
+        }
+        proc.child.kill().unwrap();
+        proc.child.wait().unwrap();
+        for w in workers {
+            w.await.unwrap();
+        }
+    }
+    assert!(
+        completed.lock().unwrap().len() >= 5 && aborted.lock().unwrap().len() >= 5,
+        "the rounds completed and aborted uploads"
+    );
+}

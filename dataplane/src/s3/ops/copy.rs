@@ -74,9 +74,19 @@ pub async fn load_source(state: &AppState, principal: &Principal, headers: &Head
         .map_err(meta_error)?
         .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchBucket).with_field("BucketName", src_bucket.as_str()))?;
     let decision = authorize::bucket_access(principal, &bucket, Access::ObjectRead)?;
-    let source = read::load(state, src_bucket.as_str(), src_key.as_str()).await?;
+    let source = match read::load(state, src_bucket.as_str(), src_key.as_str()).await {
+        // As for GET: a caller who may not list the source bucket does not learn what is in it.
+        Err(e)
+            if e.code == S3ErrorCode::NoSuchKey
+                && decision == Decision::IfObjectPublic
+                && !authorize::bucket_listable(principal, &bucket) =>
+        {
+            return Err(S3ErrorCode::AccessDenied.into())
+        }
+        other => other?,
+    };
     let row = &source.row;
-    if decision == Decision::IfObjectPublic && !object_readable(&row.acl, principal) {
+    if decision == Decision::IfObjectPublic && !object_readable(&row.acl, &row.owner, principal) {
         return Err(S3ErrorCode::AccessDenied.into());
     }
     if conditional::evaluate_copy_source(headers, &row.etag, row.last_modified_ms) != Outcome::Proceed {

@@ -58,7 +58,7 @@ pub async fn get_object(
         other => other?,
     };
     let row = object.row.clone();
-    if decision == Decision::IfObjectPublic && !object_readable(&row.acl, &req.principal) {
+    if decision == Decision::IfObjectPublic && !object_readable(&row.acl, &row.owner, &req.principal) {
         return Err(S3ErrorCode::AccessDenied.into());
     }
     match conditional::evaluate(h, &row.etag, row.last_modified_ms) {
@@ -76,7 +76,7 @@ pub async fn get_object(
     }
     let span = match (read.part_number, range_header.and_then(range::parse)) {
         // A zero-byte object's only part is empty: it is served whole, without a range.
-        (Some(n), _) => Some(object.part_span(n).ok_or(S3ErrorCode::InvalidPartNumber)?).filter(|s| !s.is_empty()),
+        (Some(n), _) => Some(object.part_span(n).ok_or(S3ErrorCode::InvalidPartNumber)?).filter(|_| row.size > 0),
         (None, Some(r)) => Some(r.resolve(row.size)?),
         (None, None) => None,
     };

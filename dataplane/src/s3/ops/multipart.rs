@@ -137,10 +137,20 @@ pub async fn upload_part(
 ) -> S3Result<Response> {
     let upload = upload_for(state, bucket, &key, &upload_id).await?;
     let h = &req.headers;
+    reject_unsupported(h)?;
     require_length(h)?;
     let md5 = content_md5(h)?;
     let requested = requested_checksum(h)?;
     let upload_algorithm = upload.checksum_algorithm.as_deref().and_then(ChecksumAlgorithm::parse);
+    if let (Some(asked), Some(declared)) = (requested.algorithm, upload_algorithm) {
+        if asked != declared {
+            return Err(S3Error::new(S3ErrorCode::InvalidRequest).with_message(format!(
+                "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+                declared.name(),
+                asked.name()
+            )));
+        }
+    }
     let algorithm = requested.algorithm.or(upload_algorithm);
     let limits = &state.config.limits;
     let mut reader = BodyReader::new(req.body, req.payload, h, MAX_PART_SIZE, limits.body_idle_timeout())?;
@@ -172,6 +182,7 @@ pub async fn upload_part_copy(
     upload_id: String,
     req: Req,
 ) -> S3Result<Response> {
+    reject_unsupported(&req.headers)?;
     let upload = upload_for(state, bucket, &key, &upload_id).await?;
     let source = super::copy::load_source(state, &req.principal, &req.headers).await?;
     let size = source.row.size;
@@ -367,15 +378,24 @@ pub async fn complete(
         }
         CompleteOutcome::AlreadyCompleted { row } => row,
         CompleteOutcome::NoSuchUpload => return Err(no_such_upload(&upload_id)),
-        CompleteOutcome::PreconditionFailed => return Err(S3ErrorCode::PreconditionFailed.into()),
+        CompleteOutcome::NoSuchKey => return Err(S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", key.as_str())),
+        CompleteOutcome::PreconditionFailed => {
+            return Err(
+                S3Error::new(S3ErrorCode::PreconditionFailed).with_field("Condition", "If-Match / If-None-Match")
+            )
+        }
         CompleteOutcome::Refused(e) => return Err(e),
     };
     let mut w = XmlWriter::new();
     w.root("CompleteMultipartUploadResult");
-    w.elem(
-        "Location",
-        &format!("http://{host}/{}/{}", bucket.name, crate::auth::sigv4::uri_encode(key.as_str().as_bytes(), true)),
-    );
+    let scheme = if state.config.tls.is_some() { "https" } else { "http" };
+    let encoded_key = crate::auth::sigv4::uri_encode(key.as_str().as_bytes(), true);
+    let location = if host.starts_with(&format!("{}.", bucket.name)) {
+        format!("{scheme}://{host}/{encoded_key}")
+    } else {
+        format!("{scheme}://{host}/{}/{encoded_key}", bucket.name)
+    };
+    w.elem("Location", &location);
     w.elem("Bucket", &bucket.name);
     w.elem("Key", key.as_str());
     w.elem("ETag", &quoted(&row.etag));

@@ -46,14 +46,11 @@ impl Pinned {
         if self.row.parts_count == 0 {
             return (n == 1).then_some(0..self.row.size);
         }
-        let mut offset = 0;
-        for p in &self.parts {
-            if p.part_number == n {
-                return Some(offset..offset + p.size);
-            }
-            offset += p.size;
-        }
-        None
+        // `partNumber` counts the object's parts 1..=x-amz-mp-parts-count in order, whatever
+        // numbers they had during the upload.
+        let index = usize::try_from(n).ok()?.checked_sub(1)?;
+        let offset: u64 = self.parts.iter().take(index).map(|p| p.size).sum();
+        self.parts.get(index).map(|p| offset..offset + p.size)
     }
 
     /// Streams `span` (the whole object when `None`); the pin lives as long as the stream.
