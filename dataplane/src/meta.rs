@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use buckets::{BucketRow, CreateBucketOutcome, DeleteBucketOutcome};
-pub use credentials::Credential;
+pub use credentials::{Credential, GRANT_OWNER, GRANT_READ, GRANT_WRITE};
 pub use list::{ListItem, ListPage, ListQuery, ListStart};
 pub use multipart::{CompleteOutcome, PartOutcome, PartRow, UploadRow, UploadsPage};
 pub use objects::{Checksum, ManifestPart, ObjectMeta, ObjectRow, PutCondition, PutOutcome};

@@ -1,6 +1,7 @@
 //! The S3 REST surface: request parsing into typed values, authorization, the operations, and
 //! the wire format of answers and errors.
 
+pub mod acl;
 mod authorize;
 pub mod body;
 pub mod conditional;

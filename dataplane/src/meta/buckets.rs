@@ -90,16 +90,24 @@ impl Db {
                 return Ok(DeleteBucketOutcome::NotEmpty);
             }
             tx.execute("DELETE FROM buckets WHERE name = ?1", [&name])?;
+            tx.execute("DELETE FROM grants WHERE bucket = ?1", [&name])?;
             Ok(DeleteBucketOutcome::Deleted)
         })
         .await
     }
 
-    /// Buckets in name order after `after`, optionally filtered by prefix, owner and region;
-    /// at most `limit` rows.
+    /// Sets a bucket's ACL (stored form); `false` when there is no such bucket.
+    pub async fn set_bucket_acl(&self, name: &str, acl: String) -> MetaResult<bool> {
+        let name = name.to_owned();
+        self.write(move |tx| Ok(tx.execute("UPDATE buckets SET acl = ?2 WHERE name = ?1", params![name, acl])? == 1))
+            .await
+    }
+
+    /// Buckets in name order after `after`, optionally filtered by prefix, owner (owned or
+    /// granted to `access_key`) and region; at most `limit` rows.
     pub async fn list_buckets(
         &self,
-        owner: Option<String>,
+        owner: Option<(String, String)>,
         prefix: Option<String>,
         region: Option<String>,
         after: Option<String>,
@@ -108,12 +116,15 @@ impl Db {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM buckets
-                 WHERE name > ?1 AND (?2 IS NULL OR owner = ?2) AND (?3 IS NULL OR region = ?3)
+                 WHERE name > ?1 AND (?2 IS NULL OR owner = ?2
+                        OR name IN (SELECT bucket FROM grants WHERE access_key = ?6))
+                   AND (?3 IS NULL OR region = ?3)
                    AND (?4 IS NULL OR substr(name, 1, length(?4)) = ?4)
                  ORDER BY name LIMIT ?5"
             ))?;
+            let (owner, key) = owner.unzip();
             let rows =
-                stmt.query_map(params![after.unwrap_or_default(), owner, region, prefix, limit as i64], from_row)?;
+                stmt.query_map(params![after.unwrap_or_default(), owner, region, prefix, limit as i64, key], from_row)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
@@ -178,7 +189,7 @@ mod tests {
         assert_eq!(page[0].name, "ba");
         let pre = db.list_buckets(None, Some("b".into()), None, None, 10).await.unwrap();
         assert_eq!(pre.len(), 2);
-        let bob = db.list_buckets(Some("bob".into()), None, None, None, 10).await.unwrap();
+        let bob = db.list_buckets(Some(("bob".into(), "bobkey".into())), None, None, None, 10).await.unwrap();
         assert_eq!(bob.len(), 2);
         assert!(db.list_buckets(None, None, Some("eu-west-1".into()), None, 10).await.unwrap().is_empty());
     }

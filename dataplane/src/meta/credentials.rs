@@ -4,6 +4,11 @@ use rusqlite::{params, OptionalExtension};
 
 use super::{now_ms, Db, MetaResult};
 
+/// Grant bits: read objects and list, write and delete objects, act as the bucket's owner.
+pub const GRANT_READ: u8 = 1;
+pub const GRANT_WRITE: u8 = 2;
+pub const GRANT_OWNER: u8 = 4;
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credential {
     pub access_key: String,
@@ -65,6 +70,37 @@ impl Db {
                 params![key, secret, owner, enabled, now_ms()],
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    /// Sets (flags > 0) or removes (0) a key's grant on a bucket; `GRANT_*` bits.
+    pub async fn set_grant(&self, access_key: &str, bucket: &str, flags: u8) -> MetaResult<()> {
+        let (key, bucket) = (access_key.to_owned(), bucket.to_owned());
+        self.write(move |tx| {
+            if flags == 0 {
+                tx.execute("DELETE FROM grants WHERE access_key = ?1 AND bucket = ?2", params![key, bucket])?;
+            } else {
+                tx.execute(
+                    "INSERT INTO grants (access_key, bucket, permission) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(access_key, bucket) DO UPDATE SET permission = excluded.permission",
+                    params![key, bucket, flags],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// A key's grant flags on a bucket (0 when none).
+    pub async fn grant(&self, access_key: &str, bucket: &str) -> MetaResult<u8> {
+        let (key, bucket) = (access_key.to_owned(), bucket.to_owned());
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached("SELECT permission FROM grants WHERE access_key = ?1 AND bucket = ?2")?
+                .query_row(params![key, bucket], |r| r.get::<_, u8>(0))
+                .optional()?
+                .unwrap_or(0))
         })
         .await
     }

@@ -266,6 +266,18 @@ impl Db {
         .await
     }
 
+    /// Sets an object's ACL (stored form); `false` when there is no such object.
+    pub async fn set_object_acl(&self, bucket: &str, key: &str, acl: String) -> MetaResult<bool> {
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        self.write(move |tx| {
+            Ok(tx.execute(
+                "UPDATE objects SET acl = ?3 WHERE bucket = ?1 AND key = ?2",
+                params![bucket, key.as_bytes(), acl],
+            )? == 1)
+        })
+        .await
+    }
+
     /// True when some row or part still references `blob_id`.
     pub async fn blob_in_use(&self, blob_id: &str) -> MetaResult<bool> {
         let id = blob_id.to_owned();

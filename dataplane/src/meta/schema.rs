@@ -89,6 +89,17 @@ CREATE INDEX object_parts_by_blob ON object_parts(blob_id);
 ALTER TABLE blob_deletions ADD COLUMN pin_id TEXT;
 ALTER TABLE multipart_uploads ADD COLUMN checksum_algorithm TEXT;
 "#,
+    r#"
+-- What a (non-root) access key may do in a bucket it does not own: bit flags
+-- 1 = read, 2 = write, 4 = owner. Managed by the operator through the admin API.
+CREATE TABLE grants (
+    access_key  TEXT NOT NULL REFERENCES credentials(access_key) ON DELETE CASCADE,
+    bucket      TEXT NOT NULL,
+    permission  INTEGER NOT NULL,
+    PRIMARY KEY (access_key, bucket)
+) WITHOUT ROWID;
+CREATE INDEX grants_by_bucket ON grants(bucket);
+"#,
 ];
 
 /// Brings the schema to the newest version.

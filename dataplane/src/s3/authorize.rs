@@ -1,10 +1,12 @@
 //! What a principal may do to a bucket, decided once per request before the handler runs.
-//! The root key may do everything; a bucket's owner may do everything on it; anonymous callers
-//! get what the canned ACLs grant.
+//! The root key may do everything; a bucket's owner may do everything on it; other keys act
+//! through their grants (read / write / owner per bucket, set by the operator); everyone else
+//! gets what the bucket's ACL grants (canned, header grants or an AccessControlPolicy).
 
 use crate::auth::Principal;
 use crate::error::{S3Error, S3ErrorCode};
-use crate::meta::BucketRow;
+use crate::meta::{BucketRow, GRANT_OWNER, GRANT_READ, GRANT_WRITE};
+use crate::s3::acl::{Acl, Permission};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -14,7 +16,13 @@ pub enum Access {
     ObjectRead,
     /// Create, replace or delete objects.
     Write,
-    /// Delete the bucket or change its configuration.
+    /// Read or replace an object's ACL (the object's own ACL may grant it).
+    ObjectAcl,
+    /// Read the bucket's ACL.
+    AclRead,
+    /// Replace the bucket's ACL.
+    AclWrite,
+    /// Delete the bucket or read its configuration.
     Admin,
 }
 
@@ -22,43 +30,57 @@ pub enum Access {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decision {
     Allow,
-    /// Allowed only if the object's own ACL grants anonymous reads.
-    IfObjectPublic,
+    /// Allowed only if the object's own ACL grants it; `listable` says whether the caller may
+    /// learn that a key does not exist (404) or must be told 403.
+    IfObjectGrants {
+        listable: bool,
+    },
 }
 
-/// Whether a canned ACL grants reads to this caller: `public-read(-write)` grants everyone
-/// (S3's AllUsers), `authenticated-read` every signed caller.
-fn acl_grants_read(acl: &str, principal: &Principal) -> bool {
-    match acl {
-        "public-read" | "public-read-write" => true,
-        "authenticated-read" => matches!(principal, Principal::Key { .. }),
-        _ => false,
-    }
-}
-
-pub fn bucket_access(principal: &Principal, bucket: &BucketRow, access: Access) -> Result<Decision, S3Error> {
+/// `grant` is the caller's grant flags on this bucket (0 for none or anonymous).
+pub fn bucket_access(
+    principal: &Principal,
+    bucket: &BucketRow,
+    access: Access,
+    grant: u8,
+) -> Result<Decision, S3Error> {
     match principal {
         Principal::Key { is_root: true, .. } => return Ok(Decision::Allow),
         Principal::Key { owner_id, .. } if *owner_id == bucket.owner => return Ok(Decision::Allow),
         _ => {}
     }
-    match access {
-        Access::BucketRead if acl_grants_read(&bucket.acl, principal) => Ok(Decision::Allow),
-        Access::Write if bucket.acl == "public-read-write" => Ok(Decision::Allow),
-        Access::ObjectRead => Ok(Decision::IfObjectPublic),
-        _ => Err(S3ErrorCode::AccessDenied.into()),
+    let granted = match access {
+        _ if grant & GRANT_OWNER != 0 => true,
+        Access::BucketRead | Access::ObjectRead => grant & GRANT_READ != 0,
+        Access::Write => grant & GRANT_WRITE != 0,
+        Access::ObjectAcl | Access::AclRead | Access::AclWrite | Access::Admin => false,
+    };
+    if granted {
+        return Ok(Decision::Allow);
+    }
+    let acl = Acl::from_stored(&bucket.acl);
+    let allowed = match access {
+        Access::BucketRead => acl.allows(&bucket.owner, principal, Permission::Read),
+        Access::Write => acl.allows(&bucket.owner, principal, Permission::Write),
+        Access::AclRead => acl.allows(&bucket.owner, principal, Permission::ReadAcp),
+        Access::AclWrite => acl.allows(&bucket.owner, principal, Permission::WriteAcp),
+        Access::ObjectRead | Access::ObjectAcl => {
+            let listable = grant & GRANT_READ != 0 || acl.allows(&bucket.owner, principal, Permission::Read);
+            return Ok(Decision::IfObjectGrants { listable });
+        }
+        Access::Admin => false,
+    };
+    if allowed {
+        Ok(Decision::Allow)
+    } else {
+        Err(S3ErrorCode::AccessDenied.into())
     }
 }
 
-/// May this caller list the bucket (and so learn that a key does not exist)?
-pub fn bucket_listable(principal: &Principal, bucket: &BucketRow) -> bool {
-    bucket_access(principal, bucket, Access::BucketRead).is_ok()
-}
-
-/// May this (non-bucket-owner) caller read an object? Its writer always may; others as the
-/// object's canned ACL says.
-pub fn object_readable(acl: &str, object_owner: &str, principal: &Principal) -> bool {
-    matches!(principal, Principal::Key { owner_id, .. } if owner_id == object_owner) || acl_grants_read(acl, principal)
+/// May this caller (not allowed by the bucket check) do `permission` on an object? Its writer
+/// always may; others as the object's ACL says.
+pub fn object_allows(acl: &str, object_owner: &str, principal: &Principal, permission: Permission) -> bool {
+    Acl::from_stored(acl).allows(object_owner, principal, permission)
 }
 
 /// Anonymous callers may not create buckets or list them.
@@ -82,37 +104,38 @@ mod tests {
     }
 
     #[test]
-    fn owners_root_others_and_anonymous() {
-        assert_eq!(bucket_access(&key("root", true), &bucket("private"), Access::Admin).unwrap(), Decision::Allow);
-        assert_eq!(bucket_access(&key("alice", false), &bucket("private"), Access::Write).unwrap(), Decision::Allow);
+    fn owners_root_grants_acls_and_anonymous() {
+        let anon = Principal::Anonymous;
+        let allow = |p: &Principal, acl: &str, a: Access, g: u8| {
+            bucket_access(p, &bucket(acl), a, g).map(|d| d == Decision::Allow).unwrap_or(false)
+        };
+        assert!(allow(&key("root", true), "private", Access::Admin, 0));
+        assert!(allow(&key("alice", false), "private", Access::AclWrite, 0));
+        assert!(allow(&key("bob", false), "public-read", Access::BucketRead, 0));
+        assert!(!allow(&key("bob", false), "private", Access::BucketRead, 0));
+        assert!(allow(&key("bob", false), "authenticated-read", Access::BucketRead, 0));
+        assert!(!allow(&anon, "authenticated-read", Access::BucketRead, 0));
+        assert!(allow(&anon, "public-read", Access::BucketRead, 0));
+        assert!(!allow(&anon, "public-read", Access::Write, 0));
+        assert!(allow(&anon, "public-read-write", Access::Write, 0));
+        assert!(!allow(&anon, "private", Access::Admin, 0));
+        // Grants: read lists and reads, write writes, owner does everything.
+        assert!(allow(&key("bob", false), "private", Access::BucketRead, GRANT_READ));
+        assert!(!allow(&key("bob", false), "private", Access::Write, GRANT_READ));
+        assert!(allow(&key("bob", false), "private", Access::Write, GRANT_WRITE));
+        assert!(!allow(&key("bob", false), "private", Access::BucketRead, GRANT_WRITE));
+        assert!(allow(&key("bob", false), "private", Access::Admin, GRANT_OWNER));
         assert_eq!(
-            bucket_access(&key("bob", false), &bucket("public-read"), Access::BucketRead).unwrap(),
-            Decision::Allow
-        );
-        assert!(bucket_access(&key("bob", false), &bucket("private"), Access::BucketRead).is_err());
-        assert_eq!(
-            bucket_access(&key("bob", false), &bucket("authenticated-read"), Access::BucketRead).unwrap(),
-            Decision::Allow
-        );
-        assert!(bucket_access(&Principal::Anonymous, &bucket("authenticated-read"), Access::BucketRead).is_err());
-        assert!(object_readable("authenticated-read", "alice", &key("bob", false)));
-        assert!(!object_readable("authenticated-read", "alice", &Principal::Anonymous));
-        assert!(object_readable("private", "bob", &key("bob", false)));
-        assert!(!object_readable("private", "alice", &key("bob", false)));
-        assert!(bucket_access(&Principal::Anonymous, &bucket("private"), Access::BucketRead).is_err());
-        assert_eq!(
-            bucket_access(&Principal::Anonymous, &bucket("public-read"), Access::BucketRead).unwrap(),
-            Decision::Allow
-        );
-        assert!(bucket_access(&Principal::Anonymous, &bucket("public-read"), Access::Write).is_err());
-        assert_eq!(
-            bucket_access(&Principal::Anonymous, &bucket("public-read-write"), Access::Write).unwrap(),
-            Decision::Allow
+            bucket_access(&anon, &bucket("private"), Access::ObjectRead, 0).unwrap(),
+            Decision::IfObjectGrants { listable: false }
         );
         assert_eq!(
-            bucket_access(&Principal::Anonymous, &bucket("private"), Access::ObjectRead).unwrap(),
-            Decision::IfObjectPublic
+            bucket_access(&anon, &bucket("public-read"), Access::ObjectRead, 0).unwrap(),
+            Decision::IfObjectGrants { listable: true }
         );
-        assert!(bucket_access(&Principal::Anonymous, &bucket("private"), Access::Admin).is_err());
+        assert!(object_allows("authenticated-read", "alice", &key("bob", false), Permission::Read));
+        assert!(!object_allows("authenticated-read", "alice", &anon, Permission::Read));
+        assert!(object_allows("private", "bob", &key("bob", false), Permission::Read));
+        assert!(!object_allows("private", "alice", &key("bob", false), Permission::Read));
     }
 }

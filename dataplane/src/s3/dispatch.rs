@@ -10,6 +10,7 @@ use base64::Engine;
 use http::{HeaderValue, Method};
 use rand::RngExt;
 
+use super::acl::Permission;
 use super::authorize::{self, Access, Decision};
 use super::endpoint::Endpoint;
 use super::ops::{self, Req};
@@ -113,12 +114,38 @@ async fn bucket_for(
         .await
         .map_err(ops::meta_error)?
         .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchBucket).with_field("BucketName", bucket))?;
-    let decision = authorize::bucket_access(principal, &row, access)?;
+    let grant = ops::grant_for(state, principal, &row).await?;
+    let decision = authorize::bucket_access(principal, &row, access, grant)?;
     Ok((row, decision))
 }
 
+/// For object ACL operations the bucket check may defer to the object: its owner, or its ACL
+/// granting `permission`. Returns the object's owner.
+async fn object_acl_check(
+    state: &AppState,
+    bucket: &BucketRow,
+    key: &crate::s3::names::ObjectKey,
+    principal: &Principal,
+    decision: Decision,
+    permission: Permission,
+) -> S3Result<String> {
+    let row = state.db.get_object(&bucket.name, key.as_str()).await.map_err(ops::meta_error)?;
+    match (row, decision) {
+        (Some(row), Decision::Allow) => Ok(row.owner),
+        (Some(row), Decision::IfObjectGrants { .. })
+            if authorize::object_allows(&row.acl, &row.owner, principal, permission) =>
+        {
+            Ok(row.owner)
+        }
+        (None, Decision::Allow | Decision::IfObjectGrants { listable: true }) => {
+            Err(S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", key.as_str()))
+        }
+        _ => Err(S3ErrorCode::AccessDenied.into()),
+    }
+}
+
 async fn dispatch(state: &Arc<AppState>, endpoint: Endpoint, req: Req) -> S3Result<Response> {
-    use ops::{bucket, copy, delete, get, list, multipart, multipart_list, put};
+    use ops::{acl, bucket, copy, delete, get, list, multipart, multipart_list, put};
     match endpoint {
         Endpoint::ListBuckets(params) => {
             authorize::require_signed(&req.principal)?;
@@ -143,6 +170,24 @@ async fn dispatch(state: &Arc<AppState>, endpoint: Endpoint, req: Req) -> S3Resu
         Endpoint::GetBucketVersioning { bucket: name } => {
             bucket_for(state, &req.principal, name.as_str(), Access::BucketRead).await?;
             Ok(bucket::get_bucket_versioning())
+        }
+        Endpoint::GetBucketAcl { bucket: name } => {
+            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::AclRead).await?;
+            Ok(acl::get_bucket_acl(&row))
+        }
+        Endpoint::PutBucketAcl { bucket: name } => {
+            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::AclWrite).await?;
+            acl::put_bucket_acl(state, &row, req).await
+        }
+        Endpoint::GetObjectAcl { bucket: name, key } => {
+            let (row, decision) = bucket_for(state, &req.principal, name.as_str(), Access::ObjectAcl).await?;
+            object_acl_check(state, &row, &key, &req.principal, decision, Permission::ReadAcp).await?;
+            acl::get_object_acl(state, &row, &key).await
+        }
+        Endpoint::PutObjectAcl { bucket: name, key } => {
+            let (row, decision) = bucket_for(state, &req.principal, name.as_str(), Access::ObjectAcl).await?;
+            let owner = object_acl_check(state, &row, &key, &req.principal, decision, Permission::WriteAcp).await?;
+            acl::put_object_acl(state, &row, &key, &owner, req).await
         }
         Endpoint::ListObjects { bucket: name, params } => {
             let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::BucketRead).await?;

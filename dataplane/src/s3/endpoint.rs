@@ -17,6 +17,10 @@ pub enum Endpoint {
     HeadBucket { bucket: BucketName },
     GetBucketLocation { bucket: BucketName },
     GetBucketVersioning { bucket: BucketName },
+    GetBucketAcl { bucket: BucketName },
+    PutBucketAcl { bucket: BucketName },
+    GetObjectAcl { bucket: BucketName, key: ObjectKey },
+    PutObjectAcl { bucket: BucketName, key: ObjectKey },
     ListObjects { bucket: BucketName, params: ListObjectsParams },
     DeleteObjects { bucket: BucketName },
     PutObject { bucket: BucketName, key: ObjectKey },
@@ -93,7 +97,6 @@ pub struct ReadParams {
 /// never a silent fall-through to another operation.
 const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
     "accelerate",
-    "acl",
     "analytics",
     "attributes",
     "cors",
@@ -154,6 +157,8 @@ impl Endpoint {
         match (method.clone(), subresource(query)) {
             (Method::GET, Some("location")) => Ok(Self::GetBucketLocation { bucket }),
             (Method::GET, Some("versioning")) => Ok(Self::GetBucketVersioning { bucket }),
+            (Method::GET, Some("acl")) => Ok(Self::GetBucketAcl { bucket }),
+            (Method::PUT, Some("acl")) => Ok(Self::PutBucketAcl { bucket }),
             (Method::GET, Some("uploads")) => {
                 Ok(Self::ListMultipartUploads { bucket, params: ListUploadsParams::parse(query)? })
             }
@@ -186,6 +191,8 @@ impl Endpoint {
             (Method::PUT, None) => Ok(Self::PutObject { bucket, key }),
             (Method::DELETE, None) => Ok(Self::DeleteObject { bucket, key }),
             (Method::POST, Some("uploads")) => Ok(Self::CreateMultipartUpload { bucket, key }),
+            (Method::GET, Some("acl")) => Ok(Self::GetObjectAcl { bucket, key }),
+            (Method::PUT, Some("acl")) => Ok(Self::PutObjectAcl { bucket, key }),
             (Method::PUT, Some("uploadId")) => {
                 let upload_id = upload_id(query)?;
                 let part_number = query.int("partNumber", 1..=10_000)?.ok_or_else(|| {
@@ -225,6 +232,10 @@ impl Endpoint {
             Self::HeadBucket { .. } => "HeadBucket",
             Self::GetBucketLocation { .. } => "GetBucketLocation",
             Self::GetBucketVersioning { .. } => "GetBucketVersioning",
+            Self::GetBucketAcl { .. } => "GetBucketAcl",
+            Self::PutBucketAcl { .. } => "PutBucketAcl",
+            Self::GetObjectAcl { .. } => "GetObjectAcl",
+            Self::PutObjectAcl { .. } => "PutObjectAcl",
             Self::ListObjects { params, .. } if params.version == ListVersion::V2 => "ListObjectsV2",
             Self::ListObjects { .. } => "ListObjects",
             Self::DeleteObjects { .. } => "DeleteObjects",
@@ -250,7 +261,7 @@ fn subresource(query: &Query) -> Option<&'static str> {
 }
 
 fn subresource_except(query: &Query, except: Option<&str>) -> Option<&'static str> {
-    const SUPPORTED: &[&str] = &["location", "delete", "uploads", "uploadId"];
+    const SUPPORTED: &[&str] = &["acl", "location", "delete", "uploads", "uploadId"];
     SUPPORTED.iter().chain(UNSUPPORTED_SUBRESOURCES).copied().find(|s| Some(*s) != except && query.has(s))
 }
 

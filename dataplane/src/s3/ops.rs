@@ -1,6 +1,7 @@
 //! The S3 operations, one file per family. Each gets the resolved bucket row and the
 //! authenticated request; none parses URLs or checks signatures.
 
+pub mod acl;
 pub mod bucket;
 pub mod copy;
 pub mod delete;
@@ -96,33 +97,23 @@ pub fn require_length(headers: &HeaderMap) -> Result<(), S3Error> {
     }
 }
 
-/// Canned ACLs S3 accepts in `x-amz-acl`.
-const CANNED_ACLS: [&str; 7] = [
-    "private",
-    "public-read",
-    "public-read-write",
-    "authenticated-read",
-    "aws-exec-read",
-    "bucket-owner-read",
-    "bucket-owner-full-control",
-];
+/// The ACL (stored form) a request asks for with `x-amz-acl` or `x-amz-grant-*`; `private`
+/// when it names none.
+pub fn request_acl(headers: &HeaderMap) -> Result<String, S3Error> {
+    Ok(crate::s3::acl::Acl::from_headers(headers)?.map_or_else(|| "private".to_owned(), |acl| acl.to_stored()))
+}
 
-/// The canned ACL a request asks for (`private` when none). Explicit grants are not served.
-pub fn canned_acl(headers: &HeaderMap) -> Result<String, S3Error> {
-    const GRANTS: [&str; 5] = [
-        "x-amz-grant-read",
-        "x-amz-grant-write",
-        "x-amz-grant-read-acp",
-        "x-amz-grant-write-acp",
-        "x-amz-grant-full-control",
-    ];
-    if let Some(g) = GRANTS.iter().find(|g| headers.contains_key(**g)) {
-        return Err(S3Error::new(S3ErrorCode::NotImplemented)
-            .with_message(format!("The {g} header is not implemented; use x-amz-acl.")));
-    }
-    match crate::s3::headers::get(headers, "x-amz-acl") {
-        None => Ok("private".to_owned()),
-        Some(acl) if CANNED_ACLS.contains(&acl) => Ok(acl.to_owned()),
-        Some(other) => Err(S3Error::invalid_argument("x-amz-acl", other, "The canned ACL is not valid.")),
+/// The caller's grant flags on `bucket`: looked up only for keys that neither are root nor
+/// own the bucket.
+pub async fn grant_for(
+    state: &crate::state::AppState,
+    principal: &Principal,
+    bucket: &crate::meta::BucketRow,
+) -> Result<u8, S3Error> {
+    match principal {
+        Principal::Key { access_key, owner_id, is_root: false } if *owner_id != bucket.owner => {
+            state.db.grant(access_key, &bucket.name).await.map_err(meta_error)
+        }
+        _ => Ok(0),
     }
 }

@@ -1,6 +1,8 @@
 //! Integration tests: the real server on 127.0.0.1:0 driven by aws-sdk-s3 and raw HTTP.
 //! One test binary (modules below) so the SDK is linked once.
 
+mod acl_grants;
+mod auth_streams;
 mod buckets;
 mod common;
 mod copy_delete;

@@ -8,7 +8,7 @@ use base64::Engine;
 use http::StatusCode;
 use serde::Deserialize;
 
-use super::{canned_acl, meta_error, Req};
+use super::{meta_error, request_acl, Req};
 use crate::auth::Principal;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::meta::{now_ms, BucketRow, CreateBucketOutcome, DeleteBucketOutcome};
@@ -43,7 +43,8 @@ pub async fn list_buckets(
 ) -> S3Result<Response> {
     let owner = match principal {
         Principal::Key { is_root: true, .. } => None,
-        other => Some(other.owner_id().to_owned()),
+        Principal::Key { access_key, owner_id, .. } => Some((owner_id.clone(), access_key.clone())),
+        Principal::Anonymous => return Err(crate::error::S3ErrorCode::AccessDenied.into()),
     };
     let after = params.continuation_token.as_deref().map(token_decode).transpose()?;
     let limit = params.max_buckets.unwrap_or(DEFAULT_MAX_BUCKETS);
@@ -89,7 +90,7 @@ struct CreateBucketConfiguration {
 }
 
 pub async fn create_bucket(state: &Arc<AppState>, req: Req, name: BucketName) -> S3Result<Response> {
-    let acl = canned_acl(&req.headers)?;
+    let acl = request_acl(&req.headers)?;
     super::reject_unsupported(&req.headers)?;
     let region = &state.config.region;
     let limits = &state.config.limits;

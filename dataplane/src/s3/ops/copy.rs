@@ -8,12 +8,13 @@ use futures_util::StreamExt;
 use http::{HeaderMap, StatusCode};
 
 use super::store::Sink;
-use super::{blob_error, canned_acl, meta_error, quoted, read, reject_unsupported, Req};
+use super::{blob_error, meta_error, quoted, read, reject_unsupported, request_acl, Req};
 use crate::auth::Principal;
 use crate::checksum::ChecksumAlgorithm;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::meta::{now_ms, BucketRow, ObjectRow, PutCondition};
-use crate::s3::authorize::{self, object_readable, Access, Decision};
+use crate::s3::acl::Permission;
+use crate::s3::authorize::{self, object_allows, Access, Decision};
 use crate::s3::conditional::{self, Outcome};
 use crate::s3::headers::{get, iso8601, object_meta_from};
 use crate::s3::names::{BucketName, ObjectKey};
@@ -73,20 +74,19 @@ pub async fn load_source(state: &AppState, principal: &Principal, headers: &Head
         .await
         .map_err(meta_error)?
         .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchBucket).with_field("BucketName", src_bucket.as_str()))?;
-    let decision = authorize::bucket_access(principal, &bucket, Access::ObjectRead)?;
+    let grant = super::grant_for(state, principal, &bucket).await?;
+    let decision = authorize::bucket_access(principal, &bucket, Access::ObjectRead, grant)?;
     let source = match read::load(state, src_bucket.as_str(), src_key.as_str()).await {
         // As for GET: a caller who may not list the source bucket does not learn what is in it.
-        Err(e)
-            if e.code == S3ErrorCode::NoSuchKey
-                && decision == Decision::IfObjectPublic
-                && !authorize::bucket_listable(principal, &bucket) =>
-        {
+        Err(e) if e.code == S3ErrorCode::NoSuchKey && decision == (Decision::IfObjectGrants { listable: false }) => {
             return Err(S3ErrorCode::AccessDenied.into())
         }
         other => other?,
     };
     let row = &source.row;
-    if decision == Decision::IfObjectPublic && !object_readable(&row.acl, &row.owner, principal) {
+    if matches!(decision, Decision::IfObjectGrants { .. })
+        && !object_allows(&row.acl, &row.owner, principal, Permission::Read)
+    {
         return Err(S3ErrorCode::AccessDenied.into());
     }
     if conditional::evaluate_copy_source(headers, &row.etag, row.last_modified_ms) != Outcome::Proceed {
@@ -98,7 +98,7 @@ pub async fn load_source(state: &AppState, principal: &Principal, headers: &Head
 pub async fn copy_object(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKey, req: Req) -> S3Result<Response> {
     reject_unsupported(&req.headers)?;
     let directive = directive(&req.headers)?;
-    let acl = canned_acl(&req.headers)?;
+    let acl = request_acl(&req.headers)?;
     let pinned = load_source(state, &req.principal, &req.headers).await?;
     let source = pinned.row.clone();
     if source.bucket == bucket.name && source.key == key.as_str() && directive == Directive::Copy {

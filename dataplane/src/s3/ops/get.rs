@@ -12,7 +12,8 @@ use crate::auth::Principal;
 use crate::blob::BlobStream;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::meta::{BucketRow, ObjectRow};
-use crate::s3::authorize::{self, object_readable, Decision};
+use crate::s3::acl::Permission;
+use crate::s3::authorize::{object_allows, Decision};
 use crate::s3::conditional::{self, Outcome};
 use crate::s3::endpoint::ReadParams;
 use crate::s3::headers::{get, http_date, write_object_headers};
@@ -42,23 +43,20 @@ pub async fn get_object(
             .with_message("Cannot specify both Range header and partNumber query parameter."));
     }
     let checksum_mode = get(h, "x-amz-checksum-mode").is_some_and(|v| v.eq_ignore_ascii_case("enabled"));
-    if decision == Decision::IfObjectPublic && !read.overrides.is_empty() && req.principal == Principal::Anonymous {
+    let restricted = matches!(decision, Decision::IfObjectGrants { .. });
+    if restricted && !read.overrides.is_empty() && req.principal == Principal::Anonymous {
         return Err(S3Error::new(S3ErrorCode::InvalidRequest)
             .with_message("Request specific response headers cannot be used for anonymous GET requests."));
     }
     let object = match read::load(state, &bucket.name, key.as_str()).await {
         // A caller who may not list the bucket must not learn which keys exist (S3 says 403).
-        Err(e)
-            if e.code == S3ErrorCode::NoSuchKey
-                && decision == Decision::IfObjectPublic
-                && !authorize::bucket_listable(&req.principal, bucket) =>
-        {
+        Err(e) if e.code == S3ErrorCode::NoSuchKey && decision == (Decision::IfObjectGrants { listable: false }) => {
             return Err(S3ErrorCode::AccessDenied.into())
         }
         other => other?,
     };
     let row = object.row.clone();
-    if decision == Decision::IfObjectPublic && !object_readable(&row.acl, &row.owner, &req.principal) {
+    if restricted && !object_allows(&row.acl, &row.owner, &req.principal, Permission::Read) {
         return Err(S3ErrorCode::AccessDenied.into());
     }
     match conditional::evaluate(h, &row.etag, row.last_modified_ms) {

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::put::{content_md5, requested_checksum, trailer_value};
 use super::store::Sink;
-use super::{blob_error, canned_acl, meta_error, quoted, reject_unsupported, require_length, Req};
+use super::{blob_error, meta_error, quoted, reject_unsupported, request_acl, require_length, Req};
 use crate::checksum::{ChecksumAlgorithm, ChecksumHasher};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::meta::{
@@ -36,7 +36,7 @@ fn no_such_upload(upload_id: &str) -> S3Error {
 pub async fn create(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKey, req: Req) -> S3Result<Response> {
     reject_unsupported(&req.headers)?;
     let meta = object_meta_from(&req.headers)?;
-    let acl = canned_acl(&req.headers)?;
+    let acl = request_acl(&req.headers)?;
     let algorithm = match get(&req.headers, "x-amz-checksum-algorithm") {
         None => None,
         Some(a) => Some(ChecksumAlgorithm::parse(a).ok_or_else(|| {

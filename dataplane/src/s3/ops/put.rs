@@ -8,7 +8,7 @@ use base64::Engine;
 use http::{HeaderMap, StatusCode};
 
 use super::store::Sink;
-use super::{canned_acl, quoted, reject_unsupported, require_length, Req};
+use super::{quoted, reject_unsupported, request_acl, require_length, Req};
 use crate::checksum::ChecksumAlgorithm;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::meta::{now_ms, BucketRow, ObjectRow, PutCondition};
@@ -122,7 +122,7 @@ pub async fn put_object(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKe
     let checksum = requested_checksum(h)?;
     let condition = put_condition(h)?;
     let mut meta = headers::object_meta_from(h)?;
-    let acl = canned_acl(h)?;
+    let acl = request_acl(h)?;
     let limits = &state.config.limits;
 
     let mut reader = BodyReader::new(req.body, req.payload, h, limits.max_object_size, limits.body_idle_timeout())?;

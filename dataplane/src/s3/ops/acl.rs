@@ -1,0 +1,78 @@
+//! GetBucketAcl, PutBucketAcl, GetObjectAcl, PutObjectAcl: canned ACLs, header grants or an
+//! `AccessControlPolicy` body (one of them; two is an error).
+
+use std::sync::Arc;
+
+use axum::response::Response;
+use http::StatusCode;
+
+use super::{meta_error, Req};
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::meta::BucketRow;
+use crate::s3::acl::Acl;
+use crate::s3::body::BodyReader;
+use crate::s3::names::ObjectKey;
+use crate::s3::response;
+use crate::state::AppState;
+
+/// The ACL a Put*Acl request carries, checked against the resource owner.
+async fn requested_acl(state: &AppState, req: Req, owner: &str) -> S3Result<Acl> {
+    let from_headers = Acl::from_headers(&req.headers)?;
+    let limits = &state.config.limits;
+    let body =
+        BodyReader::new(req.body, req.payload, &req.headers, limits.max_xml_body as u64, limits.body_idle_timeout())?
+            .read_small(limits.max_xml_body)
+            .await?;
+    let has_body = !body.iter().all(u8::is_ascii_whitespace);
+    match (from_headers, has_body) {
+        (Some(_), true) => Err(S3Error::new(S3ErrorCode::InvalidRequest)
+            .with_message("Specify an ACL in headers or in the request body, not both.")),
+        (Some(acl), false) => Ok(acl),
+        (None, true) => {
+            let (doc_owner, acl) = Acl::from_xml(&body)?;
+            if doc_owner != owner {
+                return Err(S3Error::new(S3ErrorCode::AccessDenied)
+                    .with_message("The Owner in the AccessControlPolicy must be the resource's owner."));
+            }
+            Ok(acl)
+        }
+        (None, false) => Err(S3Error::new(S3ErrorCode::MalformedACLError)
+            .with_message("Give a canned ACL, x-amz-grant-* headers or an AccessControlPolicy body.")),
+    }
+}
+
+pub fn get_bucket_acl(bucket: &BucketRow) -> Response {
+    response::xml(StatusCode::OK, Acl::from_stored(&bucket.acl).to_xml(&bucket.owner))
+}
+
+pub async fn put_bucket_acl(state: &Arc<AppState>, bucket: &BucketRow, req: Req) -> S3Result<Response> {
+    let acl = requested_acl(state, req, &bucket.owner).await?;
+    if !state.db.set_bucket_acl(&bucket.name, acl.to_stored()).await.map_err(meta_error)? {
+        return Err(S3Error::new(S3ErrorCode::NoSuchBucket).with_field("BucketName", bucket.name.as_str()));
+    }
+    Ok(response::empty(StatusCode::OK))
+}
+
+pub async fn get_object_acl(state: &Arc<AppState>, bucket: &BucketRow, key: &ObjectKey) -> S3Result<Response> {
+    let row = state
+        .db
+        .get_object(&bucket.name, key.as_str())
+        .await
+        .map_err(meta_error)?
+        .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", key.as_str()))?;
+    Ok(response::xml(StatusCode::OK, Acl::from_stored(&row.acl).to_xml(&row.owner)))
+}
+
+pub async fn put_object_acl(
+    state: &Arc<AppState>,
+    bucket: &BucketRow,
+    key: &ObjectKey,
+    owner: &str,
+    req: Req,
+) -> S3Result<Response> {
+    let acl = requested_acl(state, req, owner).await?;
+    if !state.db.set_object_acl(&bucket.name, key.as_str(), acl.to_stored()).await.map_err(meta_error)? {
+        return Err(S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", key.as_str()));
+    }
+    Ok(response::empty(StatusCode::OK))
+}
