@@ -47,7 +47,7 @@ pub fn headers(
     let scope = format!("{date}/{}/s3/aws4_request", c.region);
     let key = sigv4::signing_key(&c.secret_key, date, &c.region, "s3");
     let sig = sigv4::signature(&key, &sigv4::string_to_sign(&ts, &scope, &creq));
-    let mut out: Vec<(String, String)> = hs.into_iter().filter(|(n, _)| n != "host" && n != "content-length").collect();
+    let mut out: Vec<(String, String)> = hs.into_iter().filter(|(n, _)| n != "host").collect();
     out.push((
         "authorization".into(),
         format!(
