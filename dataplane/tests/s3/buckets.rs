@@ -8,7 +8,7 @@ use crate::raw::{self, Auth};
 #[tokio::test]
 async fn create_head_location_delete_in_both_styles() {
     let srv = TestServer::start().await;
-    for (c, name) in [(srv.client(), "path-bucket"), (srv.vhost_client(), "vhost.bucket")] {
+    for (c, name) in [(srv.client(), "path-bucket"), (srv.vhost_client(), "vhost-bucket")] {
         c.create_bucket().bucket(name).send().await.unwrap();
         let head = c.head_bucket().bucket(name).send().await.unwrap();
         assert_eq!(head.bucket_region(), Some("us-east-1"));

@@ -14,3 +14,4 @@ mod multipart;
 mod objects;
 mod process;
 mod raw;
+mod vhost;
