@@ -53,6 +53,8 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn clean_temp(&self) -> BlobResult<usize>;
     /// Every committed blob id (for the orphan sweep at start-up).
     async fn list_ids(&self) -> BlobResult<Vec<String>>;
+    /// Readiness: the store accepts a durable write right now.
+    async fn probe(&self) -> BlobResult<()>;
 }
 
 /// A fresh random blob id: 32 lowercase hex digits.

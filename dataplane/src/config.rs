@@ -25,7 +25,24 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     pub limits: Limits,
     pub multipart: MultipartConfig,
+    pub management: ManagementConfig,
     pub log: LogConfig,
+}
+
+/// The management port: probes, metrics, OpenAPI, docs and the admin API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ManagementConfig {
+    pub listen: SocketAddr,
+    /// Bearer token for `/admin/v1`; also from `BLEEPSTORE_ADMIN_TOKEN`. Without one the admin
+    /// API refuses every call.
+    pub admin_token: Option<String>,
+}
+
+impl Default for ManagementConfig {
+    fn default() -> Self {
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], 9001)), admin_token: None }
+    }
 }
 
 /// Lifetime of unfinished multipart uploads.
@@ -76,6 +93,8 @@ pub struct Limits {
     pub max_object_size: u64,
     /// The largest XML request body (DeleteObjects, CreateBucket, …).
     pub max_xml_body: usize,
+    /// After SIGTERM, how long in-flight requests may finish before the process exits.
+    pub drain_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -104,6 +123,7 @@ impl Default for Config {
             tls: None,
             limits: Limits::default(),
             multipart: MultipartConfig::default(),
+            management: ManagementConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -118,6 +138,7 @@ impl Default for Limits {
             header_read_timeout_secs: 15,
             max_object_size: 5 * 1024 * 1024 * 1024,
             max_xml_body: 2 * 1024 * 1024,
+            drain_secs: 20,
         }
     }
 }
@@ -134,6 +155,9 @@ impl Limits {
     }
     pub fn header_read_timeout(&self) -> Duration {
         Duration::from_secs(self.header_read_timeout_secs)
+    }
+    pub fn drain(&self) -> Duration {
+        Duration::from_secs(self.drain_secs)
     }
 }
 
@@ -206,6 +230,12 @@ impl Config {
         }
         if l.max_xml_body < 1024 {
             return invalid("limits.max_xml_body", "must be at least 1024 bytes");
+        }
+        if self.management.admin_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return invalid("management.admin_token", "must be at least 16 characters");
+        }
+        if self.management.listen == self.listen && self.listen.port() != 0 {
+            return invalid("management.listen", "must differ from listen (the S3 port)");
         }
         if self.multipart.expiry_secs == 0 {
             return invalid("multipart.expiry_secs", "must be at least 1");

@@ -9,6 +9,8 @@ pub mod config;
 pub mod deleter;
 pub mod error;
 pub mod meta;
+pub mod metrics;
+pub mod mgmt;
 pub mod pins;
 pub mod recovery;
 pub mod root;

@@ -34,6 +34,9 @@ struct Cli {
     /// Log filter, e.g. `info` or `bleepstore=debug`.
     #[arg(long)]
     log_level: Option<String>,
+    /// Address of the management port (probes, metrics, admin API).
+    #[arg(long)]
+    management_listen: Option<SocketAddr>,
 }
 
 fn load(cli: Cli) -> Result<Config, String> {
@@ -58,6 +61,14 @@ fn load(cli: Cli) -> Result<Config, String> {
     }
     if let Some(v) = cli.log_level {
         config.log.level = v;
+    }
+    if let Some(v) = cli.management_listen {
+        config.management.listen = v;
+    }
+    if let Ok(token) = std::env::var("BLEEPSTORE_ADMIN_TOKEN") {
+        if !token.is_empty() {
+            config.management.admin_token = Some(token);
+        }
     }
     config.validate().map_err(|e| e.to_string())?;
     Ok(config)
@@ -95,7 +106,28 @@ async fn main() -> ExitCode {
     };
     init_logging(&config);
     let listen = config.listen;
-    let prepared = match server::prepare(config).await {
+    let mgmt_listen = config.management.listen;
+    let opened = match server::open(config).await {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("bleepstore: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The management port answers from here on; /readyz says 503 until recovery is done.
+    let mgmt = match server::bind(mgmt_listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("bleepstore: cannot listen on {mgmt_listen} (management): {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mgmt_addr = mgmt.local_addr().unwrap_or(mgmt_listen);
+    let (mgmt_stop, mgmt_stopped) = tokio::sync::oneshot::channel::<()>();
+    let mgmt_task = tokio::spawn(server::serve_management(mgmt, opened.state.clone(), async {
+        let _ = mgmt_stopped.await;
+    }));
+    let prepared = match server::recover(opened).await {
         Ok(p) => p,
         Err(e) => {
             eprintln!("bleepstore: {e}");
@@ -115,6 +147,7 @@ async fn main() -> ExitCode {
     println!("BleepStore is serving S3 at {scheme}://{addr}");
     println!("  region:      {}", state.config.region);
     println!("  data dir:    {}", state.config.data_dir.display());
+    println!("  management:  http://{mgmt_addr} (/readyz, /metrics, /docs, /admin/v1)");
     println!("  access key:  {}", prepared.root.access_key);
     match &prepared.root.source {
         RootSource::Config => println!("  secret key:  from the config file (root_credentials)"),
@@ -135,7 +168,16 @@ async fn main() -> ExitCode {
         prepared.root.access_key
     );
     tracing::info!(recovery = ?prepared.recovery, "start-up recovery finished");
-    if let Err(e) = server::serve(listener, state, prepared.tls, shutdown_signal()).await {
+    let draining = state.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Readiness fails at once; the listener stops; in-flight requests drain.
+        draining.phase.store(bleepstore::state::Phase::Draining as u8, std::sync::atomic::Ordering::SeqCst);
+    };
+    let result = server::serve(listener, state, prepared.tls, shutdown).await;
+    let _ = mgmt_stop.send(());
+    let _ = mgmt_task.await;
+    if let Err(e) = result {
         eprintln!("bleepstore: {e}");
         return ExitCode::FAILURE;
     }

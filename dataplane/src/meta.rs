@@ -115,6 +115,22 @@ impl Db {
         .await
     }
 
+    /// Readiness: a fresh connection that must read and take the write lock within half a
+    /// second (a stuck writer, a full or vanished database all show here).
+    pub async fn probe(&self) -> MetaResult<()> {
+        let path = self.inner.path.clone();
+        run_blocking(move || {
+            let conn = Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            conn.busy_timeout(std::time::Duration::from_millis(500))?;
+            conn.execute_batch("BEGIN IMMEDIATE; SELECT count(*) FROM buckets; ROLLBACK;")?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Runs `f` with the writer connection outside a transaction (start-up work).
     pub fn write_blocking<T>(&self, f: impl FnOnce(&mut Connection) -> MetaResult<T>) -> MetaResult<T> {
         let mut conn = self.inner.writer.lock().map_err(poisoned)?;

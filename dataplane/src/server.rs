@@ -4,7 +4,6 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use hyper::server::conn::http1;
@@ -19,10 +18,8 @@ use crate::config::Config;
 use crate::meta::Db;
 use crate::recovery::{self, RecoveryReport};
 use crate::root::{self, RootCredential};
-use crate::state::AppState;
-
-/// How long in-flight requests may run after SIGTERM.
-const DRAIN: Duration = Duration::from_secs(20);
+use crate::state::{AppState, Phase};
+use std::sync::atomic::Ordering;
 
 /// The S3 router; tests drive it without a socket.
 pub fn app(state: Arc<AppState>) -> Router {
@@ -52,8 +49,15 @@ pub enum StartError {
     Tls(#[from] crate::tls::TlsError),
 }
 
-/// Opens the data directory and runs recovery. Nothing is served until this returns.
-pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
+/// A store opened (database migrated, root credential seeded) but not yet recovered.
+pub struct Opened {
+    pub state: Arc<AppState>,
+    pub tls: Option<TlsAcceptor>,
+    pub root: RootCredential,
+}
+
+/// Opens the data directory. The management port may serve from here on (not ready yet).
+pub async fn open(config: Config) -> Result<Opened, StartError> {
     let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
     let data_dir = config.data_dir.clone();
     let dir_err = |e| StartError::DataDir(data_dir.display().to_string(), e);
@@ -63,8 +67,38 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
     db.seed_root(&root.access_key, &root.secret_key).await?;
     let blobs = LocalBlobStore::open(&data_dir).map_err(dir_err)?;
     let state = AppState::new(config, db, Arc::new(blobs));
+    Ok(Opened { state, tls, root })
+}
+
+/// Runs start-up recovery, then marks the store ready. Nothing is served on S3 before this.
+pub async fn recover(opened: Opened) -> Result<Prepared, StartError> {
+    let Opened { state, tls, root } = opened;
     let recovery = recovery::recover(&state).await.map_err(StartError::Recovery)?;
+    seed_gauges(&state).await?;
+    state.phase.store(Phase::Ready as u8, Ordering::SeqCst);
     Ok(Prepared { state, tls, root, recovery })
+}
+
+/// `open` then `recover`.
+pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
+    recover(open(config).await?).await
+}
+
+/// The objects and buckets gauges start from what SQLite holds.
+async fn seed_gauges(state: &AppState) -> Result<(), StartError> {
+    let (buckets, objects, _) = state.db.totals().await?;
+    state.metrics.buckets.set(buckets as i64);
+    state.metrics.objects.set(objects as i64);
+    Ok(())
+}
+
+/// Serves the management port (probes, metrics, admin API) until `shutdown` resolves.
+pub async fn serve_management(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, crate::mgmt::app(state)).with_graceful_shutdown(shutdown).await
 }
 
 /// Accepts connections (HTTPS when `tls` is given) until `shutdown` resolves, then drains for a
@@ -136,7 +170,7 @@ pub async fn serve(
         }
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(limits.drain(), graceful.shutdown()).await.is_err() {
         tracing::warn!("drain period ended with requests still in flight");
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! What every request handler shares: config, metadata, blobs, the authenticator, the deleter.
 
+use std::sync::atomic::AtomicU8;
 use std::sync::Arc;
 
 use tokio::sync::{Notify, Semaphore};
@@ -21,6 +22,27 @@ pub struct AppState {
     pub inflight: Semaphore,
     /// Objects being streamed to readers; their blobs are not deleted meanwhile.
     pub pins: Arc<Pins>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// A `Phase`, for readiness.
+    pub phase: AtomicU8,
+}
+
+/// Where the process is in its life; only `Ready` is ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Starting = 0,
+    Ready = 1,
+    Draining = 2,
+}
+
+impl From<u8> for Phase {
+    fn from(v: u8) -> Self {
+        match v {
+            1 => Self::Ready,
+            2 => Self::Draining,
+            _ => Self::Starting,
+        }
+    }
 }
 
 impl AppState {
@@ -29,6 +51,17 @@ impl AppState {
         let inflight = Semaphore::new(config.limits.max_inflight_requests);
         let deleter = Arc::new(Notify::new());
         let pins = Arc::new(Pins::new(deleter.clone()));
-        Arc::new(Self { config, db, blobs, auth, deleter, inflight, pins })
+        let metrics = Arc::new(crate::metrics::Metrics::new().expect("metric names are valid and registered once"));
+        Arc::new(Self {
+            config,
+            db,
+            blobs,
+            auth,
+            deleter,
+            inflight,
+            pins,
+            metrics,
+            phase: AtomicU8::new(Phase::Starting as u8),
+        })
     }
 }

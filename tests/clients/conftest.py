@@ -35,7 +35,8 @@ def _start(scheme):
     data_dir = tempfile.mkdtemp(prefix="bleepstore-clients-")
     env = dict(os.environ, BLEEPSTORE_ROOT_ACCESS_KEY=ACCESS_KEY, BLEEPSTORE_ROOT_SECRET_KEY=SECRET_KEY)
     env.pop("BLEEPSTORE_CONFIG", None)
-    args = [_binary(), "--data-dir", os.path.join(data_dir, "data"), "--listen", "127.0.0.1:0", "--log-level", "warn"]
+    args = [_binary(), "--data-dir", os.path.join(data_dir, "data"), "--listen", "127.0.0.1:0",
+            "--management-listen", "127.0.0.1:0", "--log-level", "warn"]
     ca = None
     if scheme == "https":
         ca, key = _self_signed(data_dir)
@@ -50,10 +51,12 @@ def _start(scheme):
         env=env,
         text=True,
     )
-    endpoint = None
+    endpoint = management = None
     for line in proc.stdout:
         if line.startswith("BleepStore is serving S3 at "):
             endpoint = line.split(" at ", 1)[1].strip()
+        if line.strip().startswith("management:"):
+            management = line.split()[1]
             break
     if endpoint is None:
         proc.kill()
@@ -61,7 +64,7 @@ def _start(scheme):
     # The certificate names localhost; the CA is passed explicitly, whatever CA-bundle
     # variables the machine sets.
     endpoint = endpoint.replace("127.0.0.1", "localhost")
-    return proc, {"endpoint": endpoint, "data_dir": data_dir, "ca": ca, "scheme": scheme}
+    return proc, {"endpoint": endpoint, "management": management, "data_dir": data_dir, "ca": ca, "scheme": scheme}
 
 
 @pytest.fixture(scope="session", params=["http", "https"])

@@ -4,9 +4,11 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 venv="$here/../.venv"
-if [ ! -x "$venv/bin/pytest" ] || [ ! -x "$venv/bin/aws" ]; then
+# (Re)install when the venv is missing or the requirements changed since the last install.
+if [ ! -x "$venv/bin/pytest" ] || ! cmp -s "$here/requirements.txt" "$venv/.requirements"; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
+  cp "$here/requirements.txt" "$venv/.requirements"
 fi
 export PATH="$venv/bin:$PATH"
 exec "$venv/bin/pytest" -q -p no:cacheprovider "$here" "$@"

@@ -151,6 +151,22 @@ impl BlobStore for LocalBlobStore {
         Ok(removed)
     }
 
+    async fn probe(&self) -> BlobResult<()> {
+        let path = self.tmp.join(format!("probe-{}.tmp", new_blob_id()));
+        tokio::task::spawn_blocking(move || -> io::Result<()> {
+            let result = (|| {
+                let mut f = std::fs::File::create(&path)?;
+                io::Write::write_all(&mut f, b"probe")?;
+                f.sync_all()
+            })();
+            let _ = std::fs::remove_file(&path);
+            result
+        })
+        .await
+        .map_err(io::Error::other)??;
+        Ok(())
+    }
+
     async fn list_ids(&self) -> BlobResult<Vec<String>> {
         let blobs = self.blobs.clone();
         let ids = tokio::task::spawn_blocking(move || -> io::Result<Vec<String>> {

@@ -97,10 +97,14 @@ impl Db {
     }
 
     /// Sets a bucket's ACL (stored form); `false` when there is no such bucket.
-    pub async fn set_bucket_acl(&self, name: &str, acl: String) -> MetaResult<bool> {
-        let name = name.to_owned();
-        self.write(move |tx| Ok(tx.execute("UPDATE buckets SET acl = ?2 WHERE name = ?1", params![name, acl])? == 1))
-            .await
+    /// Only the bucket still owned by `owner` (the one whose permissions were checked) changes.
+    pub async fn set_bucket_acl(&self, name: &str, owner: &str, acl: String) -> MetaResult<bool> {
+        let (name, owner) = (name.to_owned(), owner.to_owned());
+        self.write(move |tx| {
+            Ok(tx.execute("UPDATE buckets SET acl = ?3 WHERE name = ?1 AND owner = ?2", params![name, owner, acl])?
+                == 1)
+        })
+        .await
     }
 
     /// Buckets in name order after `after`, optionally filtered by prefix, owner (owned or
@@ -126,6 +130,58 @@ impl Db {
             let rows =
                 stmt.query_map(params![after.unwrap_or_default(), owner, region, prefix, limit as i64, key], from_row)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// (objects, bytes) in a bucket.
+    pub async fn bucket_usage(&self, name: &str) -> MetaResult<(u64, u64)> {
+        let name = name.to_owned();
+        self.read(move |conn| {
+            Ok(conn.query_row(
+                "SELECT count(*), coalesce(sum(size), 0) FROM objects WHERE bucket = ?1",
+                [name],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+            )?)
+        })
+        .await
+    }
+
+    /// (buckets, objects, bytes) in the whole store.
+    pub async fn totals(&self) -> MetaResult<(u64, u64, u64)> {
+        self.read(|conn| {
+            let buckets: i64 = conn.query_row("SELECT count(*) FROM buckets", [], |r| r.get(0))?;
+            let (objects, bytes): (i64, i64) =
+                conn.query_row("SELECT count(*), coalesce(sum(size), 0) FROM objects", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+            Ok((buckets as u64, objects as u64, bytes as u64))
+        })
+        .await
+    }
+
+    /// Deletes a bucket with everything in it (objects and unfinished uploads), queueing their
+    /// blobs, in one transaction; returns how many objects went.
+    pub async fn purge_bucket(&self, name: &str) -> MetaResult<u64> {
+        let name = name.to_owned();
+        self.write(move |tx| {
+            let keys: Vec<Vec<u8>> = tx
+                .prepare("SELECT key FROM objects WHERE bucket = ?1")?
+                .query_map([&name], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for key in &keys {
+                super::objects::remove(tx, &name, &String::from_utf8_lossy(key))?;
+            }
+            let uploads: Vec<String> = tx
+                .prepare("SELECT upload_id FROM multipart_uploads WHERE bucket = ?1")?
+                .query_map([&name], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for id in &uploads {
+                super::multipart::drop_upload(tx, id)?;
+            }
+            tx.execute("DELETE FROM grants WHERE bucket = ?1", [&name])?;
+            tx.execute("DELETE FROM buckets WHERE name = ?1", [&name])?;
+            Ok(keys.len() as u64)
         })
         .await
     }

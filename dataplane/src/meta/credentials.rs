@@ -92,6 +92,44 @@ impl Db {
         .await
     }
 
+    /// Replaces all of a key's grants with `grants` (bucket, flags), in one transaction.
+    pub async fn replace_grants(&self, access_key: &str, grants: Vec<(String, u8)>) -> MetaResult<()> {
+        let key = access_key.to_owned();
+        self.write(move |tx| {
+            tx.execute("DELETE FROM grants WHERE access_key = ?1", [&key])?;
+            let mut stmt = tx
+                .prepare_cached("INSERT OR REPLACE INTO grants (access_key, bucket, permission) VALUES (?1, ?2, ?3)")?;
+            for (bucket, flags) in &grants {
+                stmt.execute(params![key, bucket, flags])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// A key's grants, by bucket name.
+    pub async fn grants_of(&self, access_key: &str) -> MetaResult<Vec<(String, u8)>> {
+        let key = access_key.to_owned();
+        self.read(move |conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT bucket, permission FROM grants WHERE access_key = ?1 ORDER BY bucket")?;
+            let rows = stmt.query_map([key], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// Deletes a non-root key and its grants (deleting a missing key succeeds).
+    pub async fn delete_credential(&self, access_key: &str) -> MetaResult<()> {
+        let key = access_key.to_owned();
+        self.write(move |tx| {
+            tx.execute("DELETE FROM grants WHERE access_key = ?1", [&key])?;
+            tx.execute("DELETE FROM credentials WHERE access_key = ?1 AND is_root = 0", [&key])?;
+            Ok(())
+        })
+        .await
+    }
+
     /// A key's grant flags on a bucket (0 when none).
     pub async fn grant(&self, access_key: &str, bucket: &str) -> MetaResult<u8> {
         let (key, bucket) = (access_key.to_owned(), bucket.to_owned());

@@ -40,8 +40,10 @@ pub enum PartOutcome {
 /// What a completion came to; `E` is the caller's refusal (bad part list, too small, …).
 #[derive(Debug)]
 pub enum CompleteOutcome<E> {
+    /// `created`: no object was at the key before.
     Completed {
         row: ObjectRow,
+        created: bool,
     },
     /// The upload is gone but an object completed from it is in place: a retried request.
     AlreadyCompleted {
@@ -105,7 +107,7 @@ fn upload_exists(tx: &Transaction<'_>, bucket: &str, key: &str, upload_id: &str)
 }
 
 /// Queues every part blob of an upload and removes the upload.
-fn drop_upload(tx: &Transaction<'_>, upload_id: &str) -> MetaResult<()> {
+pub(super) fn drop_upload(tx: &Transaction<'_>, upload_id: &str) -> MetaResult<()> {
     let blobs: Vec<String> = tx
         .prepare_cached("DELETE FROM multipart_parts WHERE upload_id = ?1 RETURNING blob_id")?
         .query_map([upload_id], |r| r.get(0))?
@@ -260,8 +262,11 @@ impl Db {
             }
             // Parts uploaded but not listed are released with the upload.
             drop_upload(tx, &id)?;
+            let existed = tx
+                .prepare_cached("SELECT 1 FROM objects WHERE bucket = ?1 AND key = ?2")?
+                .exists(params![row.bucket, row.key.as_bytes()])?;
             upsert(tx, &row)?;
-            Ok(CompleteOutcome::Completed { row })
+            Ok(CompleteOutcome::Completed { row, created: !existed })
         })
         .await
     }

@@ -254,25 +254,28 @@ impl Db {
         self.write(move |tx| remove(tx, &bucket, &key)).await
     }
 
-    /// Deletes many keys in one transaction.
-    pub async fn delete_objects(&self, bucket: &str, keys: Vec<String>) -> MetaResult<()> {
+    /// Deletes many keys in one transaction; returns how many existed.
+    pub async fn delete_objects(&self, bucket: &str, keys: Vec<String>) -> MetaResult<u64> {
         let bucket = bucket.to_owned();
         self.write(move |tx| {
+            let mut removed = 0;
             for key in &keys {
-                remove(tx, &bucket, key)?;
+                removed += u64::from(remove(tx, &bucket, key)?.is_some());
             }
-            Ok(())
+            Ok(removed)
         })
         .await
     }
 
     /// Sets an object's ACL (stored form); `false` when there is no such object.
-    pub async fn set_object_acl(&self, bucket: &str, key: &str, acl: String) -> MetaResult<bool> {
-        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+    /// Only the version `blob_id` whose permissions were checked is changed: `false` when it
+    /// was replaced or deleted meanwhile.
+    pub async fn set_object_acl(&self, bucket: &str, key: &str, blob_id: &str, acl: String) -> MetaResult<bool> {
+        let (bucket, key, blob_id) = (bucket.to_owned(), key.to_owned(), blob_id.to_owned());
         self.write(move |tx| {
             Ok(tx.execute(
-                "UPDATE objects SET acl = ?3 WHERE bucket = ?1 AND key = ?2",
-                params![bucket, key.as_bytes(), acl],
+                "UPDATE objects SET acl = ?4 WHERE bucket = ?1 AND key = ?2 AND blob_id = ?3",
+                params![bucket, key.as_bytes(), blob_id, acl],
             )? == 1)
         })
         .await

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use base64::Engine;
@@ -20,6 +21,7 @@ use super::response;
 use crate::auth::{AuthRequest, Principal};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::meta::BucketRow;
+use crate::metrics::{method_label, CountingBody, Direction};
 use crate::state::AppState;
 
 /// The axum handler for every S3 request.
@@ -29,7 +31,18 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
     let head = req.method() == Method::HEAD;
     let method = req.method().clone();
     let resource = req.uri().path_and_query().map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
+    // For the log line only: the first path segment (path-style) or the virtual host's bucket.
+    let bucket = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| virtual_host_bucket(h, &state.config.virtual_host_domains))
+        .or_else(|| {
+            req.uri().path().trim_start_matches('/').split('/').next().filter(|s| !s.is_empty()).map(str::to_owned)
+        });
     let _permit = state.inflight.acquire().await;
+    let metrics = state.metrics.clone();
+    let req = req.map(|b| Body::new(CountingBody::new(b, metrics.clone(), Direction::Received)));
     let mut operation = "Unknown";
     let result = route(&state, req, &mut operation).await;
     let mut resp = match result {
@@ -52,15 +65,23 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
         headers.insert("x-amz-id-2", v);
     }
     headers.insert(http::header::SERVER, HeaderValue::from_static("BleepStore"));
+    let status = resp.status().as_u16();
+    let method_label = method_label(&method);
+    let status_label = status.to_string();
+    metrics.http_requests.with_label_values(&[method_label, operation, &status_label]).inc();
+    metrics.s3_operations.with_label_values(&[operation, &status_label]).inc();
+    metrics.http_duration.with_label_values(&[method_label, operation]).observe(started.elapsed().as_secs_f64());
     tracing::info!(
         request_id = %request_id,
         method = %method,
         operation,
-        status = resp.status().as_u16(),
+        bucket = bucket.as_deref().unwrap_or(""),
+        status,
+        response_bytes = resp.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).unwrap_or("0"),
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
         "s3 request"
     );
-    resp
+    resp.map(|b| Body::new(CountingBody::new(b, metrics, Direction::Sent)))
 }
 
 fn new_request_id() -> String {
@@ -120,7 +141,7 @@ async fn bucket_for(
 }
 
 /// For object ACL operations the bucket check may defer to the object: its owner, or its ACL
-/// granting `permission`. Returns the object's owner.
+/// granting `permission`. Returns the object's owner and version (blob id).
 async fn object_acl_check(
     state: &AppState,
     bucket: &BucketRow,
@@ -128,14 +149,14 @@ async fn object_acl_check(
     principal: &Principal,
     decision: Decision,
     permission: Permission,
-) -> S3Result<String> {
+) -> S3Result<(String, String)> {
     let row = state.db.get_object(&bucket.name, key.as_str()).await.map_err(ops::meta_error)?;
     match (row, decision) {
-        (Some(row), Decision::Allow) => Ok(row.owner),
+        (Some(row), Decision::Allow) => Ok((row.owner, row.blob_id)),
         (Some(row), Decision::IfObjectGrants { .. })
             if authorize::object_allows(&row.acl, &row.owner, principal, permission) =>
         {
-            Ok(row.owner)
+            Ok((row.owner, row.blob_id))
         }
         (None, Decision::Allow | Decision::IfObjectGrants { listable: true }) => {
             Err(S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", key.as_str()))
@@ -186,8 +207,8 @@ async fn dispatch(state: &Arc<AppState>, endpoint: Endpoint, req: Req) -> S3Resu
         }
         Endpoint::PutObjectAcl { bucket: name, key } => {
             let (row, decision) = bucket_for(state, &req.principal, name.as_str(), Access::ObjectAcl).await?;
-            let owner = object_acl_check(state, &row, &key, &req.principal, decision, Permission::WriteAcp).await?;
-            acl::put_object_acl(state, &row, &key, &owner, req).await
+            let version = object_acl_check(state, &row, &key, &req.principal, decision, Permission::WriteAcp).await?;
+            acl::put_object_acl(state, &row, &key, version, req).await
         }
         Endpoint::ListObjects { bucket: name, params } => {
             let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::BucketRead).await?;

@@ -14,12 +14,15 @@ use tokio::sync::oneshot;
 pub const ACCESS_KEY: &str = "TESTROOTKEY";
 pub const SECRET_KEY: &str = "test-root-secret-key";
 pub const VHOST_DOMAIN: &str = "s3.local";
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 pub struct TestServer {
     pub addr: SocketAddr,
     pub state: Arc<AppState>,
     /// The self-signed CA certificate (PEM) when the server speaks HTTPS.
     pub ca_pem: Option<String>,
+    /// The management port (probes, metrics, admin API).
+    pub mgmt: SocketAddr,
     _dir: tempfile::TempDir,
     _shutdown: oneshot::Sender<()>,
 }
@@ -82,8 +85,16 @@ impl TestServer {
         Self::launch(config, dir, Some(cert.cert.pem())).await
     }
 
-    async fn launch(config: Config, dir: tempfile::TempDir, ca_pem: Option<String>) -> Self {
+    async fn launch(mut config: Config, dir: tempfile::TempDir, ca_pem: Option<String>) -> Self {
+        config.management.admin_token.get_or_insert_with(|| ADMIN_TOKEN.to_owned());
         let prepared = bleepstore::server::prepare(config).await.unwrap();
+        let mgmt_listener = bleepstore::server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let mgmt = mgmt_listener.local_addr().unwrap();
+        tokio::spawn(bleepstore::server::serve_management(
+            mgmt_listener,
+            prepared.state.clone(),
+            std::future::pending(),
+        ));
         let listener = bleepstore::server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel();
@@ -91,7 +102,7 @@ impl TestServer {
         tokio::spawn(bleepstore::server::serve(listener, prepared.state, prepared.tls, async {
             let _ = rx.await;
         }));
-        Self { addr, state, ca_pem, _dir: dir, _shutdown: tx }
+        Self { addr, state, ca_pem, mgmt, _dir: dir, _shutdown: tx }
     }
 
     pub fn endpoint(&self) -> String {
@@ -134,6 +145,31 @@ impl TestServer {
     /// Adds a non-root key owned by `owner`.
     pub async fn add_key(&self, access_key: &str, secret: &str, owner: &str) {
         self.state.db.put_credential(access_key, secret, owner, true).await.unwrap();
+    }
+
+    /// A request to the management port, with the admin token when `admin` is set.
+    pub async fn mgmt(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (u16, String) {
+        let mut req = reqwest::Client::new().request(method.parse().unwrap(), format!("http://{}{path}", self.mgmt));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b.to_string());
+        }
+        let resp = req.send().await.unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    }
+
+    /// The value of one metric sample from /metrics (0 when absent).
+    pub async fn metric(&self, sample: &str) -> f64 {
+        let (_, text) = self.mgmt("GET", "/metrics", None, None).await;
+        text.lines().find_map(|l| l.strip_prefix(sample).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
     }
 
     /// Files left in the temp directory of the blob store.

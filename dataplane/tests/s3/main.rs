@@ -10,6 +10,7 @@ mod errors;
 mod https;
 mod limits;
 mod listing;
+mod management;
 mod multipart;
 mod objects;
 mod process;

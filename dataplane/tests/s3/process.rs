@@ -24,7 +24,14 @@ pub struct Proc {
 /// prints only after start-up recovery finished.
 pub fn spawn(data_dir: &Path, env_root: bool) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bleepstore"));
-    cmd.arg("--data-dir").arg(data_dir).arg("--listen").arg("127.0.0.1:0").arg("--log-level").arg("warn");
+    cmd.arg("--data-dir").arg(data_dir).args([
+        "--listen",
+        "127.0.0.1:0",
+        "--management-listen",
+        "127.0.0.1:0",
+        "--log-level",
+        "warn",
+    ]);
     cmd.env_remove("BLEEPSTORE_ROOT_ACCESS_KEY")
         .env_remove("BLEEPSTORE_ROOT_SECRET_KEY")
         .env_remove("BLEEPSTORE_CONFIG");

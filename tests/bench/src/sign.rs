@@ -80,7 +80,7 @@ pub async fn spawn_store(dir: &Path) -> Spawned {
     let exe = std::env::current_exe().expect("exe").with_file_name("bleepstore");
     let (access_key, secret_key) = ("BENCHROOTKEY".to_owned(), "bench-root-secret-key".to_owned());
     let mut child = tokio::process::Command::new(&exe)
-        .args(["--listen", "127.0.0.1:0", "--log-level", "warn", "--data-dir"])
+        .args(["--listen", "127.0.0.1:0", "--management-listen", "127.0.0.1:0", "--log-level", "warn", "--data-dir"])
         .arg(dir)
         .env("BLEEPSTORE_ROOT_ACCESS_KEY", &access_key)
         .env("BLEEPSTORE_ROOT_SECRET_KEY", &secret_key)

@@ -47,7 +47,7 @@ pub fn get_bucket_acl(bucket: &BucketRow) -> Response {
 
 pub async fn put_bucket_acl(state: &Arc<AppState>, bucket: &BucketRow, req: Req) -> S3Result<Response> {
     let acl = requested_acl(state, req, &bucket.owner).await?;
-    if !state.db.set_bucket_acl(&bucket.name, acl.to_stored()).await.map_err(meta_error)? {
+    if !state.db.set_bucket_acl(&bucket.name, &bucket.owner, acl.to_stored()).await.map_err(meta_error)? {
         return Err(S3Error::new(S3ErrorCode::NoSuchBucket).with_field("BucketName", bucket.name.as_str()));
     }
     Ok(response::empty(StatusCode::OK))
@@ -63,15 +63,18 @@ pub async fn get_object_acl(state: &Arc<AppState>, bucket: &BucketRow, key: &Obj
     Ok(response::xml(StatusCode::OK, Acl::from_stored(&row.acl).to_xml(&row.owner)))
 }
 
+/// `version` (owner, blob id) names the object version whose permissions were checked: the
+/// ACL lands on that version or nowhere (a concurrent overwrite wins).
 pub async fn put_object_acl(
     state: &Arc<AppState>,
     bucket: &BucketRow,
     key: &ObjectKey,
-    owner: &str,
+    version: (String, String),
     req: Req,
 ) -> S3Result<Response> {
-    let acl = requested_acl(state, req, owner).await?;
-    if !state.db.set_object_acl(&bucket.name, key.as_str(), acl.to_stored()).await.map_err(meta_error)? {
+    let (owner, blob_id) = version;
+    let acl = requested_acl(state, req, &owner).await?;
+    if !state.db.set_object_acl(&bucket.name, key.as_str(), &blob_id, acl.to_stored()).await.map_err(meta_error)? {
         return Err(S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", key.as_str()));
     }
     Ok(response::empty(StatusCode::OK))

@@ -120,7 +120,7 @@ pub async fn create_bucket(state: &Arc<AppState>, req: Req, name: BucketName) ->
         created_ms: now_ms(),
     };
     match state.db.create_bucket(row).await.map_err(meta_error)? {
-        CreateBucketOutcome::Created => {}
+        CreateBucketOutcome::Created => state.metrics.buckets.inc(),
         // us-east-1 answers a repeated CreateBucket by the owner with 200 (legacy behaviour).
         CreateBucketOutcome::AlreadyOwned if region == "us-east-1" => {}
         CreateBucketOutcome::AlreadyOwned => {
@@ -137,7 +137,10 @@ pub async fn create_bucket(state: &Arc<AppState>, req: Req, name: BucketName) ->
 
 pub async fn delete_bucket(state: &Arc<AppState>, name: BucketName) -> S3Result<Response> {
     match state.db.delete_bucket(name.as_str()).await.map_err(meta_error)? {
-        DeleteBucketOutcome::Deleted => Ok(response::empty(StatusCode::NO_CONTENT)),
+        DeleteBucketOutcome::Deleted => {
+            state.metrics.buckets.dec();
+            Ok(response::empty(StatusCode::NO_CONTENT))
+        }
         DeleteBucketOutcome::NoSuchBucket => {
             Err(S3Error::new(S3ErrorCode::NoSuchBucket).with_field("BucketName", name.as_str()))
         }

@@ -22,6 +22,7 @@ const MAX_DELETE_KEYS: usize = 1000;
 
 pub async fn delete_object(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKey) -> S3Result<Response> {
     if state.db.delete_object(&bucket.name, key.as_str()).await.map_err(meta_error)?.is_some() {
+        state.metrics.objects.dec();
         state.deleter.notify_one();
     }
     Ok(response::empty(StatusCode::NO_CONTENT))
@@ -102,7 +103,8 @@ pub async fn delete_objects(state: &Arc<AppState>, bucket: &BucketRow, req: Req)
             None => to_delete.push(entry.key),
         }
     }
-    state.db.delete_objects(&bucket.name, to_delete.clone()).await.map_err(meta_error)?;
+    let removed = state.db.delete_objects(&bucket.name, to_delete.clone()).await.map_err(meta_error)?;
+    state.metrics.objects.sub(removed as i64);
     state.deleter.notify_one();
     if !request.quiet {
         for key in &to_delete {

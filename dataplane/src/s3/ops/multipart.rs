@@ -372,7 +372,10 @@ pub async fn complete(
             .map_err(meta_error)?,
     };
     let row = match outcome {
-        CompleteOutcome::Completed { row } => {
+        CompleteOutcome::Completed { row, created } => {
+            if created {
+                state.metrics.objects.inc();
+            }
             state.deleter.notify_one();
             row
         }

@@ -107,8 +107,9 @@ impl Received {
             }
             match outcome.map_err(meta_error)? {
                 PutOutcome::Stored { replaced } => {
-                    if replaced.is_some() {
-                        state.deleter.notify_one();
+                    match replaced {
+                        Some(_) => state.deleter.notify_one(),
+                        None => state.metrics.objects.inc(),
                     }
                     Ok(row)
                 }

@@ -1,0 +1,304 @@
+//! The admin API (`/admin/v1/…`, JSON) the operator drives: access keys and their grants,
+//! buckets with owners, usage. Every call needs the bearer token, compared in constant time.
+//! Every call is idempotent: repeating it with the same body changes nothing. Secrets are
+//! accepted, never returned or logged.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::meta::{BucketRow, CreateBucketOutcome, GRANT_OWNER, GRANT_READ, GRANT_WRITE};
+use crate::s3::names::BucketName;
+use crate::state::AppState;
+
+pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/admin/v1/keys/{access_key}", put(put_key).get(get_key).delete(delete_key))
+        .route("/admin/v1/keys/{access_key}/grants", put(put_grants))
+        .route("/admin/v1/buckets/{bucket}", put(put_bucket).get(get_bucket).delete(delete_bucket))
+        .route("/admin/v1/usage", get(usage))
+        .route_layer(middleware::from_fn_with_state(state, require_token))
+}
+
+/// An admin error: status, a stable code and a message.
+struct AdminError(StatusCode, &'static str, String);
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1, "message": self.2 }))).into_response()
+    }
+}
+
+type AdminResult = Result<Response, AdminError>;
+
+fn internal(e: impl std::fmt::Display) -> AdminError {
+    tracing::error!(error = %e, "admin request failed");
+    AdminError(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "the request failed; see the server log".into())
+}
+
+fn bad_request(message: impl Into<String>) -> AdminError {
+    AdminError(StatusCode::BAD_REQUEST, "BadRequest", message.into())
+}
+
+async fn require_token(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let expected = state.config.management.admin_token.clone();
+    let given = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let ok = match &expected {
+        Some(token) => given.len() == token.len() && bool::from(given.as_bytes().ct_eq(token.as_bytes())),
+        None => false,
+    };
+    if !ok {
+        let message =
+            if expected.is_none() { "no admin token is configured" } else { "a valid bearer token is required" };
+        return AdminError(StatusCode::UNAUTHORIZED, "Unauthorized", message.into()).into_response();
+    }
+    next.run(req).await
+}
+
+/// Parses a JSON body with a clear 400 on failure.
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AdminError> {
+    serde_json::from_slice(body).map_err(|e| bad_request(format!("invalid JSON body: {e}")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyBody {
+    secret_key: String,
+    /// The canonical user id the key acts as (defaults to the key id).
+    #[serde(default)]
+    owner: Option<String>,
+    #[serde(default = "yes")]
+    enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn valid_key_id(id: &str) -> Result<(), AdminError> {
+    if !(3..=128).contains(&id.len()) || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+        return Err(bad_request("access key ids are 3 to 128 characters of letters, digits, '-', '_' and '.'"));
+    }
+    Ok(())
+}
+
+async fn put_key(State(state): State<Arc<AppState>>, Path(id): Path<String>, body: axum::body::Bytes) -> AdminResult {
+    valid_key_id(&id)?;
+    let body: KeyBody = parse(&body)?;
+    if body.secret_key.len() < 16 {
+        return Err(bad_request("secret_key must be at least 16 characters"));
+    }
+    let existing = state.db.get_credential(&id).await.map_err(internal)?;
+    if existing.as_ref().is_some_and(|c| c.is_root) {
+        return Err(AdminError(
+            StatusCode::CONFLICT,
+            "RootKey",
+            "the root key is managed by the server's configuration".into(),
+        ));
+    }
+    let owner = body.owner.unwrap_or_else(|| id.clone());
+    if owner == "anonymous" || owner.is_empty() {
+        return Err(bad_request("owner must be a non-empty id other than \"anonymous\""));
+    }
+    let unchanged = existing
+        .as_ref()
+        .is_some_and(|c| c.secret == body.secret_key && c.owner_id == owner && c.enabled == body.enabled);
+    if !unchanged {
+        state.db.put_credential(&id, &body.secret_key, &owner, body.enabled).await.map_err(internal)?;
+    }
+    let status = if existing.is_some() { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(json!({ "access_key": id, "owner": owner, "enabled": body.enabled }))).into_response())
+}
+
+async fn get_key(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> AdminResult {
+    let cred = state
+        .db
+        .get_credential(&id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| AdminError(StatusCode::NOT_FOUND, "NoSuchKey", format!("no access key {id}")))?;
+    let grants: Vec<serde_json::Value> = state
+        .db
+        .grants_of(&id)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|(bucket, flags)| json!({ "bucket": bucket, "access": access_name(flags) }))
+        .collect();
+    Ok(Json(json!({ "access_key": cred.access_key, "owner": cred.owner_id, "enabled": cred.enabled, "root": cred.is_root, "grants": grants })).into_response())
+}
+
+async fn delete_key(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> AdminResult {
+    if state.db.get_credential(&id).await.map_err(internal)?.is_some_and(|c| c.is_root) {
+        return Err(AdminError(
+            StatusCode::CONFLICT,
+            "RootKey",
+            "the root key is managed by the server's configuration".into(),
+        ));
+    }
+    state.db.delete_credential(&id).await.map_err(internal)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantsBody {
+    grants: Vec<GrantEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantEntry {
+    bucket: String,
+    access: String,
+}
+
+fn access_flags(access: &str) -> Option<u8> {
+    match access {
+        "read" => Some(GRANT_READ),
+        "write" => Some(GRANT_WRITE),
+        "readwrite" => Some(GRANT_READ | GRANT_WRITE),
+        "owner" => Some(GRANT_OWNER),
+        _ => None,
+    }
+}
+
+fn access_name(flags: u8) -> &'static str {
+    match flags {
+        f if f & GRANT_OWNER != 0 => "owner",
+        f if f == GRANT_READ | GRANT_WRITE => "readwrite",
+        GRANT_WRITE => "write",
+        _ => "read",
+    }
+}
+
+/// Replaces a key's grants with exactly the ones given.
+async fn put_grants(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> AdminResult {
+    let body: GrantsBody = parse(&body)?;
+    let mut grants = Vec::new();
+    for g in &body.grants {
+        BucketName::parse(&g.bucket).map_err(|e| bad_request(format!("bucket {}: {}", g.bucket, e.message)))?;
+        let flags = access_flags(&g.access)
+            .ok_or_else(|| bad_request(format!("access must be read, write, readwrite or owner, not {}", g.access)))?;
+        grants.push((g.bucket.clone(), flags));
+    }
+    if state.db.get_credential(&id).await.map_err(internal)?.is_none() {
+        return Err(AdminError(StatusCode::NOT_FOUND, "NoSuchKey", format!("no access key {id}")));
+    }
+    state.db.replace_grants(&id, grants).await.map_err(internal)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BucketBody {
+    owner: String,
+    #[serde(default)]
+    acl: Option<String>,
+}
+
+async fn put_bucket(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> AdminResult {
+    BucketName::parse(&name).map_err(|e| bad_request(e.message.to_string()))?;
+    let body: BucketBody = parse(&body)?;
+    let acl = body.acl.unwrap_or_else(|| "private".to_owned());
+    if crate::s3::acl::Acl::canned(&acl).is_none() {
+        return Err(bad_request(format!("acl must be a canned ACL, not {acl}")));
+    }
+    let row = BucketRow {
+        name: name.clone(),
+        region: state.config.region.clone(),
+        owner: body.owner.clone(),
+        acl: acl.clone(),
+        created_ms: crate::meta::now_ms(),
+    };
+    match state.db.create_bucket(row).await.map_err(internal)? {
+        CreateBucketOutcome::Created => {
+            state.metrics.buckets.inc();
+            Ok((StatusCode::CREATED, Json(json!({ "name": name, "owner": body.owner, "acl": acl }))).into_response())
+        }
+        CreateBucketOutcome::AlreadyOwned => {
+            state.db.set_bucket_acl(&name, &body.owner, acl.clone()).await.map_err(internal)?;
+            Ok((StatusCode::OK, Json(json!({ "name": name, "owner": body.owner, "acl": acl }))).into_response())
+        }
+        CreateBucketOutcome::AlreadyExists => Err(AdminError(
+            StatusCode::CONFLICT,
+            "BucketOwnedByAnother",
+            format!("bucket {name} exists with another owner"),
+        )),
+    }
+}
+
+async fn get_bucket(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> AdminResult {
+    let row = state
+        .db
+        .get_bucket(&name)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| AdminError(StatusCode::NOT_FOUND, "NoSuchBucket", format!("no bucket {name}")))?;
+    let (objects, bytes) = state.db.bucket_usage(&name).await.map_err(internal)?;
+    Ok(Json(json!({ "name": row.name, "owner": row.owner, "region": row.region, "acl": row.acl, "usage": { "objects": objects, "bytes": bytes } })).into_response())
+}
+
+#[derive(Deserialize)]
+struct DeleteQuery {
+    #[serde(default)]
+    purge: bool,
+}
+
+async fn delete_bucket(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    Query(q): Query<DeleteQuery>,
+) -> AdminResult {
+    if state.db.get_bucket(&name).await.map_err(internal)?.is_none() {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let (objects, _) = state.db.bucket_usage(&name).await.map_err(internal)?;
+    if q.purge {
+        let removed = state.db.purge_bucket(&name).await.map_err(internal)?;
+        state.metrics.objects.sub(removed as i64);
+        state.metrics.buckets.dec();
+        state.deleter.notify_one();
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    match state.db.delete_bucket(&name).await.map_err(internal)? {
+        crate::meta::DeleteBucketOutcome::Deleted => {
+            state.metrics.buckets.dec();
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        crate::meta::DeleteBucketOutcome::NoSuchBucket => Ok(StatusCode::NO_CONTENT.into_response()),
+        crate::meta::DeleteBucketOutcome::NotEmpty => Err(AdminError(
+            StatusCode::CONFLICT,
+            "BucketNotEmpty",
+            format!(
+                "bucket {name} holds {objects} objects or unfinished uploads; delete with ?purge=true to remove them"
+            ),
+        )),
+    }
+}
+
+async fn usage(State(state): State<Arc<AppState>>) -> AdminResult {
+    let (buckets, objects, bytes) = state.db.totals().await.map_err(internal)?;
+    Ok(Json(json!({ "buckets": buckets, "objects": objects, "bytes": bytes })).into_response())
+}

@@ -1,0 +1,269 @@
+//! The management port: probes that reflect real failures, metrics that move by exactly the
+//! requests made, the OpenAPI document and docs page, and the admin API behind its token.
+
+use serde_json::json;
+
+use crate::common::{code, TestServer, ADMIN_TOKEN};
+
+#[tokio::test]
+async fn probes_reflect_volume_and_database_failures() {
+    let srv = TestServer::start().await;
+    assert_eq!(srv.mgmt("GET", "/healthz", None, None).await.0, 200);
+    assert_eq!(srv.mgmt("GET", "/readyz", None, None).await, (200, "ready".to_owned()));
+    let (status, body) = srv.mgmt("GET", "/health", None, None).await;
+    assert_eq!(status, 200);
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["components"]["volume"]["status"], "ok");
+
+    // The volume stops accepting writes (immutable directory: refused even to root).
+    let tmp = srv.state.config.data_dir.join("tmp");
+    let chattr = |flag: &str| {
+        assert!(std::process::Command::new("chattr")
+            .arg(flag)
+            .arg(&tmp)
+            .status()
+            .expect("chattr (e2fsprogs) is needed")
+            .success())
+    };
+    chattr("+i");
+    let (status, body) = srv.mgmt("GET", "/readyz", None, None).await;
+    chattr("-i");
+    assert_eq!(status, 503);
+    assert!(body.contains("volume"), "{body}");
+    assert_eq!(srv.mgmt("GET", "/readyz", None, None).await.0, 200);
+
+    // Another process holds the database's write lock: not ready until it lets go.
+    let blocker = rusqlite::Connection::open(srv.state.config.data_dir.join("meta.db")).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (status, body) = srv.mgmt("GET", "/readyz", None, None).await;
+    assert_eq!(status, 503);
+    assert!(body.contains("metadata"), "{body}");
+    let (status, body) = srv.mgmt("GET", "/health", None, None).await;
+    assert_eq!(status, 503);
+    assert!(body.contains("\"failing\""), "{body}");
+    blocker.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(srv.mgmt("GET", "/readyz", None, None).await.0, 200);
+}
+
+#[tokio::test]
+async fn metrics_move_by_exactly_the_requests_made() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("metrics").send().await.unwrap();
+    let puts = r#"bleepstore_s3_operations_total{operation="PutObject",status="200"}"#;
+    let gets = r#"bleepstore_http_requests_total{method="GET",operation="GetObject",status="200"}"#;
+    let missing = r#"bleepstore_s3_operations_total{operation="GetObject",status="404"}"#;
+    let (p0, g0, m0) = (srv.metric(puts).await, srv.metric(gets).await, srv.metric(missing).await);
+    let (rx0, tx0) =
+        (srv.metric("bleepstore_bytes_received_total").await, srv.metric("bleepstore_bytes_sent_total").await);
+    for i in 0..3 {
+        c.put_object().bucket("metrics").key(format!("k{i}")).body(vec![7u8; 1000].into()).send().await.unwrap();
+    }
+    for _ in 0..2 {
+        c.get_object().bucket("metrics").key("k0").send().await.unwrap().body.collect().await.unwrap();
+    }
+    assert_eq!(code(&c.get_object().bucket("metrics").key("nope").send().await.unwrap_err()), "NoSuchKey");
+    assert_eq!(srv.metric(puts).await - p0, 3.0);
+    assert_eq!(srv.metric(gets).await - g0, 2.0);
+    assert_eq!(srv.metric(missing).await - m0, 1.0);
+    assert!(srv.metric("bleepstore_bytes_received_total").await - rx0 >= 3000.0);
+    assert!(srv.metric("bleepstore_bytes_sent_total").await - tx0 >= 2000.0);
+    assert_eq!(srv.metric("bleepstore_objects_total").await, 3.0);
+    assert_eq!(srv.metric("bleepstore_buckets_total").await, 1.0);
+    c.delete_object().bucket("metrics").key("k1").send().await.unwrap();
+    assert_eq!(srv.metric("bleepstore_objects_total").await, 2.0);
+    let (_, text) = srv.mgmt("GET", "/metrics", None, None).await;
+    assert!(text.contains("bleepstore_http_request_duration_seconds_bucket"));
+    assert!(text.contains("bleepstore_http_request_size_bytes_bucket{le=\"256\"}"));
+    assert!(text.contains("process_resident_memory_bytes"));
+    assert!(!text.contains("k0"), "no keys or paths in labels");
+}
+
+#[tokio::test]
+async fn openapi_lists_every_admin_route_and_docs_are_served() {
+    let srv = TestServer::start().await;
+    let (status, body) = srv.mgmt("GET", "/openapi.json", None, None).await;
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["openapi"], "3.0.3");
+    for (path, methods) in [
+        ("/admin/v1/keys/{access_key}", &["get", "put", "delete"][..]),
+        ("/admin/v1/keys/{access_key}/grants", &["put"]),
+        ("/admin/v1/buckets/{bucket}", &["get", "put", "delete"]),
+        ("/admin/v1/usage", &["get"]),
+    ] {
+        for m in methods {
+            assert!(doc["paths"][path][m].is_object(), "{m} {path} missing from the OpenAPI document");
+        }
+    }
+    let (status, html) = srv.mgmt("GET", "/docs", None, None).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("/openapi.json") && !html.contains("https://"), "served from the binary, no CDN");
+}
+
+#[tokio::test]
+async fn admin_api_keys_grants_buckets_and_token() {
+    let srv = TestServer::start().await;
+    let key = json!({ "secret_key": "app-secret-key-0123456789" });
+    // Without the token, or with a wrong one: 401, and nothing changes.
+    for token in [None, Some("wrong-token-wrong-token")] {
+        let (status, body) = srv.mgmt("PUT", "/admin/v1/keys/APPKEY", token, Some(key.clone())).await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(srv.mgmt("PUT", "/admin/v1/buckets/app-bucket", token, Some(json!({ "owner": "x" }))).await.0, 401);
+    }
+    assert!(srv.state.db.get_credential("APPKEY").await.unwrap().is_none());
+    assert!(srv.state.db.get_bucket("app-bucket").await.unwrap().is_none());
+
+    // A key created through the admin API signs S3 requests at once.
+    let t = Some(ADMIN_TOKEN);
+    assert_eq!(srv.mgmt("PUT", "/admin/v1/keys/APPKEY", t, Some(key.clone())).await.0, 201);
+    assert_eq!(
+        srv.mgmt("PUT", "/admin/v1/keys/APPKEY", t, Some(key.clone())).await.0,
+        200,
+        "repeating it changes nothing"
+    );
+    assert_eq!(srv.mgmt("PUT", "/admin/v1/buckets/app-bucket", t, Some(json!({ "owner": "platform" }))).await.0, 201);
+    assert_eq!(srv.mgmt("PUT", "/admin/v1/buckets/app-bucket", t, Some(json!({ "owner": "platform" }))).await.0, 200);
+    assert_eq!(
+        srv.mgmt("PUT", "/admin/v1/buckets/app-bucket", t, Some(json!({ "owner": "someone-else" }))).await.0,
+        409
+    );
+    let app = srv.client_as("APPKEY", "app-secret-key-0123456789");
+    assert_eq!(code(&app.list_objects_v2().bucket("app-bucket").send().await.unwrap_err()), "AccessDenied");
+    let grants = json!({ "grants": [{ "bucket": "app-bucket", "access": "readwrite" }] });
+    assert_eq!(srv.mgmt("PUT", "/admin/v1/keys/APPKEY/grants", t, Some(grants)).await.0, 204);
+    app.put_object().bucket("app-bucket").key("k").body(vec![1u8; 100].into()).send().await.unwrap();
+    assert_eq!(app.list_objects_v2().bucket("app-bucket").send().await.unwrap().contents().len(), 1);
+    let (_, body) = srv.mgmt("GET", "/admin/v1/keys/APPKEY", t, None).await;
+    assert!(body.contains("readwrite") && !body.contains("app-secret-key"), "{body}");
+    let (_, body) = srv.mgmt("GET", "/admin/v1/buckets/app-bucket", t, None).await;
+    let info: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((info["usage"]["objects"].as_u64(), info["usage"]["bytes"].as_u64()), (Some(1), Some(100)));
+    let (_, body) = srv.mgmt("GET", "/admin/v1/usage", t, None).await;
+    assert!(body.contains("\"objects\":1"), "{body}");
+
+    // Disabled: refused at once; enabled again: works at once.
+    let disabled = json!({ "secret_key": "app-secret-key-0123456789", "enabled": false });
+    assert_eq!(srv.mgmt("PUT", "/admin/v1/keys/APPKEY", t, Some(disabled)).await.0, 200);
+    assert_eq!(code(&app.list_objects_v2().bucket("app-bucket").send().await.unwrap_err()), "InvalidAccessKeyId");
+    assert_eq!(srv.mgmt("PUT", "/admin/v1/keys/APPKEY", t, Some(key)).await.0, 200);
+    app.list_objects_v2().bucket("app-bucket").send().await.unwrap();
+
+    // A non-empty bucket is kept unless purge is asked for.
+    assert_eq!(srv.mgmt("DELETE", "/admin/v1/buckets/app-bucket", t, None).await.0, 409);
+    assert_eq!(srv.mgmt("DELETE", "/admin/v1/buckets/app-bucket?purge=true", t, None).await.0, 204);
+    assert!(srv.state.db.get_bucket("app-bucket").await.unwrap().is_none());
+    assert_eq!(srv.mgmt("DELETE", "/admin/v1/keys/APPKEY", t, None).await.0, 204);
+    assert_eq!(code(&app.list_buckets().send().await.unwrap_err()), "InvalidAccessKeyId");
+
+    // Bad input is a clear 400; the root key cannot be managed here.
+    for (path, body) in [
+        ("/admin/v1/keys/APPKEY", json!({ "secret_key": "short" })),
+        ("/admin/v1/keys/APPKEY", json!({ "secret": "field-name-is-wrong-0123" })),
+        ("/admin/v1/keys/bad%20id", json!({ "secret_key": "app-secret-key-0123456789" })),
+        ("/admin/v1/buckets/Bad_Bucket", json!({ "owner": "x" })),
+        ("/admin/v1/keys/APPKEY/grants", json!({ "grants": [{ "bucket": "b1b", "access": "everything" }] })),
+    ] {
+        let (status, text) = srv.mgmt("PUT", path, t, Some(body)).await;
+        assert_eq!(status, 400, "{path}: {text}");
+        assert!(text.contains("\"error\""), "{text}");
+    }
+    assert_eq!(
+        srv.mgmt(
+            "PUT",
+            &format!("/admin/v1/keys/{}", crate::common::ACCESS_KEY),
+            t,
+            Some(json!({ "secret_key": "another-secret-0123456789" }))
+        )
+        .await
+        .0,
+        409
+    );
+}
+
+#[tokio::test]
+async fn not_ready_until_recovery_has_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = bleepstore::config::Config { data_dir: dir.path().join("data"), ..Default::default() };
+    let opened = bleepstore::server::open(config).await.unwrap();
+    let listener = bleepstore::server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(bleepstore::server::serve_management(listener, opened.state.clone(), std::future::pending()));
+    let resp = reqwest::get(format!("http://{addr}/readyz")).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 503);
+    assert!(resp.text().await.unwrap().contains("start-up recovery"));
+    let prepared = bleepstore::server::recover(opened).await.unwrap();
+    assert_eq!(reqwest::get(format!("http://{addr}/readyz")).await.unwrap().status().as_u16(), 200);
+    drop(prepared);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_never_carry_a_secret_and_sigterm_drains_and_exits() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("stderr.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bleepstore"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--management-listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--log-level",
+            "debug",
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .env("BLEEPSTORE_ROOT_ACCESS_KEY", crate::common::ACCESS_KEY)
+        .env("BLEEPSTORE_ROOT_SECRET_KEY", crate::common::SECRET_KEY)
+        .env("BLEEPSTORE_ADMIN_TOKEN", ADMIN_TOKEN)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut out = String::new();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut buf = [0u8; 1];
+    // Read the banner up to the management line.
+    while !out.contains("management:") || !out.ends_with('\n') {
+        stdout.read_exact(&mut buf).unwrap();
+        out.push(buf[0] as char);
+    }
+    let s3 = out.lines().find_map(|l| l.strip_prefix("BleepStore is serving S3 at ")).unwrap().trim().to_owned();
+    let mgmt = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("management:"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let secret = "log-test-secret-9f8e7d6c5b4a";
+    let http = reqwest::Client::new();
+    let put = |path: &str, body: serde_json::Value| {
+        http.put(format!("{mgmt}{path}")).bearer_auth(ADMIN_TOKEN).header("content-type", "application/json").body(body.to_string()).send()
+    };
+    assert_eq!(put("/admin/v1/keys/LOGKEY", json!({ "secret_key": secret })).await.unwrap().status().as_u16(), 201);
+    assert_eq!(put("/admin/v1/buckets/logs", json!({ "owner": "LOGKEY" })).await.unwrap().status().as_u16(), 201);
+    let c = crate::common::client(&s3, "LOGKEY", secret, true);
+    c.put_object().bucket("logs").key("k").body(b"v".to_vec().into()).send().await.unwrap();
+    c.get_object().bucket("logs").key("k").send().await.unwrap();
+    let bad = crate::common::client(&s3, "LOGKEY", "not-the-secret-at-all", true);
+    assert_eq!(code(&bad.get_object().bucket("logs").key("k").send().await.unwrap_err()), "SignatureDoesNotMatch");
+
+    // SIGTERM: the process stops accepting, drains and exits 0 on its own.
+    assert!(std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let status =
+        tokio::time::timeout(std::time::Duration::from_secs(60), tokio::task::spawn_blocking(move || child.wait()))
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    assert!(status.success(), "{status:?}");
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    assert!(logs.contains("\"operation\":\"PutObject\""), "one JSON line per request: {logs}");
+    assert!(!logs.contains(secret), "a log line carries the secret");
+    assert!(!logs.contains(crate::common::SECRET_KEY) && !logs.contains(ADMIN_TOKEN));
+    assert!(!logs.to_ascii_lowercase().contains("authorization"), "no Authorization header in logs");
+}
