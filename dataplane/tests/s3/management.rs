@@ -242,7 +242,11 @@ async fn logs_never_carry_a_secret_and_sigterm_drains_and_exits() {
     let secret = "log-test-secret-9f8e7d6c5b4a";
     let http = reqwest::Client::new();
     let put = |path: &str, body: serde_json::Value| {
-        http.put(format!("{mgmt}{path}")).bearer_auth(ADMIN_TOKEN).header("content-type", "application/json").body(body.to_string()).send()
+        http.put(format!("{mgmt}{path}"))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
     };
     assert_eq!(put("/admin/v1/keys/LOGKEY", json!({ "secret_key": secret })).await.unwrap().status().as_u16(), 201);
     assert_eq!(put("/admin/v1/buckets/logs", json!({ "owner": "LOGKEY" })).await.unwrap().status().as_u16(), 201);
