@@ -234,8 +234,10 @@ impl Config {
         if self.management.admin_token.as_ref().is_some_and(|t| t.len() < 16) {
             return invalid("management.admin_token", "must be at least 16 characters");
         }
-        if self.management.listen == self.listen && self.listen.port() != 0 {
-            return invalid("management.listen", "must differ from listen (the S3 port)");
+        let (m, s) = (self.management.listen, self.listen);
+        let overlap = m.ip() == s.ip() || m.ip().is_unspecified() || s.ip().is_unspecified();
+        if m.port() == s.port() && m.port() != 0 && overlap {
+            return invalid("management.listen", "must not use the S3 port (listen) on an overlapping address");
         }
         if self.multipart.expiry_secs == 0 {
             return invalid("multipart.expiry_secs", "must be at least 1");
@@ -297,6 +299,11 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("limits.max_connections"));
         let c = Config { region: "Not A Region".into(), ..Config::default() };
         assert!(c.validate().unwrap_err().to_string().contains("`region`"));
+        let mut c = Config { listen: "0.0.0.0:9000".parse().unwrap(), ..Config::default() };
+        c.management.listen = "127.0.0.1:9000".parse().unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("management.listen"));
+        c.management.listen = "127.0.0.1:9001".parse().unwrap();
+        assert!(c.validate().is_ok());
         let c = Config {
             root_credentials: Some(RootCredentials { access_key: "admin".into(), secret_key: "short".into() }),
             ..Config::default()

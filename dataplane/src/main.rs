@@ -127,17 +127,18 @@ async fn main() -> ExitCode {
     let mgmt_task = tokio::spawn(server::serve_management(mgmt, opened.state.clone(), async {
         let _ = mgmt_stopped.await;
     }));
-    let prepared = match server::recover(opened).await {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("bleepstore: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    // Bind S3 before recovery: readiness is only ever reported with the port listening.
     let listener = match server::bind(listen).await {
         Ok(l) => l,
         Err(e) => {
             eprintln!("bleepstore: cannot listen on {listen}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let prepared = match server::recover(opened).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("bleepstore: {e}");
             return ExitCode::FAILURE;
         }
     };

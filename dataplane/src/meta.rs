@@ -115,8 +115,9 @@ impl Db {
         .await
     }
 
-    /// Readiness: a fresh connection that must read and take the write lock within half a
-    /// second (a stuck writer, a full or vanished database all show here).
+    /// Readiness: a fresh connection to the database file answers a query. In WAL mode a
+    /// reader is never blocked by a writer, so a long write transaction does not flap the
+    /// probe; a missing, unreadable or corrupt database does show.
     pub async fn probe(&self) -> MetaResult<()> {
         let path = self.inner.path.clone();
         run_blocking(move || {
@@ -125,7 +126,7 @@ impl Db {
                 OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             conn.busy_timeout(std::time::Duration::from_millis(500))?;
-            conn.execute_batch("BEGIN IMMEDIATE; SELECT count(*) FROM buckets; ROLLBACK;")?;
+            conn.query_row("SELECT count(*) FROM buckets", [], |r| r.get::<_, i64>(0))?;
             Ok(())
         })
         .await

@@ -137,12 +137,13 @@ impl BlobStore for LocalBlobStore {
             let mut n = 0;
             for entry in std::fs::read_dir(&tmp)? {
                 let path = entry?.path();
-                if path.is_dir() {
-                    std::fs::remove_dir_all(&path)?;
-                } else {
-                    std::fs::remove_file(&path)?;
+                let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+                match removed {
+                    Ok(()) => n += 1,
+                    // A readiness probe's own file may vanish between listing and removal.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
                 }
-                n += 1;
             }
             Ok(n)
         })

@@ -63,7 +63,9 @@ async fn require_token(State(state): State<Arc<AppState>>, req: Request, next: N
     if !ok {
         let message =
             if expected.is_none() { "no admin token is configured" } else { "a valid bearer token is required" };
-        return AdminError(StatusCode::UNAUTHORIZED, "Unauthorized", message.into()).into_response();
+        let mut resp = AdminError(StatusCode::UNAUTHORIZED, "Unauthorized", message.into()).into_response();
+        resp.headers_mut().insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+        return resp;
     }
     next.run(req).await
 }
@@ -221,10 +223,14 @@ async fn put_bucket(
 ) -> AdminResult {
     BucketName::parse(&name).map_err(|e| bad_request(e.message.to_string()))?;
     let body: BucketBody = parse(&body)?;
-    let acl = body.acl.unwrap_or_else(|| "private".to_owned());
-    if crate::s3::acl::Acl::canned(&acl).is_none() {
-        return Err(bad_request(format!("acl must be a canned ACL, not {acl}")));
+    if body.owner.is_empty() || body.owner == "anonymous" {
+        return Err(bad_request("owner must be a non-empty id other than \"anonymous\""));
     }
+    let requested = body.acl.unwrap_or_else(|| "private".to_owned());
+    // Stored as S3 stores it (e.g. bucket-owner-full-control is private for a bucket).
+    let acl = crate::s3::acl::Acl::canned(&requested)
+        .map(|a| a.to_stored())
+        .ok_or_else(|| bad_request(format!("acl must be a canned ACL, not {requested}")))?;
     let row = BucketRow {
         name: name.clone(),
         region: state.config.region.clone(),

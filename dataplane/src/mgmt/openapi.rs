@@ -65,7 +65,7 @@ pub fn document() -> Value {
                     "security": [{ "bearer": [] }], "requestBody": json_body("KeyRequest"),
                     "responses": with_errors(json!({ "200": ok("updated or unchanged"), "201": ok("created"), "409": ok("the root key cannot be managed here") })) },
                 "delete": { "tags": ["admin"], "operationId": "deleteKey", "summary": "Delete an access key and its grants",
-                    "security": [{ "bearer": [] }], "responses": with_errors(json!({ "204": ok("deleted (or already absent)") })) }
+                    "security": [{ "bearer": [] }], "responses": with_errors(json!({ "204": ok("deleted (or already absent)"), "409": ok("the root key cannot be managed here") })) }
             },
             "/admin/v1/keys/{access_key}/grants": {
                 "parameters": [key],
@@ -121,7 +121,7 @@ pub fn document() -> Value {
                         "access": { "type": "string", "enum": ["read", "write", "readwrite", "owner"] } } } } } },
                 "BucketRequest": { "type": "object", "required": ["owner"], "additionalProperties": false, "properties": {
                     "owner": { "type": "string" },
-                    "acl": { "type": "string", "enum": ["private", "public-read", "public-read-write", "authenticated-read"] } } }
+                    "acl": { "type": "string", "enum": ["private", "public-read", "public-read-write", "authenticated-read", "aws-exec-read", "bucket-owner-read", "bucket-owner-full-control"] } } }
             }
         }
     })

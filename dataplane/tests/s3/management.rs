@@ -32,15 +32,21 @@ async fn probes_reflect_volume_and_database_failures() {
     assert!(body.contains("volume"), "{body}");
     assert_eq!(srv.mgmt("GET", "/readyz", None, None).await.0, 200);
 
-    // Another process holds the database's write lock: not ready until it lets go.
-    let blocker = rusqlite::Connection::open(srv.state.config.data_dir.join("meta.db")).unwrap();
-    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // The database file goes missing (an unmounted or deleted volume): not ready until it is back.
+    let db = srv.state.config.data_dir.join("meta.db");
+    let away = srv.state.config.data_dir.join("meta.db.away");
+    std::fs::rename(&db, &away).unwrap();
     let (status, body) = srv.mgmt("GET", "/readyz", None, None).await;
+    let (hstatus, hbody) = srv.mgmt("GET", "/health", None, None).await;
+    std::fs::rename(&away, &db).unwrap();
     assert_eq!(status, 503);
     assert!(body.contains("metadata"), "{body}");
-    let (status, body) = srv.mgmt("GET", "/health", None, None).await;
-    assert_eq!(status, 503);
-    assert!(body.contains("\"failing\""), "{body}");
+    assert_eq!(hstatus, 503);
+    assert!(hbody.contains("\"failing\""), "{hbody}");
+    // A long write transaction elsewhere does not make the store unready (WAL readers go on).
+    let blocker = rusqlite::Connection::open(&db).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    assert_eq!(srv.mgmt("GET", "/readyz", None, None).await.0, 200);
     blocker.execute_batch("ROLLBACK").unwrap();
     assert_eq!(srv.mgmt("GET", "/readyz", None, None).await.0, 200);
 }
@@ -109,6 +115,7 @@ async fn admin_api_keys_grants_buckets_and_token() {
     for token in [None, Some("wrong-token-wrong-token")] {
         let (status, body) = srv.mgmt("PUT", "/admin/v1/keys/APPKEY", token, Some(key.clone())).await;
         assert_eq!(status, 401, "{body}");
+        assert!(body.contains("\"Unauthorized\""), "{body}");
         assert_eq!(srv.mgmt("PUT", "/admin/v1/buckets/app-bucket", token, Some(json!({ "owner": "x" }))).await.0, 401);
     }
     assert!(srv.state.db.get_credential("APPKEY").await.unwrap().is_none());

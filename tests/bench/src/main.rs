@@ -154,6 +154,122 @@ async fn multipart(
     (mib as f64 / secs, complete)
 }
 
+/// `n` requests of `f(i)` with `concurrency` in flight; returns (ops/s, p50 ms, p99 ms).
+async fn latency_run<F, Fut>(n: usize, concurrency: usize, f: F) -> (f64, f64, f64)
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let start = Instant::now();
+    let mut lat: Vec<f64> = stream::iter(0..n)
+        .map(|i| {
+            let fut = f(i);
+            async move {
+                let t = Instant::now();
+                fut.await;
+                t.elapsed().as_secs_f64() * 1000.0
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let secs = start.elapsed().as_secs_f64();
+    lat.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    (n as f64 / secs, pct(0.50), pct(0.99))
+}
+
+async fn small_objects(t: &Target, rows: &mut Vec<Row>) {
+    let body = Bytes::from(vec![42u8; 4096]);
+    for concurrency in [1usize, 16, 64] {
+        let n = if concurrency == 1 { 500 } else { 3000 };
+        let (ops, p50, p99) = latency_run(n, concurrency, |i| {
+            let body = body.clone();
+            async move {
+                let (status, _) = t
+                    .send("PUT", &format!("/bench/small/c{concurrency}/{i}"), "", reqwest::Body::from(body), Some(4096))
+                    .await;
+                assert_eq!(status, 200);
+            }
+        })
+        .await;
+        rows.push(Row {
+            name: format!("PUT 4 KiB, c={concurrency}"),
+            value: format!("{ops:.0} ops/s, p50 {p50:.2} ms, p99 {p99:.2} ms"),
+        });
+    }
+    for concurrency in [1usize, 16, 64] {
+        let n = if concurrency == 1 { 500 } else { 3000 };
+        let (ops, p50, p99) = latency_run(n, concurrency, |i| async move {
+            let (status, body) =
+                t.send("GET", &format!("/bench/small/c64/{}", i % 3000), "", reqwest::Body::from(""), None).await;
+            assert_eq!((status, body.len()), (200, 4096));
+        })
+        .await;
+        rows.push(Row {
+            name: format!("GET 4 KiB, c={concurrency}"),
+            value: format!("{ops:.0} ops/s, p50 {p50:.2} ms, p99 {p99:.2} ms"),
+        });
+    }
+}
+
+async fn big_object(t: &Target, block: &Bytes, rows: &mut Vec<Row>) {
+    let total = 64 * 1024 * 1024;
+    let start = Instant::now();
+    let (status, _) = t.send("PUT", "/bench/big64", "", repeated(block, total), Some(total as u64)).await;
+    assert_eq!(status, 200);
+    rows.push(Row { name: "PUT 64 MiB".into(), value: format!("{:.0} MiB/s", 64.0 / start.elapsed().as_secs_f64()) });
+    let start = Instant::now();
+    let url = format!("{}/bench/big64", t.endpoint);
+    let mut req = t.http.get(url);
+    for (n, v) in sign::headers(&t.creds, "GET", &t.host, "/bench/big64", "", &[]) {
+        req = req.header(n, v);
+    }
+    let mut resp = req.send().await.expect("get");
+    let mut n = 0usize;
+    while let Some(chunk) = resp.chunk().await.expect("chunk") {
+        n += chunk.len();
+    }
+    assert_eq!(n, total);
+    rows.push(Row { name: "GET 64 MiB".into(), value: format!("{:.0} MiB/s", 64.0 / start.elapsed().as_secs_f64()) });
+}
+
+async fn list_walk(t: &Target, rows: &mut Vec<Row>) {
+    // 10,000 keys (created at concurrency 64, not timed), then a full ListObjectsV2 walk.
+    let (_, _, _) = latency_run(10_000, 64, |i| async move {
+        let (status, _) = t.send("PUT", &format!("/bench/list/{i:05}"), "", reqwest::Body::from(""), Some(0)).await;
+        assert_eq!(status, 200);
+    })
+    .await;
+    let start = Instant::now();
+    let mut token: Option<String> = None;
+    let mut keys = 0;
+    loop {
+        let mut query = "list-type=2&prefix=list%2F".to_owned();
+        if let Some(tok) = &token {
+            query = format!("continuation-token={tok}&{query}");
+        }
+        let (status, body) = t.send("GET", "/bench", &query, reqwest::Body::from(""), None).await;
+        assert_eq!(status, 200);
+        keys += body.matches("<Key>").count();
+        match tag(&body, "NextContinuationToken") {
+            "" => break,
+            tok => token = Some(tok.to_owned()),
+        }
+    }
+    assert_eq!(keys, 10_000);
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    rows.push(Row { name: "LIST walk of 10,000 keys".into(), value: format!("{:.2} ms / 1,000 keys", ms / 10.0) });
+}
+
+/// (user + system) CPU seconds of a process, from /proc.
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 fn peak_rss_mib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -190,7 +306,12 @@ async fn main() {
     let block = Bytes::from((0..8 * 1024 * 1024).map(|i| (i * 31 % 251) as u8).collect::<Vec<u8>>());
 
     let mib = args.large_mib;
-    let mut rows = vec![single_put(&t, &block, mib).await];
+    let wall = Instant::now();
+    let mut rows = Vec::new();
+    small_objects(&t, &mut rows).await;
+    big_object(&t, &block, &mut rows).await;
+    list_walk(&t, &mut rows).await;
+    rows.push(single_put(&t, &block, mib).await);
     let (rate, complete) = multipart(&t, &block, "mp8", mib, mib / 8, 4).await;
     rows.push(Row {
         name: format!("multipart {mib} MiB, 8 MiB parts, 4 in flight"),
@@ -205,16 +326,30 @@ async fn main() {
         name: format!("CompleteMultipartUpload, {mib} MiB in 100 parts"),
         value: format!("{:.1} ms", complete100.as_secs_f64() * 1000.0),
     });
+    let secs = wall.elapsed().as_secs_f64();
     if let Some(c) = &child {
         if let (Some(id), Some(rss)) = (c.id(), c.id().and_then(peak_rss_mib)) {
             rows.push(Row { name: format!("server peak RSS (pid {id})"), value: format!("{rss} MiB") });
         }
+        if let Some(cpu) = c.id().and_then(cpu_secs) {
+            rows.push(Row {
+                name: "server CPU over the run".into(),
+                value: format!("{:.0}% of one core", 100.0 * cpu / secs),
+            });
+        }
+    }
+    if let Some(cpu) = cpu_secs(std::process::id()) {
+        rows.push(Row {
+            name: "s3bench (client) CPU over the run".into(),
+            value: format!("{:.0}% of one core", 100.0 * cpu / secs),
+        });
     }
     let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(10);
-    println!("| {:width$} | {:>12} |", "measurement", "result");
-    println!("|{}|{}|", "-".repeat(width + 2), "-".repeat(14));
+    let vwidth = rows.iter().map(|r| r.value.len()).max().unwrap_or(10);
+    println!("| {:width$} | {:>vwidth$} |", "measurement", "result");
+    println!("|{}|{}|", "-".repeat(width + 2), "-".repeat(vwidth + 2));
     for r in rows {
-        println!("| {:width$} | {:>12} |", r.name, r.value);
+        println!("| {:width$} | {:>vwidth$} |", r.name, r.value);
     }
     if let Some(mut c) = child {
         let _ = c.kill().await;
