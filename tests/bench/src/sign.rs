@@ -38,7 +38,9 @@ pub fn headers(
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (n, v) = p.split_once('=').unwrap_or((p, ""));
-            (n.to_owned(), v.to_owned())
+            // Canonicalisation encodes once: start from the decoded values.
+            let decode = |s: &str| bleepstore::s3::path::decode(s).unwrap_or_else(|_| s.to_owned());
+            (decode(n), decode(v))
         })
         .collect();
     let cq = sigv4::canonical_query(pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())), None);
