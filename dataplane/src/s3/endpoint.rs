@@ -265,6 +265,17 @@ fn subresource_except(query: &Query, except: Option<&str>) -> Option<&'static st
     SUPPORTED.iter().chain(UNSUPPORTED_SUBRESOURCES).copied().find(|s| Some(*s) != except && query.has(s))
 }
 
+/// `encoding-type`: absent, or `url` (the only encoding S3 defines).
+fn url_encoding(query: &Query) -> Result<bool, S3Error> {
+    match query.get("encoding-type") {
+        None => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("url") => Ok(true),
+        Some(other) => {
+            Err(S3Error::invalid_argument("encoding-type", other, "Invalid Encoding Method specified in Request"))
+        }
+    }
+}
+
 fn upload_id(query: &Query) -> Result<String, S3Error> {
     match query.get("uploadId") {
         Some(id) if !id.is_empty() => Ok(id.to_owned()),
@@ -274,17 +285,7 @@ fn upload_id(query: &Query) -> Result<String, S3Error> {
 
 impl ListUploadsParams {
     fn parse(query: &Query) -> Result<Self, S3Error> {
-        let url_encode = match query.get("encoding-type") {
-            None => false,
-            Some(v) if v.eq_ignore_ascii_case("url") => true,
-            Some(other) => {
-                return Err(S3Error::invalid_argument(
-                    "encoding-type",
-                    other,
-                    "Invalid Encoding Method specified in Request",
-                ))
-            }
-        };
+        let url_encode = url_encoding(query)?;
         Ok(Self {
             prefix: query.get("prefix").unwrap_or("").to_owned(),
             delimiter: query.get("delimiter").filter(|d| !d.is_empty()).map(str::to_owned),
@@ -337,17 +338,7 @@ impl ListObjectsParams {
             Some("2") => ListVersion::V2,
             Some(other) => return Err(S3Error::invalid_argument("list-type", other, "Invalid list type")),
         };
-        let url_encode = match query.get("encoding-type") {
-            None => false,
-            Some(v) if v.eq_ignore_ascii_case("url") => true,
-            Some(other) => {
-                return Err(S3Error::invalid_argument(
-                    "encoding-type",
-                    other,
-                    "Invalid Encoding Method specified in Request",
-                ))
-            }
-        };
+        let url_encode = url_encoding(query)?;
         // S3 accepts any non-negative max-keys and caps it at 1000.
         let max_keys = query.int("max-keys", 0..=i64::from(i32::MAX))?.map_or(1000, |v| v.min(1000) as usize);
         let fetch_owner = match query.get("fetch-owner") {
