@@ -1,0 +1,195 @@
+//! The `AccessKey` reconciler: a key id and secret generated once and kept in the key's Secret
+//! (the record of both), written to the store with the key's grants; the finalizer
+//! [`FINALIZER`] revokes the key. Changing the grants changes access, never the key.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{finalizer, Event};
+use kube::ResourceExt;
+
+use crate::build::access_key::{grants, secret, secret_name, ResolvedGrant};
+use crate::build::Credentials;
+use crate::conditions::{self, Want, DELETION_BLOCKED, READY};
+use crate::context::Context;
+use crate::crd::{AccessKey, AccessKeyStatus, Bucket};
+use crate::dependent::{lookup_store, patch_status, StoreLookup};
+use crate::error::{Error, Result};
+use crate::store::validate_value;
+use crate::{generate, store::apply_object};
+
+pub const FINALIZER: &str = "bleepstore.io/access-key";
+
+const RESYNC: Duration = Duration::from_secs(300);
+const RECHECK: Duration = Duration::from_secs(10);
+
+pub async fn reconcile(key: Arc<AccessKey>, ctx: Arc<Context>) -> Result<Action> {
+    let _timer = ctx.metrics.reconcile("AccessKey");
+    let ns = key.namespace().ok_or(Error::Invariant("AccessKey has no namespace"))?;
+    let api: Api<AccessKey> = Api::namespaced(ctx.client.clone(), &ns);
+    finalizer(&api, FINALIZER, key, |event| async {
+        match event {
+            Event::Apply(key) => apply(&key, &ctx, &ns).await,
+            Event::Cleanup(key) => cleanup(&key, &ctx, &ns).await,
+        }
+    })
+    .await
+    .map_err(Error::from_finalizer)
+}
+
+/// Why a grant cannot be resolved.
+type Refusal = (&'static str, String);
+
+/// Resolves each granted Bucket resource to its S3 bucket name.
+async fn resolve_grants(key: &AccessKey, ctx: &Context, ns: &str) -> Result<Result<Vec<ResolvedGrant>, Refusal>> {
+    let api: Api<Bucket> = Api::namespaced(ctx.client.clone(), ns);
+    let mut out = Vec::with_capacity(key.spec.buckets.len());
+    for grant in &key.spec.buckets {
+        let Some(bucket) = api.get_opt(&grant.bucket).await? else {
+            return Ok(Err(("BucketNotFound", format!("Bucket {} not found in namespace {ns}", grant.bucket))));
+        };
+        if bucket.spec.store != key.spec.store {
+            let message = format!("Bucket {} is in store {}, not {}", grant.bucket, bucket.spec.store, key.spec.store);
+            return Ok(Err(("BucketInOtherStore", message)));
+        }
+        let status = bucket.status.unwrap_or_default();
+        match status.bucket_name {
+            Some(name) if conditions::is_true(&status.conditions, READY) => {
+                out.push(ResolvedGrant { bucket_name: name, access: grant.access })
+            }
+            _ => return Ok(Err(("BucketNotReady", format!("Bucket {} is not ready yet", grant.bucket)))),
+        }
+    }
+    Ok(Ok(out))
+}
+
+async fn apply(key: &AccessKey, ctx: &Context, ns: &str) -> Result<Action> {
+    let (store, target) = match lookup_store(ctx, ns, &key.spec.store).await? {
+        StoreLookup::Missing => {
+            return refuse(
+                key,
+                ctx,
+                "StoreNotFound",
+                format!("BleepStore {} not found in namespace {ns}", key.spec.store),
+            )
+            .await;
+        }
+        StoreLookup::NotReady(_) => {
+            return refuse(key, ctx, "StoreNotReady", format!("BleepStore {} is not ready yet", key.spec.store)).await;
+        }
+        StoreLookup::Ready(store, target) => (store, target),
+    };
+    let resolved = match resolve_grants(key, ctx, ns).await? {
+        Ok(resolved) => resolved,
+        Err((reason, message)) => return refuse(key, ctx, reason, message).await,
+    };
+    let name = secret_name(key);
+    let existing = Api::<Secret>::namespaced(ctx.client.clone(), ns).get_opt(&name).await?;
+    if let Some(existing) = &existing {
+        let ours = existing.owner_references().iter().any(|o| Some(&o.uid) == key.uid().as_ref());
+        if !ours {
+            let message = format!(
+                "Secret {name} exists and is not managed by this AccessKey; set spec.secretName to another name"
+            );
+            return refuse(key, ctx, "SecretConflict", message).await;
+        }
+    }
+    let credentials =
+        match (validate_value(&existing, "AWS_ACCESS_KEY_ID"), validate_value(&existing, "AWS_SECRET_ACCESS_KEY")) {
+            (Some(access_key), Some(secret_key)) => Credentials { access_key, secret_key },
+            _ => Credentials {
+                // A lost Secret keeps the recorded key id; only the secret is new.
+                access_key: recorded_id(key).unwrap_or_else(generate::access_key_id),
+                secret_key: generate::secret_key(),
+            },
+        };
+    // The Secret is written first: it is the record of the key, so a crash after this point
+    // reuses the same id instead of leaving a key in the store that nothing remembers.
+    apply_object(ctx, ns, &secret(key, &store, &credentials, &resolved)).await?;
+    if let Err(error) = ctx.admin.put_key(&target, &credentials.access_key, &credentials.secret_key).await {
+        write(key, ctx, &[Want::new(READY, false, "StoreUnreachable", error.to_string())], None).await?;
+        return Err(error.into());
+    }
+    ctx.admin.put_grants(&target, &credentials.access_key, &grants(&resolved)).await?;
+    let message =
+        format!("key {} grants {} bucket(s); credentials in Secret {name}", credentials.access_key, resolved.len());
+    write(key, ctx, &[Want::new(READY, true, "Granted", message)], Some(credentials.access_key)).await?;
+    ctx.succeeded(&reconcile_key(key));
+    Ok(Action::requeue(RESYNC))
+}
+
+fn recorded_id(key: &AccessKey) -> Option<String> {
+    key.status.as_ref()?.access_key_id.clone()
+}
+
+async fn refuse(key: &AccessKey, ctx: &Context, reason: &str, message: String) -> Result<Action> {
+    let changed =
+        !key.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == READY && c.reason == reason));
+    write(key, ctx, &[Want::new(READY, false, reason, message.clone())], None).await?;
+    if changed {
+        ctx.event(key, true, reason, message).await;
+    }
+    Ok(Action::requeue(RECHECK))
+}
+
+async fn write(key: &AccessKey, ctx: &Context, wanted: &[Want], id: Option<String>) -> Result<()> {
+    let current = key.status.clone().unwrap_or_default();
+    let mut conditions = current.conditions.clone();
+    if key.metadata.deletion_timestamp.is_none() {
+        conditions.retain(|c| c.type_ != DELETION_BLOCKED);
+    }
+    let status = AccessKeyStatus {
+        observed_generation: key.metadata.generation,
+        conditions: conditions::merge(&conditions, wanted, key.metadata.generation, jiff::Timestamp::now()),
+        access_key_id: id.or(current.access_key_id.clone()),
+        secret_name: Some(secret_name(key)),
+    };
+    patch_status(ctx, key, key.status.as_ref(), &status).await
+}
+
+async fn cleanup(key: &AccessKey, ctx: &Context, ns: &str) -> Result<Action> {
+    let Some(id) = recorded_id(key) else {
+        return Ok(Action::await_change());
+    };
+    let target = match lookup_store(ctx, ns, &key.spec.store).await? {
+        StoreLookup::Missing => return Ok(Action::await_change()),
+        StoreLookup::NotReady(_) => {
+            return block(
+                key,
+                ctx,
+                "StoreNotReady",
+                format!("store {} is not ready; revoking key {id} waits", key.spec.store),
+            )
+            .await;
+        }
+        StoreLookup::Ready(_, target) => target,
+    };
+    match ctx.admin.delete_key(&target, &id).await {
+        Ok(()) => Ok(Action::await_change()),
+        Err(error) => block(key, ctx, "StoreUnreachable", error.to_string()).await,
+    }
+}
+
+async fn block(key: &AccessKey, ctx: &Context, reason: &str, message: String) -> Result<Action> {
+    let already = key.status.as_ref().is_some_and(|s| {
+        s.conditions.iter().any(|c| c.type_ == DELETION_BLOCKED && c.status == "True" && c.reason == reason)
+    });
+    write(key, ctx, &[Want::new(DELETION_BLOCKED, true, reason, message.clone())], None).await?;
+    if !already {
+        ctx.event(key, true, "DeletionBlocked", message.clone()).await;
+    }
+    Err(Error::DeletionBlocked(message))
+}
+
+pub fn reconcile_key(key: &AccessKey) -> String {
+    format!("AccessKey/{}/{}", key.namespace().unwrap_or_default(), key.name_any())
+}
+
+pub fn error_policy(key: Arc<AccessKey>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.failure("AccessKey", error.metric_label());
+    tracing::warn!(access_key = %key.name_any(), namespace = ?key.namespace(), %error, "reconcile failed");
+    ctx.failure_backoff(&reconcile_key(&key))
+}

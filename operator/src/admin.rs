@@ -1,0 +1,236 @@
+//! The client of a store's admin API (`/admin/v1` on the management port; `specs/management.md`
+//! §5). The trait is the seam the reconcilers depend on, so their tests can record calls; the
+//! HTTP implementation resolves a store's pod address through [`PodAddresses`], which tests
+//! point at processes on loopback.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::build::names;
+use crate::crd::BleepStore;
+
+/// Body of `PUT /admin/v1/buckets/{name}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BucketRequest {
+    pub owner: String,
+    pub acl: String,
+}
+
+/// `usage` of `GET /admin/v1/buckets/{name}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+pub struct Usage {
+    pub objects: i64,
+    pub bytes: i64,
+}
+
+/// One grant of `PUT /admin/v1/keys/{id}/grants`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Grant {
+    pub bucket: String,
+    pub access: String,
+}
+
+/// Where and how to reach one store's admin API. The token is never logged (`Debug` omits it).
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminTarget {
+    pub base_url: String,
+    pub token: String,
+}
+
+impl std::fmt::Debug for AdminTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminTarget").field("base_url", &self.base_url).finish_non_exhaustive()
+    }
+}
+
+/// An admin API failure.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum AdminError {
+    /// No answer (connection refused, timeout, DNS).
+    #[error("store admin API unreachable: {0}")]
+    Unreachable(String),
+    /// An answer with an error status: the JSON `error` code and `message`.
+    #[error("store admin API answered {status} {code}: {message}")]
+    Status { status: u16, code: String, message: String },
+    /// An answer that is not the documented JSON.
+    #[error("store admin API answered unreadable JSON: {0}")]
+    Decode(String),
+}
+
+impl AdminError {
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Status { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// What a bucket delete did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketDeleted {
+    Deleted,
+    /// The bucket holds objects or uploads (only without `purge`).
+    NotEmpty,
+}
+
+/// The admin operations the reconcilers use. Every call is idempotent on the store's side.
+#[async_trait]
+pub trait AdminApi: Send + Sync {
+    async fn put_bucket(&self, target: &AdminTarget, name: &str, request: &BucketRequest) -> Result<(), AdminError>;
+    /// `None` when the bucket does not exist.
+    async fn bucket_usage(&self, target: &AdminTarget, name: &str) -> Result<Option<Usage>, AdminError>;
+    async fn delete_bucket(&self, target: &AdminTarget, name: &str, purge: bool) -> Result<BucketDeleted, AdminError>;
+    async fn put_key(&self, target: &AdminTarget, access_key: &str, secret_key: &str) -> Result<(), AdminError>;
+    async fn put_grants(&self, target: &AdminTarget, access_key: &str, grants: &[Grant]) -> Result<(), AdminError>;
+    async fn delete_key(&self, target: &AdminTarget, access_key: &str) -> Result<(), AdminError>;
+}
+
+/// Resolves a store's pod-0 management address. In a cluster that is the pod's DNS name through
+/// the headless Service; an overrides file (lines `<host>:<port> <address>`, re-read on every
+/// call) lets a test harness map those names to processes on loopback.
+#[derive(Debug, Clone, Default)]
+pub struct PodAddresses {
+    pub overrides_file: Option<PathBuf>,
+}
+
+impl PodAddresses {
+    /// `host:port` of the management port of the store's first pod.
+    pub fn management(&self, store: &BleepStore) -> String {
+        let host_port = format!("{}:{}", names::pod_host(store, 0), store.spec.ports.management);
+        self.lookup(&host_port).unwrap_or(host_port)
+    }
+
+    fn lookup(&self, host_port: &str) -> Option<String> {
+        let text = std::fs::read_to_string(self.overrides_file.as_ref()?).ok()?;
+        text.lines().find_map(|line| {
+            let mut parts = line.split_whitespace();
+            (parts.next()? == host_port).then(|| parts.next().map(str::to_owned))?
+        })
+    }
+}
+
+/// The admin API over HTTP.
+pub struct HttpAdmin {
+    http: reqwest::Client,
+}
+
+impl HttpAdmin {
+    pub fn new() -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("an HTTP client without TLS options builds");
+        Self { http }
+    }
+
+    fn request(&self, method: reqwest::Method, target: &AdminTarget, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}/admin/v1/{path}", target.base_url)).bearer_auth(&target.token)
+    }
+}
+
+impl Default for HttpAdmin {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: String,
+    message: String,
+}
+
+#[derive(Deserialize)]
+struct BucketBody {
+    usage: Usage,
+}
+
+async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response, AdminError> {
+    let response = request.send().await.map_err(|e| AdminError::Unreachable(error_chain(&e)))?;
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    let status = response.status().as_u16();
+    let body = response.bytes().await.map_err(|e| AdminError::Unreachable(error_chain(&e)))?;
+    let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
+        Ok(b) => (b.error, b.message),
+        Err(_) => (String::new(), String::from_utf8_lossy(&body).chars().take(200).collect()),
+    };
+    Err(AdminError::Status { status, code, message })
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn segment(value: &str) -> String {
+    // Bucket names and key ids use only unreserved characters; reject nothing, encode the rest.
+    value
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[async_trait]
+impl AdminApi for HttpAdmin {
+    async fn put_bucket(&self, target: &AdminTarget, name: &str, request: &BucketRequest) -> Result<(), AdminError> {
+        send(self.request(reqwest::Method::PUT, target, &format!("buckets/{}", segment(name))).json(request)).await?;
+        Ok(())
+    }
+
+    async fn bucket_usage(&self, target: &AdminTarget, name: &str) -> Result<Option<Usage>, AdminError> {
+        match send(self.request(reqwest::Method::GET, target, &format!("buckets/{}", segment(name)))).await {
+            Ok(response) => {
+                let body = response.bytes().await.map_err(|e| AdminError::Unreachable(error_chain(&e)))?;
+                let body: BucketBody = serde_json::from_slice(&body).map_err(|e| AdminError::Decode(e.to_string()))?;
+                Ok(Some(body.usage))
+            }
+            Err(AdminError::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn delete_bucket(&self, target: &AdminTarget, name: &str, purge: bool) -> Result<BucketDeleted, AdminError> {
+        let path = format!("buckets/{}?purge={purge}", segment(name));
+        match send(self.request(reqwest::Method::DELETE, target, &path)).await {
+            Ok(_) => Ok(BucketDeleted::Deleted),
+            Err(AdminError::Status { status: 409, code, .. }) if code == "BucketNotEmpty" => {
+                Ok(BucketDeleted::NotEmpty)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn put_key(&self, target: &AdminTarget, access_key: &str, secret_key: &str) -> Result<(), AdminError> {
+        let body = serde_json::json!({ "secret_key": secret_key });
+        send(self.request(reqwest::Method::PUT, target, &format!("keys/{}", segment(access_key))).json(&body)).await?;
+        Ok(())
+    }
+
+    async fn put_grants(&self, target: &AdminTarget, access_key: &str, grants: &[Grant]) -> Result<(), AdminError> {
+        let body = serde_json::json!({ "grants": grants });
+        let path = format!("keys/{}/grants", segment(access_key));
+        send(self.request(reqwest::Method::PUT, target, &path).json(&body)).await?;
+        Ok(())
+    }
+
+    async fn delete_key(&self, target: &AdminTarget, access_key: &str) -> Result<(), AdminError> {
+        send(self.request(reqwest::Method::DELETE, target, &format!("keys/{}", segment(access_key)))).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,178 @@
+//! The `Bucket` reconciler: creates the bucket through its store's admin API, reports its
+//! usage, and on deletion honours `deletionPolicy` behind the finalizer [`FINALIZER`], showing a
+//! `DeletionBlocked` condition (and an event) while it cannot.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::api::{Api, ListParams};
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{finalizer, Event};
+use kube::ResourceExt;
+
+use crate::admin::{AdminError, BucketDeleted};
+use crate::build::bucket::{bucket_name, request};
+use crate::conditions::{self, Want, DELETION_BLOCKED, READY};
+use crate::context::Context;
+use crate::crd::{Bucket, BucketStatus, BucketUsage, DeletionPolicy};
+use crate::dependent::{lookup_store, patch_status, StoreLookup};
+use crate::error::{Error, Result};
+
+pub const FINALIZER: &str = "bleepstore.io/bucket";
+
+/// Usage is refreshed this often.
+const RESYNC: Duration = Duration::from_secs(120);
+/// A bucket waiting for its store, or refused, is looked at again this soon.
+const RECHECK: Duration = Duration::from_secs(10);
+
+pub async fn reconcile(bucket: Arc<Bucket>, ctx: Arc<Context>) -> Result<Action> {
+    let _timer = ctx.metrics.reconcile("Bucket");
+    let ns = bucket.namespace().ok_or(Error::Invariant("Bucket has no namespace"))?;
+    let api: Api<Bucket> = Api::namespaced(ctx.client.clone(), &ns);
+    finalizer(&api, FINALIZER, bucket, |event| async {
+        match event {
+            Event::Apply(bucket) => apply(&bucket, &ctx, &ns).await,
+            Event::Cleanup(bucket) => cleanup(&bucket, &ctx, &ns).await,
+        }
+    })
+    .await
+    .map_err(Error::from_finalizer)
+}
+
+async fn apply(bucket: &Bucket, ctx: &Context, ns: &str) -> Result<Action> {
+    let name = bucket_name(bucket);
+    let (store, target) = match lookup_store(ctx, ns, &bucket.spec.store).await? {
+        StoreLookup::Missing => {
+            let message = format!("BleepStore {} not found in namespace {ns}", bucket.spec.store);
+            return refuse(bucket, ctx, "StoreNotFound", message).await;
+        }
+        StoreLookup::NotReady(_) => {
+            let message = format!("BleepStore {} is not ready yet", bucket.spec.store);
+            return refuse(bucket, ctx, "StoreNotReady", message).await;
+        }
+        StoreLookup::Ready(store, target) => (store, target),
+    };
+    if let Some(winner) = name_conflict(bucket, ctx, ns, &name).await? {
+        let message = format!("Bucket {winner} already manages bucket {name} in store {}", store.name_any());
+        return refuse(bucket, ctx, "BucketNameConflict", message).await;
+    }
+    match ctx.admin.put_bucket(&target, &name, &request(bucket)).await {
+        Ok(()) => {}
+        Err(AdminError::Status { status: 400, message, .. }) => {
+            return refuse(bucket, ctx, "InvalidBucketName", format!("the store refused bucket {name}: {message}"))
+                .await;
+        }
+        Err(AdminError::Status { status: 409, message, .. }) => {
+            return refuse(bucket, ctx, "BucketOwnedByAnother", message).await;
+        }
+        Err(error) => {
+            let want = Want::new(READY, false, "StoreUnreachable", error.to_string());
+            write(bucket, ctx, &[want], None).await?;
+            return Err(error.into());
+        }
+    }
+    let usage = ctx.admin.bucket_usage(&target, &name).await?.unwrap_or_default();
+    let message = format!("bucket {name} exists in store {}", store.name_any());
+    let usage = BucketUsage { objects: usage.objects, bytes: usage.bytes };
+    write(bucket, ctx, &[Want::new(READY, true, "Created", message)], Some(usage)).await?;
+    ctx.succeeded(&key(bucket));
+    Ok(Action::requeue(RESYNC))
+}
+
+/// The oldest other Bucket resource naming the same bucket in the same store, if any.
+async fn name_conflict(bucket: &Bucket, ctx: &Context, ns: &str, name: &str) -> Result<Option<String>> {
+    let all = Api::<Bucket>::namespaced(ctx.client.clone(), ns).list(&ListParams::default()).await?;
+    let age = |b: &Bucket| (b.creation_timestamp().map(|t| t.0), b.name_any());
+    Ok(all
+        .items
+        .iter()
+        .filter(|other| other.name_any() != bucket.name_any())
+        .filter(|other| other.spec.store == bucket.spec.store && bucket_name(other) == name)
+        .filter(|other| other.metadata.deletion_timestamp.is_none())
+        .filter(|other| age(other) < age(bucket))
+        .map(|other| other.name_any())
+        .next())
+}
+
+/// Not ready for a reason the user can see and fix; checked again soon.
+async fn refuse(bucket: &Bucket, ctx: &Context, reason: &str, message: String) -> Result<Action> {
+    let changed =
+        !bucket.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == READY && c.reason == reason));
+    write(bucket, ctx, &[Want::new(READY, false, reason, message.clone())], None).await?;
+    if changed {
+        ctx.event(bucket, true, reason, message).await;
+    }
+    Ok(Action::requeue(RECHECK))
+}
+
+async fn write(bucket: &Bucket, ctx: &Context, wanted: &[Want], usage: Option<BucketUsage>) -> Result<()> {
+    let current = bucket.status.clone().unwrap_or_default();
+    let mut conditions = current.conditions.clone();
+    if bucket.metadata.deletion_timestamp.is_none() {
+        conditions.retain(|c| c.type_ != DELETION_BLOCKED);
+    }
+    let status = BucketStatus {
+        observed_generation: bucket.metadata.generation,
+        conditions: conditions::merge(&conditions, wanted, bucket.metadata.generation, jiff::Timestamp::now()),
+        bucket_name: Some(bucket_name(bucket)),
+        usage: usage.or(current.usage.clone()),
+    };
+    patch_status(ctx, bucket, bucket.status.as_ref(), &status).await
+}
+
+async fn cleanup(bucket: &Bucket, ctx: &Context, ns: &str) -> Result<Action> {
+    let name = bucket_name(bucket);
+    let policy = bucket.spec.deletion_policy;
+    if policy == DeletionPolicy::Retain {
+        tracing::info!(bucket = %name, "Bucket deleted with deletionPolicy Retain: the bucket and its objects are kept");
+        return Ok(Action::await_change());
+    }
+    let target = match lookup_store(ctx, ns, &bucket.spec.store).await? {
+        StoreLookup::Missing => {
+            tracing::info!(bucket = %name, store = %bucket.spec.store, "store is gone: nothing to delete");
+            return Ok(Action::await_change());
+        }
+        StoreLookup::NotReady(_) => {
+            return block(
+                bucket,
+                ctx,
+                "StoreNotReady",
+                format!("store {} is not ready; deletion waits", bucket.spec.store),
+            )
+            .await;
+        }
+        StoreLookup::Ready(_, target) => target,
+    };
+    match ctx.admin.delete_bucket(&target, &name, policy == DeletionPolicy::Delete).await {
+        Ok(BucketDeleted::Deleted) => Ok(Action::await_change()),
+        Ok(BucketDeleted::NotEmpty) => {
+            let message =
+                format!("bucket {name} is not empty and deletionPolicy is DeleteIfEmpty; empty it, or set deletionPolicy: Delete");
+            block(bucket, ctx, "BucketNotEmpty", message).await
+        }
+        Err(error) => block(bucket, ctx, "StoreUnreachable", error.to_string()).await,
+    }
+}
+
+/// Deletion cannot finish yet: say why in `DeletionBlocked` (and an event, once per reason),
+/// and keep the finalizer by failing, which retries with backoff.
+async fn block(bucket: &Bucket, ctx: &Context, reason: &str, message: String) -> Result<Action> {
+    let status = bucket.status.clone().unwrap_or_default();
+    let already =
+        status.conditions.iter().any(|c| c.type_ == DELETION_BLOCKED && c.status == "True" && c.reason == reason);
+    write(bucket, ctx, &[Want::new(DELETION_BLOCKED, true, reason, message.clone())], None).await?;
+    if !already {
+        ctx.event(bucket, true, "DeletionBlocked", message.clone()).await;
+    }
+    Err(Error::DeletionBlocked(message))
+}
+
+pub fn key(bucket: &Bucket) -> String {
+    format!("Bucket/{}/{}", bucket.namespace().unwrap_or_default(), bucket.name_any())
+}
+
+pub fn error_policy(bucket: Arc<Bucket>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.failure("Bucket", error.metric_label());
+    tracing::warn!(bucket = %bucket.name_any(), namespace = ?bucket.namespace(), %error, "reconcile failed");
+    ctx.failure_backoff(&key(&bucket))
+}

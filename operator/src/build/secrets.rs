@@ -1,0 +1,42 @@
+//! The Secrets a store's pods read: the root credential and the admin API token. Their values
+//! are generated once by the reconciler and passed in, so rebuilding them changes nothing.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::ByteString;
+
+use super::{labels, names, Credentials};
+use crate::crd::BleepStore;
+
+/// Keys of the root Secret, named as the server's environment variables.
+pub const ROOT_ACCESS_KEY_KEY: &str = "BLEEPSTORE_ROOT_ACCESS_KEY";
+pub const ROOT_SECRET_KEY_KEY: &str = "BLEEPSTORE_ROOT_SECRET_KEY";
+/// Key of the admin Secret, named as the server's environment variable.
+pub const ADMIN_TOKEN_KEY: &str = "BLEEPSTORE_ADMIN_TOKEN";
+
+pub fn root_secret(store: &BleepStore, root: &Credentials) -> Secret {
+    opaque(
+        store,
+        names::root_secret(store),
+        [(ROOT_ACCESS_KEY_KEY, &root.access_key), (ROOT_SECRET_KEY_KEY, &root.secret_key)],
+    )
+}
+
+pub fn admin_secret(store: &BleepStore, token: &str) -> Secret {
+    opaque(store, names::admin_secret(store), [(ADMIN_TOKEN_KEY, &token.to_owned())])
+}
+
+fn opaque<const N: usize>(store: &BleepStore, name: String, entries: [(&str, &String); N]) -> Secret {
+    Secret {
+        metadata: labels::metadata(store, name),
+        type_: Some("Opaque".to_owned()),
+        data: Some(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), ByteString(v.as_bytes().to_vec())))
+                .collect::<BTreeMap<_, _>>(),
+        ),
+        ..Default::default()
+    }
+}

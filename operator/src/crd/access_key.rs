@@ -1,0 +1,92 @@
+//! `AccessKey`: an S3 credential in a store, with per-bucket grants, delivered as a Secret.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Desired state of an AccessKey.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "bleepstore.io",
+    version = "v1alpha1",
+    kind = "AccessKey",
+    namespaced,
+    status = "AccessKeyStatus",
+    category = "bleepstore",
+    printcolumn = r#"{"name":"Store","type":"string","jsonPath":".spec.store"}"#,
+    printcolumn = r#"{"name":"Key","type":"string","jsonPath":".status.accessKeyId"}"#,
+    printcolumn = r#"{"name":"Secret","type":"string","jsonPath":".status.secretName"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.store == oldSelf.store").message("spec.store is immutable"))]
+#[x_kube(validation = Rule::new(
+    "has(self.secretName) == has(oldSelf.secretName) && (!has(self.secretName) || self.secretName == oldSelf.secretName)"
+).message("spec.secretName is immutable"))]
+#[x_kube(validation = Rule::new("self.buckets.all(a, self.buckets.exists_one(b, b.bucket == a.bucket))").message("each bucket may be listed once"))]
+pub struct AccessKeySpec {
+    /// The BleepStore (same namespace) the key belongs to. Immutable.
+    #[schemars(length(min = 1, max = 253))]
+    pub store: String,
+    /// What the key may do, per Bucket resource (same namespace).
+    #[serde(default)]
+    #[schemars(length(max = 256))]
+    pub buckets: Vec<BucketGrant>,
+    /// The Secret to write the credentials to. Default: the resource's name. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        regex(pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"),
+        length(min = 1, max = 253)
+    )]
+    pub secret_name: Option<String>,
+}
+
+/// Access to one bucket.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct BucketGrant {
+    /// The name of a Bucket resource in the same namespace.
+    #[schemars(length(min = 1, max = 253))]
+    pub bucket: String,
+    /// `ReadWrite`, `ReadOnly` or `WriteOnly`.
+    pub access: BucketAccess,
+}
+
+/// The access a key has to a bucket.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BucketAccess {
+    ReadWrite,
+    ReadOnly,
+    WriteOnly,
+}
+
+impl BucketAccess {
+    /// The admin API's name for the access (`/admin/v1/keys/{id}/grants`).
+    pub fn admin_name(self) -> &'static str {
+        match self {
+            Self::ReadWrite => "readwrite",
+            Self::ReadOnly => "read",
+            Self::WriteOnly => "write",
+        }
+    }
+}
+
+/// Observed state of an AccessKey, written only by the operator. Never holds the secret.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessKeyStatus {
+    /// The generation the conditions describe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The access key id (public; the secret is only in the Secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    /// The Secret holding the credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+}

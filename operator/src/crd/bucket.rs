@@ -1,0 +1,107 @@
+//! `Bucket`: one S3 bucket in a store, created through the store's admin API.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Desired state of a Bucket.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "bleepstore.io",
+    version = "v1alpha1",
+    kind = "Bucket",
+    namespaced,
+    status = "BucketStatus",
+    category = "bleepstore",
+    printcolumn = r#"{"name":"Store","type":"string","jsonPath":".spec.store"}"#,
+    printcolumn = r#"{"name":"Bucket","type":"string","jsonPath":".status.bucketName"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Objects","type":"integer","jsonPath":".status.usage.objects"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    validation = Rule::new("has(self.spec.bucketName) || self.metadata.name.matches('^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$')").message("metadata.name is not a valid S3 bucket name (3-63 lowercase letters, digits, '.' and '-'); set spec.bucketName")
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.store == oldSelf.store").message("spec.store is immutable"))]
+#[x_kube(validation = Rule::new(
+    "has(self.bucketName) == has(oldSelf.bucketName) && (!has(self.bucketName) || self.bucketName == oldSelf.bucketName)"
+).message("spec.bucketName is immutable"))]
+pub struct BucketSpec {
+    /// The BleepStore (same namespace) the bucket lives in. Immutable.
+    #[schemars(length(min = 1, max = 253))]
+    pub store: String,
+    /// The S3 bucket name. Default: the resource's name. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"))]
+    #[x_kube(validation = Rule::new("!self.contains('..') && !self.contains('.-') && !self.contains('-.')").message("bucket names must not contain '..', '.-' or '-.'"))]
+    #[x_kube(validation = Rule::new("!self.matches('^[0-9]+[.][0-9]+[.][0-9]+[.][0-9]+$')").message("bucket names must not be formatted as an IP address"))]
+    pub bucket_name: Option<String>,
+    /// What deleting this resource does to the bucket: `Retain` (default) keeps it and its
+    /// objects, `DeleteIfEmpty` deletes it only when it holds nothing, `Delete` deletes it with
+    /// every object in it.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+    /// The bucket's canned ACL.
+    #[serde(default)]
+    pub acl: CannedAcl,
+}
+
+/// What deleting a Bucket resource does to the bucket.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DeletionPolicy {
+    #[default]
+    Retain,
+    DeleteIfEmpty,
+    Delete,
+}
+
+/// The canned ACLs a bucket may carry.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum CannedAcl {
+    #[default]
+    #[serde(rename = "private")]
+    Private,
+    #[serde(rename = "public-read")]
+    PublicRead,
+    #[serde(rename = "public-read-write")]
+    PublicReadWrite,
+    #[serde(rename = "authenticated-read")]
+    AuthenticatedRead,
+}
+
+impl CannedAcl {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Private => "private",
+            Self::PublicRead => "public-read",
+            Self::PublicReadWrite => "public-read-write",
+            Self::AuthenticatedRead => "authenticated-read",
+        }
+    }
+}
+
+/// Observed state of a Bucket, written only by the operator.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct BucketStatus {
+    /// The generation the conditions describe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready` and `DeletionBlocked`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The S3 bucket name in use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket_name: Option<String>,
+    /// Objects and bytes in the bucket when last reconciled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<BucketUsage>,
+}
+
+/// A bucket's usage.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct BucketUsage {
+    pub objects: i64,
+    pub bytes: i64,
+}

@@ -1,0 +1,112 @@
+//! The `BleepStore` reconciler: dereference → validate → build → apply → status.
+//!
+//! A store gets the finalizer [`FINALIZER`]: while Bucket or AccessKey resources still name it,
+//! its deletion waits with a `DeletionBlocked` condition, so their finalizers can still reach
+//! the store's admin API to honour their deletion policies.
+
+mod apply;
+mod dereference;
+mod status;
+mod validate;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::api::{Api, ListParams};
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{finalizer, Event};
+use kube::ResourceExt;
+
+use crate::build::{self, StoreInputs};
+use crate::conditions::{self, Want};
+use crate::context::Context;
+use crate::crd::{AccessKey, BleepStore, Bucket};
+use crate::error::{Error, Result};
+
+pub use apply::server_side_apply as apply_object;
+pub use dereference::StoreRefs;
+pub use validate::{validate, value as validate_value, Invalid, Valid};
+
+/// The finalizer a store carries while dependents may need it.
+pub const FINALIZER: &str = "bleepstore.io/store-protection";
+
+/// How often a healthy store is looked at again without a watch event.
+const RESYNC: Duration = Duration::from_secs(300);
+/// How soon a store that is not ready yet, or is invalid, is looked at again.
+const RECHECK: Duration = Duration::from_secs(15);
+
+pub async fn reconcile(store: Arc<BleepStore>, ctx: Arc<Context>) -> Result<Action> {
+    let _timer = ctx.metrics.reconcile("BleepStore");
+    let ns = store.namespace().ok_or(Error::Invariant("BleepStore has no namespace"))?;
+    let api: Api<BleepStore> = Api::namespaced(ctx.client.clone(), &ns);
+    let action = finalizer(&api, FINALIZER, store, |event| async {
+        match event {
+            Event::Apply(store) => apply_store(&store, &ctx, &ns).await,
+            Event::Cleanup(store) => cleanup(&store, &ctx, &ns).await,
+        }
+    })
+    .await
+    .map_err(Error::from_finalizer)?;
+    Ok(action)
+}
+
+async fn apply_store(store: &BleepStore, ctx: &Context, ns: &str) -> Result<Action> {
+    let refs = dereference::dereference(store, ctx, ns).await?;
+    let valid = match validate(store, &refs, &ctx.settings.default_image) {
+        Ok(valid) => valid,
+        Err(invalid) => {
+            status::write_invalid(store, ctx, ns, &invalid).await?;
+            return Ok(Action::requeue(RECHECK));
+        }
+    };
+    let inputs = StoreInputs {
+        store,
+        image: valid.image,
+        root: valid.root,
+        admin_token: valid.admin_token,
+        claim_template_size: valid.claim_template_size,
+    };
+    let resources = build::store_resources(&inputs);
+    let applied = apply::apply(ctx, ns, resources, &refs).await?;
+    let claims = apply::grow_volumes(ctx, ns, store, &refs).await?;
+    let ready = status::write_applied(store, ctx, ns, &applied, &claims).await?;
+    ctx.succeeded(&key(store));
+    Ok(Action::requeue(if ready { RESYNC } else { RECHECK }))
+}
+
+/// Deletion: wait while Buckets or AccessKeys name this store; then let the finalizer go (the
+/// owned objects are garbage-collected; the data volume claims are kept).
+async fn cleanup(store: &BleepStore, ctx: &Context, ns: &str) -> Result<Action> {
+    let name = store.name_any();
+    let buckets: Api<Bucket> = Api::namespaced(ctx.client.clone(), ns);
+    let keys: Api<AccessKey> = Api::namespaced(ctx.client.clone(), ns);
+    let bucket_count =
+        buckets.list(&ListParams::default()).await?.items.iter().filter(|b| b.spec.store == name).count();
+    let key_count = keys.list(&ListParams::default()).await?.items.iter().filter(|k| k.spec.store == name).count();
+    if bucket_count + key_count == 0 {
+        return Ok(Action::await_change());
+    }
+    let message = format!(
+        "{bucket_count} Bucket and {key_count} AccessKey resources still use this store; delete them first (the store stays up meanwhile so their deletion policies can run)"
+    );
+    let want = Want::new(conditions::DELETION_BLOCKED, true, "DependentsExist", message.clone());
+    let blocked_before =
+        store.status.as_ref().is_some_and(|s| conditions::is_true(&s.conditions, conditions::DELETION_BLOCKED));
+    status::write_conditions(store, ctx, ns, &[want]).await?;
+    if !blocked_before {
+        ctx.event(store, true, "DeletionBlocked", message.clone()).await;
+    }
+    Err(Error::DeletionBlocked(message))
+}
+
+/// The backoff key of a store.
+pub fn key(store: &BleepStore) -> String {
+    format!("BleepStore/{}/{}", store.namespace().unwrap_or_default(), store.name_any())
+}
+
+/// The controller's error policy: a condition-carrying failure was already written; back off.
+pub fn error_policy(store: Arc<BleepStore>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.failure("BleepStore", error.metric_label());
+    tracing::warn!(store = %store.name_any(), namespace = ?store.namespace(), %error, "reconcile failed");
+    ctx.failure_backoff(&key(&store))
+}

@@ -1,0 +1,94 @@
+//! Apply: server-side apply of a store's objects with the one field manager, removal of a
+//! PodDisruptionBudget the spec no longer asks for, and growth of existing volume claims.
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::{Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::validate::claim_request;
+use super::StoreRefs;
+use crate::build::{StoreResources, FIELD_MANAGER, MANAGED_BY};
+use crate::context::Context;
+use crate::crd::BleepStore;
+use crate::error::Result;
+use crate::quantity;
+
+/// Server-side applies `obj` (create or update), owning every field it sets.
+pub async fn server_side_apply<K>(ctx: &Context, ns: &str, obj: &K) -> Result<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Serialize
+        + DeserializeOwned
+        + Clone
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    Ok(api.patch(&obj.name_any(), &params, &Patch::Apply(obj)).await?)
+}
+
+/// Applies every built object; returns the applied StatefulSet (with its status).
+pub async fn apply(ctx: &Context, ns: &str, resources: StoreResources, refs: &StoreRefs) -> Result<StatefulSet> {
+    let StoreResources {
+        config_map,
+        root_secret,
+        admin_secret,
+        headless_service,
+        client_service,
+        stateful_set,
+        pod_disruption_budget,
+    } = resources;
+    server_side_apply::<Secret>(ctx, ns, &root_secret).await?;
+    server_side_apply::<Secret>(ctx, ns, &admin_secret).await?;
+    server_side_apply::<ConfigMap>(ctx, ns, &config_map).await?;
+    server_side_apply::<Service>(ctx, ns, &headless_service).await?;
+    server_side_apply::<Service>(ctx, ns, &client_service).await?;
+    let applied = server_side_apply::<StatefulSet>(ctx, ns, &stateful_set).await?;
+    match pod_disruption_budget {
+        Some(pdb) => {
+            server_side_apply::<PodDisruptionBudget>(ctx, ns, &pdb).await?;
+        }
+        None => {
+            if let Some(stale) = refs.stale_pdb.as_ref().filter(|p| is_ours(*p)) {
+                let api: Api<PodDisruptionBudget> = Api::namespaced(ctx.client.clone(), ns);
+                api.delete(&stale.name_any(), &DeleteParams::default()).await?;
+            }
+        }
+    }
+    Ok(applied)
+}
+
+fn is_ours<K: Resource>(obj: &K) -> bool {
+    obj.meta().labels.as_ref().and_then(|l| l.get("app.kubernetes.io/managed-by")).is_some_and(|v| v == MANAGED_BY)
+}
+
+/// Raises each existing claim's request to `storage.size` when it is smaller (the StorageClass
+/// must allow expansion; the cluster reports progress in the claim's capacity). Returns the
+/// claims as they are now.
+pub async fn grow_volumes(
+    ctx: &Context,
+    ns: &str,
+    store: &BleepStore,
+    refs: &StoreRefs,
+) -> Result<Vec<PersistentVolumeClaim>> {
+    let api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), ns);
+    let wanted = quantity::bytes(&store.spec.storage.size);
+    let mut out = Vec::with_capacity(refs.claims.len());
+    for claim in &refs.claims {
+        let current = claim_request(claim).and_then(|q| quantity::bytes(&q));
+        match (wanted, current) {
+            (Some(wanted), Some(current)) if wanted > current => {
+                let patch =
+                    serde_json::json!({"spec": {"resources": {"requests": {"storage": store.spec.storage.size}}}});
+                tracing::info!(claim = %claim.name_any(), size = %store.spec.storage.size, "growing a data volume");
+                out.push(api.patch(&claim.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?);
+            }
+            _ => out.push(claim.clone()),
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,106 @@
+//! Validate (pure): a store and what was dereferenced for it become the build's inputs, or an
+//! [`Invalid`] with the reason and message its conditions will show. Credentials the store does
+//! not have yet are generated here, once; afterwards they are read back from their Secrets.
+
+use k8s_openapi::api::core::v1::Secret;
+
+use super::StoreRefs;
+use crate::build::{Credentials, ADMIN_TOKEN_KEY, ROOT_ACCESS_KEY_KEY, ROOT_SECRET_KEY_KEY};
+use crate::crd::{BackendType, BleepStore};
+use crate::{generate, quantity};
+
+/// Why a store cannot be built as specified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub reason: &'static str,
+    pub message: String,
+}
+
+/// The validated, resolved inputs of a build.
+#[derive(Debug, Clone)]
+pub struct Valid {
+    pub image: String,
+    pub root: Credentials,
+    pub admin_token: String,
+    pub claim_template_size: String,
+}
+
+fn invalid(reason: &'static str, message: impl Into<String>) -> Invalid {
+    Invalid { reason, message: message.into() }
+}
+
+pub fn validate(store: &BleepStore, refs: &StoreRefs, default_image: &str) -> Result<Valid, Invalid> {
+    let spec = &store.spec;
+    if spec.replicas != 1 {
+        return Err(invalid(
+            "UnsupportedReplicas",
+            format!("replicas must be 1 (a store does not scale out yet), not {}", spec.replicas),
+        ));
+    }
+    if spec.backend.type_ != BackendType::Local {
+        return Err(invalid(
+            "BackendUnsupported",
+            format!("backend type {:?} is not supported by this version; only Local is", spec.backend.type_),
+        ));
+    }
+    if let Some(tls) = &spec.tls {
+        let Some(secret) = &refs.tls_secret else {
+            return Err(invalid(
+                "TLSSecretNotFound",
+                format!("TLS Secret {} not found in this namespace", tls.secret_name),
+            ));
+        };
+        let has = |key: &str| secret.data.as_ref().is_some_and(|d| d.get(key).is_some_and(|v| !v.0.is_empty()));
+        if secret.type_.as_deref() != Some("kubernetes.io/tls") || !has("tls.crt") || !has("tls.key") {
+            return Err(invalid(
+                "TLSSecretInvalid",
+                format!("Secret {} must be of type kubernetes.io/tls with tls.crt and tls.key", tls.secret_name),
+            ));
+        }
+    }
+    let wanted = quantity::bytes(&spec.storage.size).ok_or_else(|| {
+        invalid("InvalidStorageSize", format!("storage.size {:?} is not a quantity such as 10Gi", spec.storage.size))
+    })?;
+    for claim in &refs.claims {
+        if let Some(current) = claim_request(claim).and_then(|q| quantity::bytes(&q)) {
+            if wanted < current {
+                return Err(invalid(
+                    "StorageShrinkRefused",
+                    format!(
+                        "storage.size {} is smaller than the volume's {}; volumes only grow",
+                        spec.storage.size,
+                        claim_request(claim).unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+    }
+    let claim_template_size = refs
+        .stateful_set
+        .as_ref()
+        .and_then(|sts| sts.spec.as_ref()?.volume_claim_templates.as_ref()?.first().cloned())
+        .and_then(|template| claim_request(&template))
+        .unwrap_or_else(|| spec.storage.size.clone());
+    let root = match (value(&refs.root_secret, ROOT_ACCESS_KEY_KEY), value(&refs.root_secret, ROOT_SECRET_KEY_KEY)) {
+        (Some(access_key), Some(secret_key)) => Credentials { access_key, secret_key },
+        _ => Credentials { access_key: generate::access_key_id(), secret_key: generate::secret_key() },
+    };
+    let admin_token = value(&refs.admin_secret, ADMIN_TOKEN_KEY).unwrap_or_else(generate::admin_token);
+    Ok(Valid {
+        image: spec.image.clone().unwrap_or_else(|| default_image.to_owned()),
+        root,
+        admin_token,
+        claim_template_size,
+    })
+}
+
+/// A claim's requested storage.
+pub fn claim_request(claim: &k8s_openapi::api::core::v1::PersistentVolumeClaim) -> Option<String> {
+    Some(claim.spec.as_ref()?.resources.as_ref()?.requests.as_ref()?.get("storage")?.0.clone())
+}
+
+/// A non-empty UTF-8 value of a Secret.
+pub fn value(secret: &Option<Secret>, key: &str) -> Option<String> {
+    let bytes = secret.as_ref()?.data.as_ref()?.get(key)?;
+    String::from_utf8(bytes.0.clone()).ok().filter(|v| !v.is_empty())
+}

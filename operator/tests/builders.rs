@@ -1,0 +1,135 @@
+//! Builder tests: a custom resource from a YAML fixture becomes the complete expected manifests
+//! (`fixtures/builders/<case>.expected.yaml`). Run with `BLESS=1` to rewrite the expectations
+//! after an intended change, then review the diff.
+
+use std::path::PathBuf;
+
+use bleepstore_operator::build::access_key::{grants, secret, ResolvedGrant};
+use bleepstore_operator::build::{self, Credentials, StoreInputs};
+use bleepstore_operator::crd::{AccessKey, BleepStore, Bucket, BucketAccess};
+use serde::Deserialize;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/builders").join(name)
+}
+
+fn documents<T: for<'de> Deserialize<'de>>(case: &str) -> Vec<T> {
+    let text = std::fs::read_to_string(fixture(&format!("{case}.input.yaml"))).unwrap();
+    serde_yaml::Deserializer::from_str(&text).map(|doc| T::deserialize(doc).unwrap()).collect()
+}
+
+fn yaml_docs(values: Vec<serde_json::Value>) -> String {
+    values.into_iter().map(|v| format!("---\n{}", serde_yaml::to_string(&v).unwrap())).collect()
+}
+
+fn check(case: &str, actual: String) {
+    let path = fixture(&format!("{case}.expected.yaml"));
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::write(&path, &actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    pretty_assertions::assert_eq!(expected, actual, "{case}: built manifests differ from {}", path.display());
+}
+
+fn store_inputs(store: &BleepStore) -> StoreInputs<'_> {
+    StoreInputs {
+        store,
+        image: "ghcr.io/bleepstore/bleepstore:0.1.0".to_owned(),
+        root: Credentials {
+            access_key: "BSROOTKEY000000000001".to_owned(),
+            secret_key: "root-secret-0123456789abcdef".to_owned(),
+        },
+        admin_token: "admin-token-0123456789abcdef".to_owned(),
+        claim_template_size: store.spec.storage.size.clone(),
+    }
+}
+
+fn store_case(case: &str) {
+    let store = documents::<BleepStore>(case).remove(0);
+    let build::StoreResources {
+        config_map,
+        root_secret,
+        admin_secret,
+        headless_service,
+        client_service,
+        stateful_set,
+        pod_disruption_budget,
+    } = build::store_resources(&store_inputs(&store));
+    let mut docs = vec![
+        serde_json::to_value(config_map).unwrap(),
+        serde_json::to_value(root_secret).unwrap(),
+        serde_json::to_value(admin_secret).unwrap(),
+        serde_json::to_value(headless_service).unwrap(),
+        serde_json::to_value(client_service).unwrap(),
+        serde_json::to_value(stateful_set).unwrap(),
+    ];
+    docs.extend(pod_disruption_budget.map(|p| serde_json::to_value(p).unwrap()));
+    check(case, yaml_docs(docs));
+}
+
+#[test]
+fn minimal_store() {
+    store_case("store-minimal");
+}
+
+#[test]
+fn store_with_every_option() {
+    store_case("store-full");
+}
+
+#[test]
+fn existing_claim_template_keeps_its_size() {
+    let mut store = documents::<BleepStore>("store-minimal").remove(0);
+    store.spec.storage.size = "20Gi".to_owned();
+    let inputs = StoreInputs { claim_template_size: "10Gi".to_owned(), ..store_inputs(&store) };
+    let sts = build::store_resources(&inputs).stateful_set;
+    let template = &sts.spec.unwrap().volume_claim_templates.unwrap()[0];
+    let requests = template.spec.as_ref().unwrap().resources.as_ref().unwrap().requests.as_ref().unwrap();
+    assert_eq!(requests["storage"].0, "10Gi");
+}
+
+#[test]
+fn config_changes_roll_the_pods() {
+    let store = documents::<BleepStore>("store-minimal").remove(0);
+    let hash = |s: &BleepStore| {
+        let sts = build::store_resources(&store_inputs(s)).stateful_set;
+        sts.spec.unwrap().template.metadata.unwrap().annotations.unwrap()["bleepstore.io/config-hash"].clone()
+    };
+    let mut changed = store.clone();
+    changed.spec.region = "eu-central-1".to_owned();
+    assert_ne!(hash(&store), hash(&changed));
+    assert_eq!(hash(&store), hash(&store.clone()));
+}
+
+#[test]
+fn bucket_admin_request() {
+    let bucket = documents::<Bucket>("bucket").remove(0);
+    let docs = vec![serde_json::json!({
+        "bucketName": build::bucket::bucket_name(&bucket),
+        "request": build::bucket::request(&bucket),
+    })];
+    check("bucket", yaml_docs(docs));
+}
+
+#[test]
+fn access_key_secret_and_grants() {
+    let store = documents::<BleepStore>("store-minimal").remove(0);
+    let keys = documents::<AccessKey>("access-key");
+    let credentials = Credentials {
+        access_key: "BSKEY000000000000001".to_owned(),
+        secret_key: "key-secret-0123456789abcdef".to_owned(),
+    };
+    let mut docs = Vec::new();
+    for key in &keys {
+        let resolved: Vec<ResolvedGrant> = key
+            .spec
+            .buckets
+            .iter()
+            .map(|g| ResolvedGrant { bucket_name: format!("team-a-{}", g.bucket), access: g.access })
+            .collect();
+        docs.push(serde_json::to_value(secret(key, &store, &credentials, &resolved)).unwrap());
+        docs.push(serde_json::json!({ "grants": grants(&resolved) }));
+    }
+    check("access-key", yaml_docs(docs));
+    assert_eq!(BucketAccess::ReadOnly.admin_name(), "read");
+}
