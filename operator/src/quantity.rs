@@ -26,16 +26,13 @@ pub fn bytes(quantity: &str) -> Option<u128> {
     if whole.is_empty() && fraction.is_empty() {
         return None;
     }
-    let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
-    let mut value = whole.checked_mul(multiplier)?;
-    let mut scale = multiplier;
-    for digit in fraction.bytes() {
-        if !digit.is_ascii_digit() {
-            return None;
-        }
-        scale /= 10;
-        value = value.checked_add(u128::from(digit - b'0') * scale)?;
+    if !fraction.bytes().all(|b| b.is_ascii_digit()) || fraction.len() > 18 {
+        return None;
     }
+    // (whole.fraction × multiplier), exact: scale the digits up, multiply, then divide.
+    let digits: u128 = format!("{whole}{fraction}").parse().ok()?;
+    let scale = 10u128.pow(u32::try_from(fraction.len()).ok()?);
+    let value = digits.checked_mul(multiplier)? / scale;
     Some(value)
 }
 
