@@ -1,0 +1,216 @@
+//! `AccessKey` reconciles: a key is generated once, its Secret written before the store is
+//! told, grants follow the spec without a new key, and deletion revokes it.
+
+use std::time::Duration;
+
+use base64::Engine;
+use bleepstore_operator::access_key::reconcile;
+use bleepstore_operator::admin::AdminError;
+use bleepstore_operator::crd::AccessKey;
+use kube::runtime::controller::Action;
+use serde_json::{json, Value};
+
+use crate::harness::*;
+
+fn key_json(spec: Value, status: Option<Value>) -> Value {
+    let mut key = json!({
+        "apiVersion": "bleepstore.io/v1alpha1", "kind": "AccessKey",
+        "metadata": {"name": "app", "namespace": NS, "uid": "uid-app", "generation": 2, "finalizers": ["bleepstore.io/access-key"]},
+        "spec": spec,
+    });
+    if let Some(status) = status {
+        key["status"] = status;
+    }
+    key
+}
+
+fn ready_bucket(name: &str, bucket_name: &str) -> Value {
+    json!({"apiVersion": "bleepstore.io/v1alpha1", "kind": "Bucket", "metadata": {"name": name, "namespace": NS},
+        "spec": {"store": "demo"},
+        "status": {"bucketName": bucket_name, "conditions": [{"type": "Ready", "status": "True", "reason": "Created", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}})
+}
+
+fn decode(value: &Value) -> String {
+    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(value.as_str().unwrap()).unwrap()).unwrap()
+}
+
+fn b64(text: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[tokio::test]
+async fn a_new_key_gets_a_secret_then_a_store_key_then_grants() {
+    let key = key_json(json!({"store": "demo", "buckets": [{"bucket": "photos", "access": "ReadWrite"}]}), None);
+    let obj = key.clone();
+    let (result, calls) = run(
+        FakeAdmin::default(),
+        |ctx| reconcile(parse::<AccessKey>(&key), ctx),
+        |mut api| async move {
+            api.expect("GET", &store_path("demo")).await.reply(200, ready_store());
+            api.expect("GET", &core_path("secrets", "demo-admin")).await.reply(200, admin_secret());
+            api.expect("GET", &bucket_path("photos")).await.reply(200, ready_bucket("photos", "team-photos"));
+            api.expect("GET", &core_path("secrets", "app")).await.not_found();
+            let secret = api.expect_apply(&core_path("secrets", "app")).await;
+            let data = &secret["data"];
+            let id = decode(&data["AWS_ACCESS_KEY_ID"]);
+            let secret_key = decode(&data["AWS_SECRET_ACCESS_KEY"]);
+            assert!(id.starts_with("BS") && id.len() == 20);
+            assert_eq!(secret_key.len(), 40);
+            assert_eq!(decode(&data["AWS_ENDPOINT_URL"]), "http://demo.team-a.svc:9000");
+            assert_eq!(decode(&data["AWS_ENDPOINT_URL_S3"]), "http://demo.team-a.svc:9000");
+            assert_eq!(decode(&data["AWS_REGION"]), "us-east-1");
+            assert_eq!(decode(&data["BUCKET_NAME"]), "team-photos");
+            assert_eq!(secret["metadata"]["ownerReferences"][0]["uid"], "uid-app");
+            let status = api.expect_status(&key_path("app"), &obj).await;
+            assert_eq!(status["accessKeyId"], id.as_str());
+            assert_eq!(status["secretName"], "app");
+            assert_eq!(condition(&status, "Ready")["reason"], "Granted");
+            assert!(!status.to_string().contains(&secret_key), "the secret never reaches status");
+            api
+        },
+    )
+    .await;
+    assert_eq!(result.unwrap(), Action::requeue(Duration::from_secs(300)));
+    assert_eq!(calls.len(), 2);
+    assert!(calls[0].starts_with("put_key BS"));
+    assert!(calls[1].ends_with("[team-photos:readwrite]"), "{calls:?}");
+}
+
+#[tokio::test]
+async fn changing_grants_keeps_the_key() {
+    let status = json!({"accessKeyId": "BSEXISTING0000000001", "secretName": "app-s3"});
+    let key = key_json(
+        json!({"store": "demo", "secretName": "app-s3", "buckets": [{"bucket": "photos", "access": "ReadOnly"}, {"bucket": "logs", "access": "WriteOnly"}]}),
+        Some(status),
+    );
+    let obj = key.clone();
+    let (result, calls) = run(FakeAdmin::default(), |ctx| reconcile(parse::<AccessKey>(&key), ctx), |mut api| async move {
+        api.expect("GET", &store_path("demo")).await.reply(200, ready_store());
+        api.expect("GET", &core_path("secrets", "demo-admin")).await.reply(200, admin_secret());
+        api.expect("GET", &bucket_path("photos")).await.reply(200, ready_bucket("photos", "team-photos"));
+        api.expect("GET", &bucket_path("logs")).await.reply(200, ready_bucket("logs", "team-logs"));
+        let existing = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app-s3", "ownerReferences": [
+            {"apiVersion": "bleepstore.io/v1alpha1", "kind": "AccessKey", "name": "app", "uid": "uid-app"}]},
+            "data": {"AWS_ACCESS_KEY_ID": b64("BSEXISTING0000000001"), "AWS_SECRET_ACCESS_KEY": b64("existing-secret-0123456789")}});
+        api.expect("GET", &core_path("secrets", "app-s3")).await.reply(200, existing);
+        let secret = api.expect_apply(&core_path("secrets", "app-s3")).await;
+        assert_eq!(decode(&secret["data"]["AWS_ACCESS_KEY_ID"]), "BSEXISTING0000000001");
+        assert_eq!(decode(&secret["data"]["AWS_SECRET_ACCESS_KEY"]), "existing-secret-0123456789");
+        assert!(secret["data"].get("BUCKET_NAME").is_none(), "two buckets: no BUCKET_NAME");
+        let status = api.expect_status(&key_path("app"), &obj).await;
+        assert_eq!(status["accessKeyId"], "BSEXISTING0000000001");
+        api
+    })
+    .await;
+    assert!(result.is_ok());
+    assert_eq!(
+        calls,
+        ["put_key BSEXISTING0000000001", "put_grants BSEXISTING0000000001 [team-photos:read,team-logs:write]"]
+    );
+}
+
+#[tokio::test]
+async fn a_missing_bucket_is_a_condition_and_nothing_is_written() {
+    let key = key_json(json!({"store": "demo", "buckets": [{"bucket": "ghost", "access": "ReadOnly"}]}), None);
+    let obj = key.clone();
+    let (result, calls) = run(
+        FakeAdmin::default(),
+        |ctx| reconcile(parse::<AccessKey>(&key), ctx),
+        |mut api| async move {
+            api.expect("GET", &store_path("demo")).await.reply(200, ready_store());
+            api.expect("GET", &core_path("secrets", "demo-admin")).await.reply(200, admin_secret());
+            api.expect("GET", &bucket_path("ghost")).await.not_found();
+            let status = api.expect_status(&key_path("app"), &obj).await;
+            let ready = condition(&status, "Ready");
+            assert_eq!((ready["status"].as_str(), ready["reason"].as_str()), (Some("False"), Some("BucketNotFound")));
+            assert_eq!(ready["message"], "Bucket ghost not found in namespace team-a");
+            api.expect_event(NS, "BucketNotFound").await;
+            api
+        },
+    )
+    .await;
+    assert_eq!(result.unwrap(), Action::requeue(Duration::from_secs(10)));
+    assert!(calls.is_empty());
+}
+
+#[tokio::test]
+async fn a_secret_that_is_not_ours_is_never_overwritten() {
+    let key = key_json(json!({"store": "demo", "secretName": "precious"}), None);
+    let obj = key.clone();
+    let (result, calls) = run(FakeAdmin::default(), |ctx| reconcile(parse::<AccessKey>(&key), ctx), |mut api| async move {
+        api.expect("GET", &store_path("demo")).await.reply(200, ready_store());
+        api.expect("GET", &core_path("secrets", "demo-admin")).await.reply(200, admin_secret());
+        let foreign = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "precious"}, "data": {"password": "aHVudGVyMg=="}});
+        api.expect("GET", &core_path("secrets", "precious")).await.reply(200, foreign);
+        let status = api.expect_status(&key_path("app"), &obj).await;
+        assert_eq!(condition(&status, "Ready")["reason"], "SecretConflict");
+        api.expect_event(NS, "SecretConflict").await;
+        api
+    })
+    .await;
+    assert!(result.is_ok());
+    assert!(calls.is_empty());
+}
+
+#[tokio::test]
+async fn an_unreachable_store_keeps_the_secret_and_reports() {
+    let key = key_json(json!({"store": "demo"}), None);
+    let obj = key.clone();
+    let admin = FakeAdmin { fail: Some(AdminError::Unreachable("connection refused".into())), ..Default::default() };
+    let (result, calls) = run(
+        admin,
+        |ctx| reconcile(parse::<AccessKey>(&key), ctx),
+        |mut api| async move {
+            api.expect("GET", &store_path("demo")).await.reply(200, ready_store());
+            api.expect("GET", &core_path("secrets", "demo-admin")).await.reply(200, admin_secret());
+            api.expect("GET", &core_path("secrets", "app")).await.not_found();
+            api.expect_apply(&core_path("secrets", "app")).await;
+            let status = api.expect_status(&key_path("app"), &obj).await;
+            assert_eq!(condition(&status, "Ready")["reason"], "StoreUnreachable");
+            api
+        },
+    )
+    .await;
+    assert_eq!(result.unwrap_err().metric_label(), "admin_api");
+    assert_eq!(calls.len(), 1);
+}
+
+#[tokio::test]
+async fn deleting_a_key_revokes_it() {
+    let key = deleting(key_json(json!({"store": "demo"}), Some(json!({"accessKeyId": "BSREVOKEME0000000001"}))));
+    let obj = key.clone();
+    let (result, calls) = run(
+        FakeAdmin::default(),
+        |ctx| reconcile(parse::<AccessKey>(&key), ctx),
+        |mut api| async move {
+            api.expect("GET", &store_path("demo")).await.reply(200, ready_store());
+            api.expect("GET", &core_path("secrets", "demo-admin")).await.reply(200, admin_secret());
+            api.expect_finalizer_removed(&key_path("app"), &obj, "bleepstore.io/access-key").await;
+            api
+        },
+    )
+    .await;
+    assert_eq!(result.unwrap(), Action::await_change());
+    assert_eq!(calls, ["delete_key BSREVOKEME0000000001"]);
+}
+
+#[tokio::test]
+async fn a_failed_revocation_blocks_deletion() {
+    let key = deleting(key_json(json!({"store": "demo"}), Some(json!({"accessKeyId": "BSREVOKEME0000000001"}))));
+    let obj = key.clone();
+    let admin = FakeAdmin { fail: Some(AdminError::Unreachable("timed out".into())), ..Default::default() };
+    let (result, _) = run(
+        admin,
+        |ctx| reconcile(parse::<AccessKey>(&key), ctx),
+        |mut api| async move {
+            api.expect("GET", &store_path("demo")).await.reply(200, ready_store());
+            api.expect("GET", &core_path("secrets", "demo-admin")).await.reply(200, admin_secret());
+            let status = api.expect_status(&key_path("app"), &obj).await;
+            assert_eq!(condition(&status, "DeletionBlocked")["reason"], "StoreUnreachable");
+            api.expect_event(NS, "DeletionBlocked").await;
+            api
+        },
+    )
+    .await;
+    assert_eq!(result.unwrap_err().metric_label(), "deletion_blocked");
+}
