@@ -175,15 +175,12 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// Everything but RFC 3986 unreserved characters is percent-encoded in a path segment.
+const SEGMENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
 fn segment(value: &str) -> String {
-    // Bucket names and key ids use only unreserved characters; reject nothing, encode the rest.
-    value
-        .bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(value, SEGMENT).to_string()
 }
 
 #[async_trait]
