@@ -11,6 +11,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{finalizer, Event};
 use kube::ResourceExt;
 
+use crate::bucket::admin_reason;
 use crate::build::access_key::{grants, secret, secret_name, ResolvedGrant};
 use crate::build::Credentials;
 use crate::conditions::{self, Want, DELETION_BLOCKED, READY};
@@ -109,11 +110,15 @@ async fn apply(key: &AccessKey, ctx: &Context, ns: &str) -> Result<Action> {
     // The Secret is written first: it is the record of the key, so a crash after this point
     // reuses the same id instead of leaving a key in the store that nothing remembers.
     apply_object(ctx, ns, &secret(key, &store, &credentials, &resolved)).await?;
-    if let Err(error) = ctx.admin.put_key(&target, &credentials.access_key, &credentials.secret_key).await {
-        write(key, ctx, &[Want::new(READY, false, "StoreUnreachable", error.to_string())], None).await?;
+    let stored = match ctx.admin.put_key(&target, &credentials.access_key, &credentials.secret_key).await {
+        Ok(()) => ctx.admin.put_grants(&target, &credentials.access_key, &grants(&resolved)).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = stored {
+        let want = Want::new(READY, false, admin_reason(&error), error.to_string());
+        write(key, ctx, &[want], Some(credentials.access_key)).await?;
         return Err(error.into());
     }
-    ctx.admin.put_grants(&target, &credentials.access_key, &grants(&resolved)).await?;
     let message =
         format!("key {} grants {} bucket(s); credentials in Secret {name}", credentials.access_key, resolved.len());
     write(key, ctx, &[Want::new(READY, true, "Granted", message)], Some(credentials.access_key)).await?;
@@ -151,7 +156,22 @@ async fn write(key: &AccessKey, ctx: &Context, wanted: &[Want], id: Option<Strin
 }
 
 async fn cleanup(key: &AccessKey, ctx: &Context, ns: &str) -> Result<Action> {
-    let Some(id) = recorded_id(key) else {
+    // The key id is in status once written, and in the Secret from the first write on.
+    let id = match recorded_id(key) {
+        Some(id) => Some(id),
+        None => {
+            let secret = Api::<Secret>::namespaced(ctx.client.clone(), ns).get_opt(&secret_name(key)).await?;
+            let ours = secret
+                .as_ref()
+                .is_some_and(|s| s.owner_references().iter().any(|o| Some(&o.uid) == key.uid().as_ref()));
+            if ours {
+                validate_value(&secret, "AWS_ACCESS_KEY_ID")
+            } else {
+                None
+            }
+        }
+    };
+    let Some(id) = id else {
         return Ok(Action::await_change());
     };
     let target = match lookup_store(ctx, ns, &key.spec.store).await? {
@@ -169,7 +189,7 @@ async fn cleanup(key: &AccessKey, ctx: &Context, ns: &str) -> Result<Action> {
     };
     match ctx.admin.delete_key(&target, &id).await {
         Ok(()) => Ok(Action::await_change()),
-        Err(error) => block(key, ctx, "StoreUnreachable", error.to_string()).await,
+        Err(error) => block(key, ctx, admin_reason(&error), error.to_string()).await,
     }
 }
 

@@ -65,21 +65,34 @@ async fn apply(bucket: &Bucket, ctx: &Context, ns: &str) -> Result<Action> {
         Err(AdminError::Status { status: 409, message, .. }) => {
             return refuse(bucket, ctx, "BucketOwnedByAnother", message).await;
         }
-        Err(error) => {
-            let want = Want::new(READY, false, "StoreUnreachable", error.to_string());
-            write(bucket, ctx, &[want], None).await?;
-            return Err(error.into());
-        }
+        Err(error) => return admin_failed(bucket, ctx, error).await,
     }
-    let usage = ctx.admin.bucket_usage(&target, &name).await?.unwrap_or_default();
+    let usage = match ctx.admin.bucket_usage(&target, &name).await {
+        Ok(usage) => usage.unwrap_or_default(),
+        Err(error) => return admin_failed(bucket, ctx, error).await,
+    };
     let message = format!("bucket {name} exists in store {}", store.name_any());
     let usage = BucketUsage { objects: usage.objects, bytes: usage.bytes };
-    write(bucket, ctx, &[Want::new(READY, true, "Created", message)], Some(usage)).await?;
+    write(bucket, ctx, &[Want::new(READY, true, "Created", message)], Some((name, usage))).await?;
     ctx.succeeded(&key(bucket));
     Ok(Action::requeue(RESYNC))
 }
 
-/// The oldest other Bucket resource naming the same bucket in the same store, if any.
+/// An admin API failure: shown in `Ready`, then retried with backoff.
+async fn admin_failed(bucket: &Bucket, ctx: &Context, error: AdminError) -> Result<Action> {
+    write(bucket, ctx, &[Want::new(READY, false, admin_reason(&error), error.to_string())], None).await?;
+    Err(error.into())
+}
+
+/// `StoreUnreachable` when the store did not answer, `AdminAPIError` when it answered an error.
+pub fn admin_reason(error: &AdminError) -> &'static str {
+    match error {
+        AdminError::Unreachable(_) => "StoreUnreachable",
+        AdminError::Status { .. } | AdminError::Decode(_) => "AdminAPIError",
+    }
+}
+
+/// An older other Bucket resource naming the same bucket in the same store, if any.
 async fn name_conflict(bucket: &Bucket, ctx: &Context, ns: &str, name: &str) -> Result<Option<String>> {
     let all = Api::<Bucket>::namespaced(ctx.client.clone(), ns).list(&ListParams::default()).await?;
     let age = |b: &Bucket| (b.creation_timestamp().map(|t| t.0), b.name_any());
@@ -105,7 +118,9 @@ async fn refuse(bucket: &Bucket, ctx: &Context, reason: &str, message: String) -
     Ok(Action::requeue(RECHECK))
 }
 
-async fn write(bucket: &Bucket, ctx: &Context, wanted: &[Want], usage: Option<BucketUsage>) -> Result<()> {
+/// Writes the status; `created` (the bucket name and usage) only after the store confirmed the
+/// bucket, so `status.bucketName` marks a bucket this resource manages.
+async fn write(bucket: &Bucket, ctx: &Context, wanted: &[Want], created: Option<(String, BucketUsage)>) -> Result<()> {
     let current = bucket.status.clone().unwrap_or_default();
     let mut conditions = current.conditions.clone();
     if bucket.metadata.deletion_timestamp.is_none() {
@@ -114,15 +129,19 @@ async fn write(bucket: &Bucket, ctx: &Context, wanted: &[Want], usage: Option<Bu
     let status = BucketStatus {
         observed_generation: bucket.metadata.generation,
         conditions: conditions::merge(&conditions, wanted, bucket.metadata.generation, jiff::Timestamp::now()),
-        bucket_name: Some(bucket_name(bucket)),
-        usage: usage.or(current.usage.clone()),
+        bucket_name: created.as_ref().map(|(name, _)| name.clone()).or(current.bucket_name.clone()),
+        usage: created.map(|(_, usage)| usage).or(current.usage.clone()),
     };
     patch_status(ctx, bucket, bucket.status.as_ref(), &status).await
 }
 
 async fn cleanup(bucket: &Bucket, ctx: &Context, ns: &str) -> Result<Action> {
-    let name = bucket_name(bucket);
     let policy = bucket.spec.deletion_policy;
+    // Only a bucket this resource created is ever deleted: one refused as a name conflict or
+    // owned by another was never this resource's.
+    let Some(name) = bucket.status.as_ref().and_then(|s| s.bucket_name.clone()) else {
+        return Ok(Action::await_change());
+    };
     if policy == DeletionPolicy::Retain {
         tracing::info!(bucket = %name, "Bucket deleted with deletionPolicy Retain: the bucket and its objects are kept");
         return Ok(Action::await_change());
@@ -150,7 +169,7 @@ async fn cleanup(bucket: &Bucket, ctx: &Context, ns: &str) -> Result<Action> {
                 format!("bucket {name} is not empty and deletionPolicy is DeleteIfEmpty; empty it, or set deletionPolicy: Delete");
             block(bucket, ctx, "BucketNotEmpty", message).await
         }
-        Err(error) => block(bucket, ctx, "StoreUnreachable", error.to_string()).await,
+        Err(error) => block(bucket, ctx, admin_reason(&error), error.to_string()).await,
     }
 }
 

@@ -66,7 +66,7 @@ pub struct StoreResources {
 /// Builds every object of a store.
 pub fn store_resources(inputs: &StoreInputs<'_>) -> StoreResources {
     let config_map = config::config_map(inputs.store);
-    let config_hash = config::config_hash(&config_map);
+    let config_hash = config::pod_hash(&config_map, &inputs.root, &inputs.admin_token);
     StoreResources {
         root_secret: secrets::root_secret(inputs.store, &inputs.root),
         admin_secret: secrets::admin_secret(inputs.store, &inputs.admin_token),

@@ -59,7 +59,14 @@ where
         return Ok(());
     }
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
-    let patch = serde_json::json!({ "status": new });
+    let mut status = serde_json::to_value(new).unwrap_or_default();
+    // A merge patch only removes what it sets to null: clear fields the new status leaves out.
+    if let (Some(old), Some(fields)) = (current.and_then(|c| serde_json::to_value(c).ok()), status.as_object_mut()) {
+        for key in old.as_object().into_iter().flat_map(|o| o.keys()) {
+            fields.entry(key.clone()).or_insert(serde_json::Value::Null);
+        }
+    }
+    let patch = serde_json::json!({ "status": status });
     api.patch_status(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
     Ok(())
 }

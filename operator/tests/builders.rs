@@ -89,7 +89,7 @@ fn existing_claim_template_keeps_its_size() {
 }
 
 #[test]
-fn config_changes_roll_the_pods() {
+fn config_and_credential_changes_roll_the_pods() {
     let store = documents::<BleepStore>("store-minimal").remove(0);
     let hash = |s: &BleepStore| {
         let sts = build::store_resources(&store_inputs(s)).stateful_set;
@@ -99,6 +99,10 @@ fn config_changes_roll_the_pods() {
     changed.spec.region = "eu-central-1".to_owned();
     assert_ne!(hash(&store), hash(&changed));
     assert_eq!(hash(&store), hash(&store.clone()));
+    let sts = |inputs: &StoreInputs<'_>| build::store_resources(inputs).stateful_set.spec.unwrap().template;
+    let mut new_token = store_inputs(&store);
+    new_token.admin_token = "another-admin-token-0123456789".to_owned();
+    assert_ne!(sts(&store_inputs(&store)), sts(&new_token), "a regenerated admin token restarts the server");
 }
 
 #[test]

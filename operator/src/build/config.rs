@@ -74,10 +74,15 @@ pub fn config_map(store: &BleepStore) -> ConfigMap {
     }
 }
 
-/// A digest of the ConfigMap's data, put on the pod template so a new configuration rolls the
-/// pods (the server reads its configuration only at start).
-pub fn config_hash(config_map: &ConfigMap) -> String {
+/// A digest of what the server reads only at start — the ConfigMap's data and the credentials
+/// it gets from Secrets — put on the pod template so a change rolls the pods. The digest does
+/// not reveal the credentials (SHA-256 over them and the whole configuration).
+pub fn pod_hash(config_map: &ConfigMap, root: &super::Credentials, admin_token: &str) -> String {
     let mut hasher = Sha256::new();
+    for secret in [root.access_key.as_str(), root.secret_key.as_str(), admin_token] {
+        hasher.update(secret.as_bytes());
+        hasher.update([0]);
+    }
     for (key, value) in config_map.data.iter().flatten() {
         hasher.update(key.as_bytes());
         hasher.update([0]);

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
     kind = "AccessKey",
     namespaced,
     status = "AccessKeyStatus",
-    category = "bleepstore",
+    category = "bleepstore-all",
     printcolumn = r#"{"name":"Store","type":"string","jsonPath":".spec.store"}"#,
     printcolumn = r#"{"name":"Key","type":"string","jsonPath":".status.accessKeyId"}"#,
     printcolumn = r#"{"name":"Secret","type":"string","jsonPath":".status.secretName"}"#,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
     kind = "Bucket",
     namespaced,
     status = "BucketStatus",
-    category = "bleepstore",
+    category = "bleepstore-all",
     printcolumn = r#"{"name":"Store","type":"string","jsonPath":".spec.store"}"#,
     printcolumn = r#"{"name":"Bucket","type":"string","jsonPath":".status.bucketName"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
     namespaced,
     status = "BleepStoreStatus",
     shortname = "bls",
-    category = "bleepstore",
+    category = "bleepstore-all",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Replicas","type":"integer","jsonPath":".status.readyReplicas"}"#,
     printcolumn = r#"{"name":"Endpoint","type":"string","jsonPath":".status.endpoint"}"#,

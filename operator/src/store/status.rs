@@ -42,11 +42,11 @@ pub async fn write_invalid(store: &BleepStore, ctx: &Context, ns: &str, invalid:
     ];
     status.conditions =
         conditions::merge(&status.conditions, &wanted, store.metadata.generation, jiff::Timestamp::now());
-    let blocked_before = !store.status.as_ref().is_some_and(|s| {
+    let first_time = !store.status.as_ref().is_some_and(|s| {
         s.conditions.iter().any(|c| c.type_ == DEGRADED && c.status == "True" && c.reason == invalid.reason)
     });
     write(store, ctx, ns, status).await?;
-    if blocked_before {
+    if first_time {
         ctx.event(store, true, invalid.reason, invalid.message.clone()).await;
     }
     Ok(())

@@ -214,3 +214,26 @@ async fn a_failed_revocation_blocks_deletion() {
     .await;
     assert_eq!(result.unwrap_err().metric_label(), "deletion_blocked");
 }
+
+#[tokio::test]
+async fn a_key_without_status_is_revoked_by_the_id_in_its_secret() {
+    let key = deleting(key_json(json!({"store": "demo"}), None));
+    let obj = key.clone();
+    let (result, calls) = run(
+        FakeAdmin::default(),
+        |ctx| reconcile(parse::<AccessKey>(&key), ctx),
+        |mut api| async move {
+            let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app", "ownerReferences": [
+            {"apiVersion": "bleepstore.io/v1alpha1", "kind": "AccessKey", "name": "app", "uid": "uid-app"}]},
+            "data": {"AWS_ACCESS_KEY_ID": b64("BSFROMSECRET00000001")}});
+            api.expect("GET", &core_path("secrets", "app")).await.reply(200, secret);
+            api.expect("GET", &store_path("demo")).await.reply(200, ready_store());
+            api.expect("GET", &core_path("secrets", "demo-admin")).await.reply(200, admin_secret());
+            api.expect_finalizer_removed(&key_path("app"), &obj, "bleepstore.io/access-key").await;
+            api
+        },
+    )
+    .await;
+    assert!(result.is_ok());
+    assert_eq!(calls, ["delete_key BSFROMSECRET00000001"]);
+}

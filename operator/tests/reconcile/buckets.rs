@@ -21,6 +21,13 @@ fn bucket_json(name: &str, spec: Value) -> Value {
     })
 }
 
+/// A bucket this resource created (its status names it), being deleted.
+fn deleting_created(name: &str, spec: Value) -> Value {
+    let mut bucket = deleting(bucket_json(name, spec));
+    bucket["status"] = json!({"bucketName": name});
+    bucket
+}
+
 fn list(items: Vec<Value>) -> Value {
     json!({"apiVersion": "bleepstore.io/v1alpha1", "kind": "BucketList", "metadata": {}, "items": items})
 }
@@ -199,7 +206,7 @@ async fn retain_keeps_the_bucket_and_releases_the_finalizer() {
 
 #[tokio::test]
 async fn delete_purges_the_bucket() {
-    let bucket = deleting(bucket_json("photos", json!({"store": "demo", "deletionPolicy": "Delete"})));
+    let bucket = deleting_created("photos", json!({"store": "demo", "deletionPolicy": "Delete"}));
     let obj = bucket.clone();
     let (result, calls) = run(
         FakeAdmin::default(),
@@ -217,7 +224,7 @@ async fn delete_purges_the_bucket() {
 
 #[tokio::test]
 async fn delete_if_empty_blocks_on_a_non_empty_bucket() {
-    let bucket = deleting(bucket_json("photos", json!({"store": "demo", "deletionPolicy": "DeleteIfEmpty"})));
+    let bucket = deleting_created("photos", json!({"store": "demo", "deletionPolicy": "DeleteIfEmpty"}));
     let obj = bucket.clone();
     let admin = FakeAdmin { delete_bucket: Some(BucketDeleted::NotEmpty), ..Default::default() };
     let (result, calls) = run(
@@ -243,7 +250,7 @@ async fn delete_if_empty_blocks_on_a_non_empty_bucket() {
 
 #[tokio::test]
 async fn delete_if_empty_deletes_an_empty_bucket() {
-    let bucket = deleting(bucket_json("photos", json!({"store": "demo", "deletionPolicy": "DeleteIfEmpty"})));
+    let bucket = deleting_created("photos", json!({"store": "demo", "deletionPolicy": "DeleteIfEmpty"}));
     let obj = bucket.clone();
     let (result, calls) = run(
         FakeAdmin::default(),
@@ -261,7 +268,7 @@ async fn delete_if_empty_deletes_an_empty_bucket() {
 
 #[tokio::test]
 async fn a_bucket_whose_store_is_gone_is_released() {
-    let bucket = deleting(bucket_json("photos", json!({"store": "demo", "deletionPolicy": "Delete"})));
+    let bucket = deleting_created("photos", json!({"store": "demo", "deletionPolicy": "Delete"}));
     let obj = bucket.clone();
     let (result, calls) = run(
         FakeAdmin::default(),
@@ -275,4 +282,24 @@ async fn a_bucket_whose_store_is_gone_is_released() {
     .await;
     assert!(result.is_ok());
     assert!(calls.is_empty());
+}
+
+#[tokio::test]
+async fn a_bucket_resource_that_never_created_its_bucket_deletes_nothing() {
+    // Refused (e.g. a name conflict): status has no bucketName, so Delete must not touch the
+    // bucket of that name, which another resource manages.
+    let bucket =
+        deleting(bucket_json("pictures", json!({"store": "demo", "bucketName": "shared", "deletionPolicy": "Delete"})));
+    let obj = bucket.clone();
+    let (result, calls) = run(
+        FakeAdmin::default(),
+        |ctx| reconcile(parse::<Bucket>(&bucket), ctx),
+        |mut api| async move {
+            api.expect_finalizer_removed(&bucket_path("pictures"), &obj, "bleepstore.io/bucket").await;
+            api
+        },
+    )
+    .await;
+    assert!(result.is_ok());
+    assert!(calls.is_empty(), "{calls:?}");
 }
