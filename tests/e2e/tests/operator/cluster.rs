@@ -37,6 +37,16 @@ pub struct Cluster {
     pub dir: tempfile::TempDir,
 }
 
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // BLEEPSTORE_E2E_KEEP=1 keeps the logs, data and manifests of every cluster for a look.
+        if std::env::var_os("BLEEPSTORE_E2E_KEEP").is_some() {
+            let kept = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir")).keep();
+            eprintln!("e2e: kept {}", kept.display());
+        }
+    }
+}
+
 impl Cluster {
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -74,10 +84,15 @@ impl Cluster {
         self.operator = Some(child);
     }
 
-    /// Stops the operator and waits for it to exit.
+    /// Stops the operator with SIGTERM (it releases its Lease) and waits for it to exit.
     pub async fn stop_operator(&mut self) {
         if let Some(mut child) = self.operator.take() {
-            let _ = child.kill().await;
+            let pid = child.id().expect("the operator runs").to_string();
+            let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+            assert!(sent.success());
+            let status =
+                tokio::time::timeout(PATIENCE, child.wait()).await.expect("the operator stops on SIGTERM").unwrap();
+            assert!(status.success(), "the operator exits cleanly on SIGTERM: {status}");
         }
     }
 
