@@ -66,22 +66,25 @@ impl Cluster {
         if let Some(mut old) = self.operator.take() {
             let _ = old.start_kill();
         }
-        let log =
-            std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("operator.log")).unwrap();
-        let child = tokio::process::Command::new(binary("bleepstore-operator"))
+        self.operator = Some(self.spawn_operator(self.metrics_port, "operator.log"));
+    }
+
+    /// Runs one more operator replica (same configuration, its own metrics port and log).
+    pub fn spawn_operator(&self, metrics_port: u16, log_name: &str) -> tokio::process::Child {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join(log_name)).unwrap();
+        tokio::process::Command::new(binary("bleepstore-operator"))
             .env_clear()
             .env("KUBECONFIG", self.dir.path().join("kubeconfig"))
             .env("POD_NAMESPACE", NS)
             .args(["--log-format", "text", "--log-level", "info,bleepstore_operator=debug"])
-            .args(["--listen", &format!("127.0.0.1:{}", self.metrics_port)])
+            .args(["--listen", &format!("127.0.0.1:{metrics_port}")])
             .arg("--pod-addresses")
             .arg(self.kubelet.names_file())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .kill_on_drop(true)
             .spawn()
-            .expect("start the operator");
-        self.operator = Some(child);
+            .expect("start the operator")
     }
 
     /// Stops the operator with SIGTERM (it releases its Lease) and waits for it to exit.
@@ -158,6 +161,24 @@ impl Cluster {
         }
     }
 
+    /// Waits until an async `check` returns a non-empty string (re-checked at every change or
+    /// 250 ms).
+    pub async fn wait_for_async<F: std::future::Future<Output = String>>(
+        &self,
+        what: &str,
+        check: impl Fn() -> F,
+    ) -> String {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let value = check().await;
+            if !value.is_empty() {
+                return value;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+            self.next_change().await;
+        }
+    }
+
     /// Returns at the next change the API server records, or after 250 ms.
     pub async fn next_change(&self) {
         let mut changes = self.api.state.store.lock().unwrap().changes.subscribe();
@@ -227,7 +248,14 @@ impl Cluster {
 
     /// The operator's `/metrics` text.
     pub async fn metrics(&self) -> String {
-        let url = format!("http://127.0.0.1:{}/metrics", self.metrics_port);
+        metrics(self.metrics_port).await
+    }
+}
+
+/// The `/metrics` text of the operator on `port` (empty while it does not answer).
+pub async fn metrics(port: u16) -> String {
+    {
+        let url = format!("http://127.0.0.1:{port}/metrics");
         match reqwest::get(url).await {
             Ok(r) => r.text().await.unwrap_or_default(),
             Err(_) => String::new(),

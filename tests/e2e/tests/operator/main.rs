@@ -7,7 +7,7 @@ mod cluster;
 use std::collections::BTreeMap;
 
 use aws_sdk_s3::primitives::ByteStream;
-use cluster::{code, condition, Cluster, NS};
+use cluster::{code, condition, metrics, Cluster, NS};
 
 const STORE: &str = "apiVersion: bleepstore.io/v1alpha1
 kind: BleepStore
@@ -325,4 +325,32 @@ async fn bad_manifests_are_refused_or_explained() {
     assert_eq!(tls["reason"], "TLSSecretNotFound");
     assert_eq!(tls["message"], "TLS Secret secure-tls not found in this namespace");
     assert!(cluster.get("apps", "statefulsets", "secure").is_none(), "nothing is deployed for an invalid store");
+}
+
+/// Reconciles of `kind` started, from the operator's metrics.
+fn started(metrics: &str, kind: &str) -> u64 {
+    let prefix = format!("bleepstore_operator_reconciles_total{{kind=\"{kind}\"}} ");
+    metrics.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_the_leader_acts_and_a_standby_takes_over() {
+    let mut cluster = with_store().await;
+    let standby_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut standby = cluster.spawn_operator(standby_port, "standby.log");
+    // The standby serves its metrics (it is up) but reconciles nothing while the leader acts.
+    let standby_metrics = cluster.wait_for_async("the standby's metrics", || metrics(standby_port)).await;
+    assert_eq!(started(&standby_metrics, "BleepStore"), 0);
+    cluster.apply_ok(&bucket("photos", "Retain"));
+    cluster.wait_condition("buckets", "photos", "Ready", "True").await;
+    let standby_metrics = metrics(standby_port).await;
+    for kind in ["BleepStore", "Bucket", "AccessKey"] {
+        assert_eq!(started(&standby_metrics, kind), 0, "the standby reconciled a {kind}");
+    }
+    // The leader stops (and releases the Lease): the standby takes over and acts.
+    cluster.stop_operator().await;
+    cluster.apply_ok(&bucket("videos", "Retain"));
+    cluster.wait_condition("buckets", "videos", "Ready", "True").await;
+    assert!(started(&metrics(standby_port).await, "Bucket") >= 1);
+    let _ = standby.kill().await;
 }
