@@ -69,9 +69,9 @@ async fn apply_store(store: &BleepStore, ctx: &Context, ns: &str) -> Result<Acti
     let resources = build::store_resources(&inputs);
     let applied = apply::apply(ctx, ns, resources, &refs).await?;
     let claims = apply::grow_volumes(ctx, ns, store, &refs).await?;
-    let ready = status::write_applied(store, ctx, ns, &applied, &claims).await?;
+    let settled = status::write_applied(store, ctx, ns, &applied, &claims).await?;
     ctx.succeeded(&key(store));
-    Ok(Action::requeue(if ready { RESYNC } else { RECHECK }))
+    Ok(Action::requeue(if settled { RESYNC } else { RECHECK }))
 }
 
 /// Deletion: wait while Buckets or AccessKeys name this store; then let the finalizer go (the

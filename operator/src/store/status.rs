@@ -52,7 +52,8 @@ pub async fn write_invalid(store: &BleepStore, ctx: &Context, ns: &str, invalid:
     Ok(())
 }
 
-/// The objects were applied: report the rollout and the volumes. Returns whether it is ready.
+/// The objects were applied: report the rollout and the volumes. Returns whether it is settled
+/// (ready, and no volume still expanding), which decides how soon it is looked at again.
 pub async fn write_applied(
     store: &BleepStore,
     ctx: &Context,
@@ -74,7 +75,7 @@ pub async fn write_applied(
             capacity: claim.status.as_ref().and_then(|s| s.capacity.as_ref()?.get("storage")).map(|q| q.0.clone()),
         })
         .collect();
-    let expanding = volumes.iter().find(|v| {
+    let expanding_claim = volumes.iter().cloned().find(|v| {
         let capacity = v.capacity.as_deref().and_then(quantity::bytes);
         matches!((capacity, quantity::bytes(&store.spec.storage.size)), (Some(have), Some(want)) if have < want)
     });
@@ -85,7 +86,8 @@ pub async fn write_applied(
     } else {
         Want::new(READY, false, "PodsNotReady", format!("{ready_replicas} of {replicas} pods ready"))
     });
-    wanted.push(match (rolled_out && ready, expanding) {
+    let settled = ready && expanding_claim.is_none();
+    wanted.push(match (rolled_out && ready, expanding_claim) {
         (_, Some(volume)) => Want::new(
             PROGRESSING,
             true,
@@ -110,5 +112,5 @@ pub async fn write_applied(
     status.conditions =
         conditions::merge(&status.conditions, &wanted, store.metadata.generation, jiff::Timestamp::now());
     write(store, ctx, ns, status).await?;
-    Ok(ready)
+    Ok(settled)
 }

@@ -86,7 +86,13 @@ async fn handle(
             let content_type =
                 headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
             match resource(&state, &t, &path, &method, &query, &content_type, &body) {
-                Ok((status, value)) => json_response(status, &value),
+                Ok((status, value)) => {
+                    if method == Method::PATCH && status == 201 {
+                        // An apply that created the object is authorized as `create` too.
+                        log(&state, &Method::POST, &headers, &path, false);
+                    }
+                    json_response(status, &value)
+                }
                 Err(error) => error_response(error),
             }
         }
@@ -176,7 +182,8 @@ fn resource(
                 let manager = query
                     .get("fieldManager")
                     .ok_or_else(|| ApiError::bad_request("fieldManager is required for apply"))?;
-                return Ok((200, store.apply(t, (&ns, name), patch, manager, part, strict)?));
+                let (object, created) = store.apply(t, (&ns, name), patch, manager, part, strict)?;
+                return Ok((if created { 201 } else { 200 }, object));
             }
             let current = store.get(t, &ns, name)?;
             let patched = match content_type {

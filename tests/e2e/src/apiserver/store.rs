@@ -276,7 +276,8 @@ impl Store {
         Ok(new)
     }
 
-    /// Server-side apply by `manager`: creates the object when absent.
+    /// Server-side apply by `manager`: creates the object when absent (then `.1` is true; the
+    /// real server authorizes that request as `create` as well as `patch`).
     pub fn apply(
         &mut self,
         t: &ResourceType,
@@ -285,14 +286,14 @@ impl Store {
         manager: &str,
         part: Part,
         strict: bool,
-    ) -> ApiResult<Value> {
+    ) -> ApiResult<(Value, bool)> {
         let uid_key = |uid: &str| (uid.to_owned(), format!("{manager}/{part:?}"));
         match self.get(t, ns, name) {
             Err(_) if part == Part::Main => {
                 let created = self.create(t, ns, applied.clone(), strict)?;
                 let uid = created["metadata"]["uid"].as_str().unwrap_or_default();
                 self.applied.insert(uid_key(uid), applied);
-                Ok(created)
+                Ok((created, true))
             }
             Err(e) => Err(e),
             Ok(current) => {
@@ -301,7 +302,7 @@ impl Store {
                 let merged = super::patch::apply(&current, &applied, previous);
                 let out = self.update(t, ns, name, merged, part, strict)?;
                 self.applied.insert(uid_key(&uid), applied);
-                Ok(out)
+                Ok((out, false))
             }
         }
     }

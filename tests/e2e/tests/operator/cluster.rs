@@ -17,10 +17,15 @@ pub const NS: &str = "team-a";
 /// How long a condition may take before a test fails.
 const PATIENCE: Duration = Duration::from_secs(60);
 
+/// `target/<profile>`, where `cargo test --workspace` puts the workspace's binaries.
+fn binary_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    exe.parent().and_then(Path::parent).expect("target/<profile>").to_owned()
+}
+
 /// A binary built by `cargo test --workspace` next to this test's own binary.
 fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let path = exe.parent().and_then(Path::parent).expect("target/<profile>").join(name);
+    let path = binary_dir().join(name);
     assert!(
         path.exists(),
         "{} is missing: build it first (`cargo build --workspace --bins`; `cargo test --workspace` does)",
@@ -39,6 +44,26 @@ pub struct Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        // The API calls the operator made (everything but kubectl's), for the chart's RBAC
+        // check: target/e2e-operator-calls/<test>.txt, lines "verb group resource[/subresource]".
+        let mut calls: Vec<String> = self
+            .api
+            .requests()
+            .into_iter()
+            .filter(|r| !r.user_agent.starts_with("kubectl"))
+            .map(|r| {
+                let resource =
+                    if r.subresource.is_empty() { r.resource } else { format!("{}/{}", r.resource, r.subresource) };
+                format!("{} {} {resource}\n", r.verb, if r.group.is_empty() { "core" } else { &r.group })
+            })
+            .collect();
+        calls.sort();
+        calls.dedup();
+        let dir = binary_dir().join("../e2e-operator-calls");
+        let test = std::thread::current().name().unwrap_or("unnamed").replace("::", "-");
+        if std::fs::create_dir_all(&dir).is_ok() {
+            let _ = std::fs::write(dir.join(format!("{test}.txt")), calls.concat());
+        }
         // BLEEPSTORE_E2E_KEEP=1 keeps the logs, data and manifests of every cluster for a look.
         if std::env::var_os("BLEEPSTORE_E2E_KEEP").is_some() {
             let kept = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir")).keep();

@@ -69,6 +69,28 @@ async fn kubectl_apply_of_a_store_makes_it_ready() {
     let volumes = &store["status"]["volumes"];
     assert_eq!(volumes[0]["claim"], "data-demo-0");
     assert_eq!(volumes[0]["capacity"], "1Gi");
+    // A PodDisruptionBudget comes and goes with the spec; storage grows on the claim.
+    cluster.apply_ok(&format!("{STORE}  podDisruptionBudget:\n    maxUnavailable: 1\n"));
+    let pdb = cluster.wait_for("the PodDisruptionBudget", |c| c.get("policy", "poddisruptionbudgets", "demo")).await;
+    assert_eq!(pdb["spec"]["maxUnavailable"], 1);
+    cluster.apply_ok(&STORE.replace("1Gi", "2Gi"));
+    cluster
+        .wait_for("the PodDisruptionBudget to go", |c| {
+            c.get("policy", "poddisruptionbudgets", "demo").is_none().then_some(())
+        })
+        .await;
+    let grown = cluster
+        .wait_for("the volume to grow", |c| {
+            let store = c.get("bleepstore.io", "bleepstores", "demo")?;
+            (store["status"]["volumes"][0]["capacity"] == "2Gi").then_some(store)
+        })
+        .await;
+    assert_eq!(grown["status"]["volumes"][0]["requested"], "2Gi");
+    let sts = cluster.get("apps", "statefulsets", "demo").unwrap();
+    assert_eq!(
+        sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"], "1Gi",
+        "the template keeps its size"
+    );
     // The store answers S3 with its root credential.
     let root = cluster.root_client("demo").await;
     assert!(root.list_buckets().send().await.unwrap().buckets().is_empty());
