@@ -75,10 +75,13 @@ pub async fn write_applied(
             capacity: claim.status.as_ref().and_then(|s| s.capacity.as_ref()?.get("storage")).map(|q| q.0.clone()),
         })
         .collect();
-    let expanding_claim = volumes.iter().cloned().find(|v| {
-        let capacity = v.capacity.as_deref().and_then(quantity::bytes);
-        matches!((capacity, quantity::bytes(&store.spec.storage.size)), (Some(have), Some(want)) if have < want)
-    });
+    let expanding_claim = volumes
+        .iter()
+        .find(|v| {
+            let capacity = v.capacity.as_deref().and_then(quantity::bytes);
+            matches!((capacity, quantity::bytes(&store.spec.storage.size)), (Some(have), Some(want)) if have < want)
+        })
+        .cloned();
     let ready = ready_replicas >= replicas;
     let mut wanted = vec![Want::new(DEGRADED, false, "AsExpected", "")];
     wanted.push(if ready {
