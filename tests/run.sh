@@ -12,10 +12,15 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "cargo test (unit, SDK integration, crash and memory tests)"
+step "cargo test (unit, SDK integration, crash and memory tests, operator, end to end)"
+# The end-to-end suite records the operator's API calls here for the chart's RBAC check.
+rm -rf target/e2e-operator-calls
 cargo test --workspace --locked
 
 step "real clients: boto3 and the AWS CLI against target/debug/bleepstore"
 tests/clients/run.sh
+
+step "Helm chart: lint, template, kubernetes-validate, values schema, CRDs, examples, RBAC"
+tests/chart/run.sh
 
 step "all tests passed"

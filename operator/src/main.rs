@@ -22,9 +22,9 @@ use kube_lease_manager::LeaseManagerBuilder;
 #[derive(Parser, Debug)]
 #[command(name = "bleepstore-operator", version, about = "Reconciles BleepStore, Bucket and AccessKey resources")]
 struct Args {
-    /// Watch only this namespace (default: every namespace).
-    #[arg(long, env = "BLEEPSTORE_OPERATOR_NAMESPACE")]
-    namespace: Option<String>,
+    /// Watch only these namespaces (comma-separated; default: every namespace).
+    #[arg(long = "namespace", env = "BLEEPSTORE_OPERATOR_NAMESPACES", value_delimiter = ',')]
+    namespaces: Vec<String>,
     /// The store image used when a BleepStore names none.
     #[arg(long, env = "BLEEPSTORE_OPERATOR_DEFAULT_IMAGE", default_value = concat!("ghcr.io/bleepstore/bleepstore:", env!("CARGO_PKG_VERSION")))]
     default_image: String,
@@ -75,12 +75,13 @@ async fn main() -> anyhow::Result<()> {
     let http = router(HttpState { metrics: metrics.clone(), ready: ready.clone() });
     tokio::spawn(async move { axum::serve(listener, http).await });
 
-    let scope = match &args.namespace {
-        Some(ns) => Scope::Namespace(ns.clone()),
-        None => Scope::All,
+    let scopes: Vec<Scope> = if args.namespaces.is_empty() {
+        vec![Scope::All]
+    } else {
+        args.namespaces.iter().map(|ns| Scope::Namespace(ns.clone())).collect()
     };
     // Readiness: the API server answers and the BleepStore CRD is installed.
-    let probe: Api<BleepStore> = match &scope {
+    let probe: Api<BleepStore> = match &scopes[0] {
         Scope::All => Api::all(client.clone()),
         Scope::Namespace(ns) => Api::namespaced(client.clone(), ns),
     };
@@ -95,7 +96,7 @@ async fn main() -> anyhow::Result<()> {
 
     if !args.leader_election {
         tracing::info!("leader election off: acting now");
-        controllers(ctx, &scope).await;
+        controllers(ctx, &scopes).await;
         return Ok(());
     }
     let identity = args.identity.clone().unwrap_or_else(|| format!("bleepstore-operator-{}", std::process::id()));
@@ -116,7 +117,7 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(%identity, "became the leader: acting");
     let mut watch_loss = leader.clone();
     let stopped = tokio::select! {
-        () = controllers(ctx, &scope) => true,
+        () = controllers(ctx, &scopes) => true,
         lost = watch_loss.wait_for(|is_leader| !*is_leader) => {
             lost.context("the leader-election task stopped")?;
             false

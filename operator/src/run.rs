@@ -33,8 +33,12 @@ where
     }
 }
 
-/// Runs every controller until a shutdown signal.
-pub async fn controllers(ctx: Arc<Context>, scope: &Scope) {
+/// Runs every controller, in each scope, until a shutdown signal.
+pub async fn controllers(ctx: Arc<Context>, scopes: &[Scope]) {
+    future::join_all(scopes.iter().map(|scope| scoped(ctx.clone(), scope))).await;
+}
+
+async fn scoped(ctx: Arc<Context>, scope: &Scope) {
     let client = ctx.client.clone();
     let config = watcher::Config::default();
     let owned = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
