@@ -75,11 +75,13 @@ async fn main() -> anyhow::Result<()> {
     let http = router(HttpState { metrics: metrics.clone(), ready: ready.clone() });
     tokio::spawn(async move { axum::serve(listener, http).await });
 
-    let scopes: Vec<Scope> = if args.namespaces.is_empty() {
-        vec![Scope::All]
-    } else {
-        args.namespaces.iter().map(|ns| Scope::Namespace(ns.clone())).collect()
-    };
+    // Each namespace once: two controllers for one namespace would reconcile objects twice.
+    let mut namespaces: Vec<String> =
+        args.namespaces.iter().map(|ns| ns.trim().to_owned()).filter(|ns| !ns.is_empty()).collect();
+    namespaces.sort();
+    namespaces.dedup();
+    let scopes: Vec<Scope> =
+        if namespaces.is_empty() { vec![Scope::All] } else { namespaces.into_iter().map(Scope::Namespace).collect() };
     // Readiness: the API server answers and the BleepStore CRD is installed.
     let probe: Api<BleepStore> = match &scopes[0] {
         Scope::All => Api::all(client.clone()),

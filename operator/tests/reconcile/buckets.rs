@@ -189,7 +189,7 @@ async fn an_unreachable_store_is_a_condition_and_an_error() {
 
 #[tokio::test]
 async fn retain_keeps_the_bucket_and_releases_the_finalizer() {
-    let bucket = deleting(bucket_json("photos", json!({"store": "demo"})));
+    let bucket = deleting_created("photos", json!({"store": "demo"}));
     let obj = bucket.clone();
     let (result, calls) = run(
         FakeAdmin::default(),
