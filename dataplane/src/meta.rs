@@ -38,6 +38,15 @@ impl MetaError {
     pub fn is_disk_full(&self) -> bool {
         matches!(self, Self::Sqlite(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DiskFull)
     }
+    /// The same failure again, for each request of a group commit that failed as a whole.
+    fn duplicate(&self) -> MetaError {
+        match self {
+            Self::Sqlite(rusqlite::Error::SqliteFailure(e, message)) => {
+                Self::Sqlite(rusqlite::Error::SqliteFailure(*e, message.clone()))
+            }
+            other => Self::Worker(other.to_string()),
+        }
+    }
     /// True when SQLite gave up waiting for a lock.
     pub fn is_busy(&self) -> bool {
         matches!(self, Self::Sqlite(rusqlite::Error::SqliteFailure(e, _))
@@ -55,8 +64,16 @@ pub struct Db {
     inner: Arc<DbInner>,
 }
 
+/// Delivers one write request's result once its group's commit outcome is known.
+type Finish = Box<dyn FnOnce(Option<&MetaError>) + Send>;
+/// One queued write request: runs in the group's transaction (or sees why it could not start)
+/// and returns its delivery, and whether it left the transaction unusable.
+type Job = Box<dyn FnOnce(Result<&Transaction<'_>, &MetaError>) -> (Finish, bool) + Send>;
+
 struct DbInner {
     writer: Mutex<Connection>,
+    /// Write requests waiting for the next group commit.
+    queue: Mutex<Vec<Job>>,
     readers: Mutex<Vec<Connection>>,
     path: std::path::PathBuf,
 }
@@ -70,6 +87,7 @@ impl Db {
         Ok(Self {
             inner: Arc::new(DbInner {
                 writer: Mutex::new(writer),
+                queue: Mutex::new(Vec::new()),
                 readers: Mutex::new(Vec::new()),
                 path: path.to_owned(),
             }),
@@ -98,23 +116,38 @@ impl Db {
         .await
     }
 
-    /// Runs `f` in one IMMEDIATE write transaction, committed when `f` returns `Ok`.
+    /// Runs `f` atomically (in a savepoint) and durably: its changes are committed when `f`
+    /// returns `Ok`, and discarded when it returns `Err`.
+    ///
+    /// Group commit: requests that arrive while the writer is busy queue up, and the next
+    /// writer runs all of them in one IMMEDIATE transaction, each in its own savepoint, with a
+    /// single commit (one WAL fsync) for the group. A failed commit fails every request of the
+    /// group, so none is reported done unless it is on disk.
     pub async fn write<T, F>(&self, f: F) -> MetaResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> MetaResult<T> + Send + 'static,
     {
+        let (send, receive) = tokio::sync::oneshot::channel::<MetaResult<T>>();
+        let job: Job = Box::new(move |tx| {
+            let (result, broken) = match tx {
+                Ok(tx) => in_savepoint(tx, f),
+                Err(begin) => (Err(begin.duplicate()), false),
+            };
+            let finish: Finish = Box::new(move |commit_error| {
+                let _ = send.send(match (result, commit_error) {
+                    (Ok(value), None) => Ok(value),
+                    (Ok(_), Some(error)) => Err(error.duplicate()),
+                    (Err(error), _) => Err(error),
+                });
+            });
+            (finish, broken)
+        });
+        self.inner.queue.lock().map_err(poisoned)?.push(job);
         let inner = self.inner.clone();
-        run_blocking(move || {
-            let mut conn = inner.writer.lock().map_err(poisoned)?;
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let value = f(&tx)?;
-            tx.commit()?;
-            Ok(value)
-        })
-        .await
+        run_blocking(move || inner.commit_group()).await?;
+        receive.await.map_err(|_| MetaError::Worker("the metadata writer dropped a request".into()))?
     }
-
     /// Readiness: a fresh connection to the database file answers a query. In WAL mode a
     /// reader is never blocked by a writer, so a long write transaction does not flap the
     /// probe; a missing, unreadable or corrupt database does show.
@@ -136,6 +169,66 @@ impl Db {
     pub fn write_blocking<T>(&self, f: impl FnOnce(&mut Connection) -> MetaResult<T>) -> MetaResult<T> {
         let mut conn = self.inner.writer.lock().map_err(poisoned)?;
         f(&mut conn)
+    }
+}
+
+impl DbInner {
+    /// Runs every queued request in one transaction and commits once. A request queued while
+    /// another group was committing is run by the next caller to get the writer (possibly an
+    /// earlier one's own call finds the queue empty: its request already ran).
+    fn commit_group(&self) -> MetaResult<()> {
+        let mut conn = self.writer.lock().map_err(poisoned)?;
+        let jobs = std::mem::take(&mut *self.queue.lock().map_err(poisoned)?);
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(e) => {
+                let error = MetaError::from(e);
+                for job in jobs {
+                    let (finish, _) = job(Err(&error));
+                    finish(Some(&error));
+                }
+                return Ok(());
+            }
+        };
+        let mut finishes = Vec::with_capacity(jobs.len());
+        let mut broken = false;
+        for job in jobs {
+            let (finish, job_broke) = job(Ok(&tx));
+            broken |= job_broke;
+            finishes.push(finish);
+        }
+        let outcome = if broken {
+            drop(tx);
+            Err(MetaError::Worker("a savepoint could not be rolled back; the group was discarded".into()))
+        } else {
+            tx.commit().map_err(MetaError::from)
+        };
+        let error = outcome.err();
+        for finish in finishes {
+            finish(error.as_ref());
+        }
+        Ok(())
+    }
+}
+
+/// Runs `f` in a savepoint of `tx`: kept when it succeeds, rolled back when it fails. The flag
+/// says the rollback itself failed, which leaves the whole transaction unusable.
+fn in_savepoint<T>(tx: &Transaction<'_>, f: impl FnOnce(&Transaction<'_>) -> MetaResult<T>) -> (MetaResult<T>, bool) {
+    if let Err(e) = tx.execute_batch("SAVEPOINT request") {
+        return (Err(e.into()), false);
+    }
+    match f(tx) {
+        Ok(value) => match tx.execute_batch("RELEASE request") {
+            Ok(()) => (Ok(value), false),
+            Err(e) => (Err(e.into()), true),
+        },
+        Err(error) => {
+            let undone = tx.execute_batch("ROLLBACK TO request; RELEASE request").is_ok();
+            (Err(error), !undone)
+        }
     }
 }
 
@@ -176,5 +269,64 @@ pub(crate) mod test_support {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("meta.db")).unwrap();
         (db, dir)
+    }
+}
+
+#[cfg(test)]
+mod group_commit_tests {
+    use super::test_support::db;
+    use super::*;
+
+    /// Concurrent writers: every successful request is committed, every failed one leaves no
+    /// trace, whichever group it shared with others.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn failed_requests_roll_back_alone_and_the_rest_commit() {
+        let (db, _dir) = db();
+        db.write(|tx| Ok(tx.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)")?)).await.unwrap();
+        let mut tasks = Vec::new();
+        for n in 0..200i64 {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                db.write(move |tx| {
+                    tx.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
+                    if n % 7 == 0 {
+                        return Err(MetaError::Corrupt(format!("request {n} fails after writing")));
+                    }
+                    Ok(n)
+                })
+                .await
+            }));
+        }
+        let mut ok = Vec::new();
+        for (n, task) in tasks.into_iter().enumerate() {
+            match task.await.unwrap() {
+                Ok(v) => ok.push(v),
+                Err(MetaError::Corrupt(m)) => assert!(m.contains(&format!("request {n} "))),
+                Err(other) => panic!("unexpected {other}"),
+            }
+        }
+        let stored: Vec<i64> = db
+            .read(|conn| {
+                let mut stmt = conn.prepare("SELECT n FROM t ORDER BY n")?;
+                let rows = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<i64>, _>>()?;
+                Ok(rows)
+            })
+            .await
+            .unwrap();
+        assert_eq!(stored, ok);
+        assert_eq!(stored.len(), 200 - 29, "every n % 7 == 0 request was rolled back");
+    }
+
+    #[tokio::test]
+    async fn a_failed_begin_fails_the_request() {
+        let (db, dir) = db();
+        db.write(|tx| Ok(tx.execute_batch("CREATE TABLE t (n INTEGER)")?)).await.unwrap();
+        // Another connection holds the write lock past the writer's busy timeout.
+        let other = Connection::open(dir.path().join("meta.db")).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let error = db.write(|tx| Ok(tx.execute("INSERT INTO t VALUES (1)", [])?)).await.unwrap_err();
+        assert!(error.is_busy(), "{error}");
+        other.execute_batch("ROLLBACK").unwrap();
+        db.write(|tx| Ok(tx.execute("INSERT INTO t VALUES (2)", [])?)).await.unwrap();
     }
 }
