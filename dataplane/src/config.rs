@@ -24,6 +24,7 @@ pub struct Config {
     /// Serve HTTPS on the S3 port with this certificate; plain HTTP when absent.
     pub tls: Option<TlsConfig>,
     pub limits: Limits,
+    pub storage: StorageConfig,
     pub multipart: MultipartConfig,
     pub management: ManagementConfig,
     pub log: LogConfig,
@@ -42,6 +43,25 @@ pub struct ManagementConfig {
 impl Default for ManagementConfig {
     fn default() -> Self {
         Self { listen: SocketAddr::from(([127, 0, 0, 1], 9001)), admin_token: None }
+    }
+}
+
+/// Where object bytes are kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Objects up to this many bytes are stored in the metadata database, committed with their
+    /// row (no blob file, no second fsync); 0 stores every object as a blob.
+    pub inline_max_size: u64,
+}
+
+/// The largest `storage.inline_max_size` accepted: SQLite is quicker than files for small
+/// values, not for large ones.
+pub const INLINE_MAX_SIZE_CEILING: u64 = 256 * 1024;
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self { inline_max_size: 32 * 1024 }
     }
 }
 
@@ -122,6 +142,7 @@ impl Default for Config {
             root_credentials: None,
             tls: None,
             limits: Limits::default(),
+            storage: StorageConfig::default(),
             multipart: MultipartConfig::default(),
             management: ManagementConfig::default(),
             log: LogConfig::default(),
@@ -239,6 +260,9 @@ impl Config {
         if m.port() == s.port() && m.port() != 0 && overlap {
             return invalid("management.listen", "must not use the S3 port (listen) on an overlapping address");
         }
+        if self.storage.inline_max_size > INLINE_MAX_SIZE_CEILING {
+            return invalid("storage.inline_max_size", "must be at most 262144 bytes (256 KiB)");
+        }
         if self.multipart.expiry_secs == 0 {
             return invalid("multipart.expiry_secs", "must be at least 1");
         }
@@ -304,6 +328,10 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("management.listen"));
         c.management.listen = "127.0.0.1:9001".parse().unwrap();
         assert!(c.validate().is_ok());
+        c.storage.inline_max_size = INLINE_MAX_SIZE_CEILING + 1;
+        assert!(c.validate().unwrap_err().to_string().contains("storage.inline_max_size"));
+        let c = Config::from_yaml("storage:\n  inline_max_size: 0\n").unwrap();
+        assert_eq!(c.storage.inline_max_size, 0);
         let c = Config {
             root_credentials: Some(RootCredentials { access_key: "admin".into(), secret_key: "short".into() }),
             ..Config::default()

@@ -4,6 +4,7 @@
 //! Must not: touch blob bytes or know about HTTP.
 
 mod buckets;
+mod cache;
 mod credentials;
 mod deletions;
 mod list;
@@ -20,7 +21,7 @@ pub use buckets::{BucketRow, CreateBucketOutcome, DeleteBucketOutcome};
 pub use credentials::{Credential, GRANT_OWNER, GRANT_READ, GRANT_WRITE};
 pub use list::{ListItem, ListPage, ListQuery, ListStart};
 pub use multipart::{CompleteOutcome, PartOutcome, PartRow, UploadRow, UploadsPage};
-pub use objects::{Checksum, ManifestPart, ObjectMeta, ObjectRow, PutCondition, PutOutcome};
+pub use objects::{Checksum, Layout, ManifestPart, ObjectMeta, ObjectRow, PutCondition, PutOutcome};
 
 /// A metadata failure. Domain outcomes (no such bucket, not empty, …) are values, not errors.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +77,8 @@ struct DbInner {
     queue: Mutex<Vec<Job>>,
     readers: Mutex<Vec<Connection>>,
     path: std::path::PathBuf,
+    /// Credentials, buckets and grants, as last read (see `cache`).
+    cache: cache::ConfigCache,
 }
 
 impl Db {
@@ -90,6 +93,7 @@ impl Db {
                 queue: Mutex::new(Vec::new()),
                 readers: Mutex::new(Vec::new()),
                 path: path.to_owned(),
+                cache: cache::ConfigCache::default(),
             }),
         })
     }
@@ -148,6 +152,18 @@ impl Db {
         run_blocking(move || inner.commit_group()).await?;
         receive.await.map_err(|_| MetaError::Worker("the metadata writer dropped a request".into()))?
     }
+    /// `write` for the tables the config cache holds (credentials, buckets, grants): the cache
+    /// is cleared once the outcome is known, so no reader sees the old rows after the commit.
+    pub(crate) async fn write_config<T, F>(&self, f: F) -> MetaResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> MetaResult<T> + Send + 'static,
+    {
+        let result = self.write(f).await;
+        self.inner.cache.clear();
+        result
+    }
+
     /// Readiness: a fresh connection to the database file answers a query. In WAL mode a
     /// reader is never blocked by a writer, so a long write transaction does not flap the
     /// probe; a missing, unreadable or corrupt database does show.
@@ -252,6 +268,11 @@ fn open_connection(path: &Path, read_only: bool) -> MetaResult<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.set_prepared_statement_cache_capacity(64);
+    if read_only {
+        // Up to READER_POOL_MAX readers: 1 MiB of page cache each (SQLite's default is 2 MiB)
+        // keeps their sum small; misses are served by the kernel's page cache.
+        conn.pragma_update(None, "cache_size", -1024)?;
+    }
     Ok(conn)
 }
 

@@ -55,11 +55,19 @@ pub(super) fn exists(tx: &Transaction<'_>, name: &str) -> MetaResult<bool> {
 impl Db {
     pub async fn get_bucket(&self, name: &str) -> MetaResult<Option<BucketRow>> {
         let name = name.to_owned();
-        self.read(move |conn| get(conn, &name)).await
+        if let Some(hit) = self.inner.cache.bucket(&name) {
+            return Ok(Some(hit));
+        }
+        let ticket = self.inner.cache.ticket();
+        let found = self.read(move |conn| get(conn, &name)).await?;
+        if let Some(row) = &found {
+            self.inner.cache.fill_bucket(ticket, row);
+        }
+        Ok(found)
     }
 
     pub async fn create_bucket(&self, row: BucketRow) -> MetaResult<CreateBucketOutcome> {
-        self.write(move |tx| {
+        self.write_config(move |tx| {
             let mut stmt = tx.prepare_cached("SELECT owner FROM buckets WHERE name = ?1")?;
             if let Some(owner) = stmt.query_row([&row.name], |r| r.get::<_, String>(0)).optional()? {
                 return Ok(if owner == row.owner {
@@ -79,7 +87,7 @@ impl Db {
 
     pub async fn delete_bucket(&self, name: &str) -> MetaResult<DeleteBucketOutcome> {
         let name = name.to_owned();
-        self.write(move |tx| {
+        self.write_config(move |tx| {
             if !exists(tx, &name)? {
                 return Ok(DeleteBucketOutcome::NoSuchBucket);
             }
@@ -100,7 +108,7 @@ impl Db {
     /// Only the bucket still owned by `owner` (the one whose permissions were checked) changes.
     pub async fn set_bucket_acl(&self, name: &str, owner: &str, acl: String) -> MetaResult<bool> {
         let (name, owner) = (name.to_owned(), owner.to_owned());
-        self.write(move |tx| {
+        self.write_config(move |tx| {
             Ok(tx.execute("UPDATE buckets SET acl = ?3 WHERE name = ?1 AND owner = ?2", params![name, owner, acl])?
                 == 1)
         })
@@ -164,7 +172,7 @@ impl Db {
     /// blobs, in one transaction; returns how many objects went.
     pub async fn purge_bucket(&self, name: &str) -> MetaResult<u64> {
         let name = name.to_owned();
-        self.write(move |tx| {
+        self.write_config(move |tx| {
             let keys: Vec<Vec<u8>> = tx
                 .prepare("SELECT key FROM objects WHERE bucket = ?1")?
                 .query_map([&name], |r| r.get(0))?
@@ -213,7 +221,10 @@ mod tests {
         assert_eq!(db.create_bucket(row("b1", "alice")).await.unwrap(), CreateBucketOutcome::AlreadyOwned);
         assert_eq!(db.create_bucket(row("b1", "bob")).await.unwrap(), CreateBucketOutcome::AlreadyExists);
         assert_eq!(db.get_bucket("b1").await.unwrap().unwrap().owner, "alice");
+        assert!(db.set_bucket_acl("b1", "alice", "public-read".into()).await.unwrap());
+        assert_eq!(db.get_bucket("b1").await.unwrap().unwrap().acl, "public-read", "the cached row was dropped");
         assert_eq!(db.delete_bucket("b1").await.unwrap(), DeleteBucketOutcome::Deleted);
+        assert_eq!(db.get_bucket("b1").await.unwrap(), None);
         assert_eq!(db.delete_bucket("b1").await.unwrap(), DeleteBucketOutcome::NoSuchBucket);
     }
 

@@ -31,25 +31,35 @@ impl std::fmt::Debug for Credential {
 }
 
 impl Db {
+    /// The credential of `access_key` (cached: see `cache`).
     pub async fn get_credential(&self, access_key: &str) -> MetaResult<Option<Credential>> {
+        if let Some(hit) = self.inner.cache.credential(access_key) {
+            return Ok(Some(hit));
+        }
+        let ticket = self.inner.cache.ticket();
         let key = access_key.to_owned();
-        self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT access_key, secret, owner_id, is_root, enabled FROM credentials WHERE access_key = ?1",
-            )?;
-            Ok(stmt
-                .query_row([key], |r| {
-                    Ok(Credential {
-                        access_key: r.get(0)?,
-                        secret: r.get(1)?,
-                        owner_id: r.get(2)?,
-                        is_root: r.get(3)?,
-                        enabled: r.get(4)?,
+        let found = self
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT access_key, secret, owner_id, is_root, enabled FROM credentials WHERE access_key = ?1",
+                )?;
+                Ok(stmt
+                    .query_row([key], |r| {
+                        Ok(Credential {
+                            access_key: r.get(0)?,
+                            secret: r.get(1)?,
+                            owner_id: r.get(2)?,
+                            is_root: r.get(3)?,
+                            enabled: r.get(4)?,
+                        })
                     })
-                })
-                .optional()?)
-        })
-        .await
+                    .optional()?)
+            })
+            .await?;
+        if let Some(c) = &found {
+            self.inner.cache.fill_credential(ticket, c);
+        }
+        Ok(found)
     }
 
     /// Creates or updates a non-root access key owned by `owner_id`.
@@ -61,7 +71,7 @@ impl Db {
         enabled: bool,
     ) -> MetaResult<()> {
         let (key, secret, owner) = (access_key.to_owned(), secret.to_owned(), owner_id.to_owned());
-        self.write(move |tx| {
+        self.write_config(move |tx| {
             tx.execute(
                 "INSERT INTO credentials (access_key, secret, owner_id, is_root, enabled, created_at)
                  VALUES (?1, ?2, ?3, 0, ?4, ?5)
@@ -77,7 +87,7 @@ impl Db {
     /// Sets (flags > 0) or removes (0) a key's grant on a bucket; `GRANT_*` bits.
     pub async fn set_grant(&self, access_key: &str, bucket: &str, flags: u8) -> MetaResult<()> {
         let (key, bucket) = (access_key.to_owned(), bucket.to_owned());
-        self.write(move |tx| {
+        self.write_config(move |tx| {
             if flags == 0 {
                 tx.execute("DELETE FROM grants WHERE access_key = ?1 AND bucket = ?2", params![key, bucket])?;
             } else {
@@ -95,7 +105,7 @@ impl Db {
     /// Replaces all of a key's grants with `grants` (bucket, flags), in one transaction.
     pub async fn replace_grants(&self, access_key: &str, grants: Vec<(String, u8)>) -> MetaResult<()> {
         let key = access_key.to_owned();
-        self.write(move |tx| {
+        self.write_config(move |tx| {
             tx.execute("DELETE FROM grants WHERE access_key = ?1", [&key])?;
             let mut stmt = tx
                 .prepare_cached("INSERT OR REPLACE INTO grants (access_key, bucket, permission) VALUES (?1, ?2, ?3)")?;
@@ -122,7 +132,7 @@ impl Db {
     /// Deletes a non-root key and its grants (deleting a missing key succeeds).
     pub async fn delete_credential(&self, access_key: &str) -> MetaResult<()> {
         let key = access_key.to_owned();
-        self.write(move |tx| {
+        self.write_config(move |tx| {
             tx.execute("DELETE FROM grants WHERE access_key = ?1", [&key])?;
             tx.execute("DELETE FROM credentials WHERE access_key = ?1 AND is_root = 0", [&key])?;
             Ok(())
@@ -132,21 +142,28 @@ impl Db {
 
     /// A key's grant flags on a bucket (0 when none).
     pub async fn grant(&self, access_key: &str, bucket: &str) -> MetaResult<u8> {
-        let (key, bucket) = (access_key.to_owned(), bucket.to_owned());
-        self.read(move |conn| {
-            Ok(conn
-                .prepare_cached("SELECT permission FROM grants WHERE access_key = ?1 AND bucket = ?2")?
-                .query_row(params![key, bucket], |r| r.get::<_, u8>(0))
-                .optional()?
-                .unwrap_or(0))
-        })
-        .await
+        if let Some(hit) = self.inner.cache.grant(access_key, bucket) {
+            return Ok(hit);
+        }
+        let ticket = self.inner.cache.ticket();
+        let (key, name) = (access_key.to_owned(), bucket.to_owned());
+        let flags = self
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached("SELECT permission FROM grants WHERE access_key = ?1 AND bucket = ?2")?
+                    .query_row(params![key, name], |r| r.get::<_, u8>(0))
+                    .optional()?
+                    .unwrap_or(0))
+            })
+            .await?;
+        self.inner.cache.fill_grant(ticket, access_key, bucket, flags);
+        Ok(flags)
     }
 
     /// Makes `access_key` the one root credential (idempotent); an earlier root key is removed.
     pub async fn seed_root(&self, access_key: &str, secret: &str) -> MetaResult<()> {
         let (key, secret) = (access_key.to_owned(), secret.to_owned());
-        self.write(move |tx| {
+        self.write_config(move |tx| {
             tx.execute("DELETE FROM credentials WHERE is_root = 1 AND access_key <> ?1", [&key])?;
             tx.execute(
                 "INSERT INTO credentials (access_key, secret, owner_id, is_root, enabled, created_at)
@@ -175,5 +192,24 @@ mod tests {
         db.seed_root("root2", "secret-two").await.unwrap();
         assert!(db.get_credential("root1").await.unwrap().is_none());
         assert_eq!(db.get_credential("root2").await.unwrap().unwrap().secret, "secret-two");
+    }
+
+    /// Reads are cached; every write is seen by the next read (revocation is immediate).
+    #[tokio::test]
+    async fn cached_reads_follow_every_write() {
+        let (db, _dir) = db();
+        db.put_credential("app", "secret-one", "owner", true).await.unwrap();
+        assert_eq!(db.get_credential("app").await.unwrap().unwrap().secret, "secret-one");
+        db.put_credential("app", "secret-two", "owner", false).await.unwrap();
+        let c = db.get_credential("app").await.unwrap().unwrap();
+        assert_eq!((c.secret.as_str(), c.enabled), ("secret-two", false));
+        assert_eq!(db.grant("app", "b").await.unwrap(), 0);
+        db.set_grant("app", "b", super::GRANT_READ).await.unwrap();
+        assert_eq!(db.grant("app", "b").await.unwrap(), super::GRANT_READ);
+        db.replace_grants("app", vec![("b".into(), super::GRANT_WRITE)]).await.unwrap();
+        assert_eq!(db.grant("app", "b").await.unwrap(), super::GRANT_WRITE);
+        db.delete_credential("app").await.unwrap();
+        assert!(db.get_credential("app").await.unwrap().is_none());
+        assert_eq!(db.grant("app", "b").await.unwrap(), 0);
     }
 }

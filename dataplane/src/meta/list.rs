@@ -190,8 +190,9 @@ mod tests {
                 owner: "o".into(),
                 acl: "private".into(),
                 parts_count: 0,
+                inline: false,
             };
-            db.put_object(row, PutCondition::None).await.unwrap();
+            db.put_object(row, None, PutCondition::None).await.unwrap();
         }
         (db, dir)
     }

@@ -265,7 +265,7 @@ impl Db {
             let existed = tx
                 .prepare_cached("SELECT 1 FROM objects WHERE bucket = ?1 AND key = ?2")?
                 .exists(params![row.bucket, row.key.as_bytes()])?;
-            upsert(tx, &row)?;
+            upsert(tx, &row, None)?;
             Ok(CompleteOutcome::Completed { row, created: !existed })
         })
         .await

@@ -1,6 +1,7 @@
-//! The `objects` table: one row per visible object, pointing at its blob. Writes that replace
-//! or remove a row enqueue the old blob for deletion in the same transaction, so no blob leaks
-//! and no reader of the old bytes is disturbed before the deleter runs.
+//! The `objects` table: one row per visible object, pointing at its blob (or, for a small
+//! object, at its bytes in `inline_data`). Writes that replace or remove a row enqueue the old
+//! blob for deletion in the same transaction, so no blob leaks and no reader of the old bytes
+//! is disturbed before the deleter runs; inline bytes go with their row.
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde::{Deserialize, Serialize};
@@ -51,6 +52,19 @@ pub struct ObjectRow {
     /// 0 for an object stored as one blob; N for a multipart object whose `blob_id` is the id
     /// of a manifest of N part blobs.
     pub parts_count: u32,
+    /// The bytes are in the metadata (`inline_data`, under `blob_id`), not in a blob.
+    pub inline: bool,
+}
+
+/// Where an object's bytes are, as read in the same snapshot as its row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layout {
+    /// One blob, `blob_id`.
+    Blob,
+    /// The part blobs of a multipart object, in order.
+    Parts(Vec<ManifestPart>),
+    /// The bytes themselves (small objects).
+    Inline(bytes::Bytes),
 }
 
 /// One part of a multipart object's manifest.
@@ -85,7 +99,7 @@ pub enum PutOutcome {
     PreconditionFailed,
 }
 
-const COLUMNS: &str = "bucket, key, blob_id, size, etag, last_modified, meta, owner, acl, parts_count";
+const COLUMNS: &str = "bucket, key, blob_id, size, etag, last_modified, meta, owner, acl, parts_count, inline";
 
 pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<(ObjectRow, String)> {
     let key: Vec<u8> = row.get(1)?;
@@ -102,6 +116,7 @@ pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<(ObjectRow, String)> {
             owner: row.get(7)?,
             acl: row.get(8)?,
             parts_count: row.get(9)?,
+            inline: row.get(10)?,
         },
         meta,
     ))
@@ -122,15 +137,25 @@ fn etag_matches(stored: &str, wanted: &str) -> bool {
     crate::s3::conditional::etag_list_matches(wanted, stored)
 }
 
-/// Inserts or replaces a row, releasing what the replaced row used. Caller checked the bucket.
-pub(super) fn upsert(tx: &Transaction<'_>, row: &ObjectRow) -> MetaResult<Option<String>> {
-    let old: Option<(String, u32)> = tx
-        .prepare_cached("SELECT blob_id, parts_count FROM objects WHERE bucket = ?1 AND key = ?2")?
-        .query_row(params![row.bucket, row.key.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
+/// Inserts or replaces a row (with its bytes when `inline`), releasing what the replaced row
+/// used. Caller checked the bucket.
+pub(super) fn upsert(tx: &Transaction<'_>, row: &ObjectRow, inline: Option<&[u8]>) -> MetaResult<Option<String>> {
+    if row.inline != inline.is_some() {
+        return Err(MetaError::Corrupt(format!(
+            "object {} marked inline={} without matching bytes",
+            row.key, row.inline
+        )));
+    }
+    let old: Option<Stored> = tx
+        .prepare_cached("SELECT blob_id, parts_count, inline FROM objects WHERE bucket = ?1 AND key = ?2")?
+        .query_row(params![row.bucket, row.key.as_bytes()], stored)
         .optional()?;
+    if let Some(data) = inline {
+        tx.prepare_cached("INSERT INTO inline_data (id, data) VALUES (?1, ?2)")?.execute(params![row.blob_id, data])?;
+    }
     let meta = serde_json::to_string(&row.meta).map_err(|e| MetaError::Corrupt(e.to_string()))?;
     tx.prepare_cached(&format!(
-        "INSERT OR REPLACE INTO objects ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        "INSERT OR REPLACE INTO objects ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
     ))?
     .execute(params![
         row.bucket,
@@ -142,33 +167,51 @@ pub(super) fn upsert(tx: &Transaction<'_>, row: &ObjectRow) -> MetaResult<Option
         meta,
         row.owner,
         row.acl,
-        row.parts_count
+        row.parts_count,
+        row.inline
     ])?;
     match old {
-        Some((id, parts)) if id != row.blob_id => {
-            release(tx, &id, parts)?;
-            Ok(Some(id))
+        Some(old) if old.id != row.blob_id => {
+            release(tx, &old)?;
+            Ok(Some(old.id))
         }
         _ => Ok(None),
     }
 }
 
-/// Removes a row, releasing its blobs; returns the blob or manifest id when there was a row.
-pub(super) fn remove(tx: &Transaction<'_>, bucket: &str, key: &str) -> MetaResult<Option<String>> {
-    let old: Option<(String, u32)> = tx
-        .prepare_cached("DELETE FROM objects WHERE bucket = ?1 AND key = ?2 RETURNING blob_id, parts_count")?
-        .query_row(params![bucket, key.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    if let Some((id, parts)) = &old {
-        release(tx, id, *parts)?;
-    }
-    Ok(old.map(|(id, _)| id))
+/// What a row points at: its blob, manifest or inline id, and which of those it is.
+struct Stored {
+    id: String,
+    parts_count: u32,
+    inline: bool,
 }
 
-/// Queues the blobs of an object that no row references any more: its single blob, or every
-/// part of its manifest (and the manifest itself goes). Readers pin by `id`.
-fn release(tx: &Transaction<'_>, id: &str, parts_count: u32) -> MetaResult<()> {
-    if parts_count == 0 {
+fn stored(r: &Row<'_>) -> rusqlite::Result<Stored> {
+    Ok(Stored { id: r.get(0)?, parts_count: r.get(1)?, inline: r.get(2)? })
+}
+
+/// Removes a row, releasing its blobs; returns the blob or manifest id when there was a row.
+pub(super) fn remove(tx: &Transaction<'_>, bucket: &str, key: &str) -> MetaResult<Option<String>> {
+    let old: Option<Stored> = tx
+        .prepare_cached("DELETE FROM objects WHERE bucket = ?1 AND key = ?2 RETURNING blob_id, parts_count, inline")?
+        .query_row(params![bucket, key.as_bytes()], stored)
+        .optional()?;
+    if let Some(old) = &old {
+        release(tx, old)?;
+    }
+    Ok(old.map(|o| o.id))
+}
+
+/// Frees what an object no row references any more used: its inline bytes at once, or queues
+/// its single blob, or every part of its manifest (and the manifest itself goes). Readers pin
+/// by `id`.
+fn release(tx: &Transaction<'_>, old: &Stored) -> MetaResult<()> {
+    let Stored { id, parts_count, inline } = old;
+    if *inline {
+        tx.prepare_cached("DELETE FROM inline_data WHERE id = ?1")?.execute([id])?;
+        return Ok(());
+    }
+    if *parts_count == 0 {
         return deletions::enqueue(tx, id, Some(id));
     }
     let blobs: Vec<String> = tx
@@ -181,43 +224,44 @@ fn release(tx: &Transaction<'_>, id: &str, parts_count: u32) -> MetaResult<()> {
     Ok(())
 }
 
-/// An object row and, for a multipart object, its manifest, read in one snapshot.
-pub(super) fn get_with_manifest(
-    conn: &Connection,
-    bucket: &str,
-    key: &str,
-) -> MetaResult<Option<(ObjectRow, Vec<ManifestPart>)>> {
+/// An object row and where its bytes are (its manifest, its inline bytes), in one snapshot.
+pub(super) fn get_with_layout(conn: &Connection, bucket: &str, key: &str) -> MetaResult<Option<(ObjectRow, Layout)>> {
     let tx = conn.unchecked_transaction()?;
     let Some(row) = get(&tx, bucket, key)? else { return Ok(None) };
-    let parts = if row.parts_count == 0 {
-        Vec::new()
+    let layout = if row.inline {
+        let data: Vec<u8> = tx
+            .prepare_cached("SELECT data FROM inline_data WHERE id = ?1")?
+            .query_row([&row.blob_id], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| MetaError::Corrupt(format!("inline bytes of {}/{} are missing", row.bucket, row.key)))?;
+        Layout::Inline(data.into())
+    } else if row.parts_count == 0 {
+        Layout::Blob
     } else {
-        tx.prepare_cached(
-            "SELECT part_number, blob_id, size, etag FROM object_parts WHERE manifest_id = ?1 ORDER BY part_number",
-        )?
-        .query_map([&row.blob_id], |r| {
-            Ok(ManifestPart {
-                part_number: r.get(0)?,
-                blob_id: r.get(1)?,
-                size: r.get::<_, i64>(2)? as u64,
-                etag: r.get(3)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?
+        Layout::Parts(
+            tx.prepare_cached(
+                "SELECT part_number, blob_id, size, etag FROM object_parts WHERE manifest_id = ?1 ORDER BY part_number",
+            )?
+            .query_map([&row.blob_id], |r| {
+                Ok(ManifestPart {
+                    part_number: r.get(0)?,
+                    blob_id: r.get(1)?,
+                    size: r.get::<_, i64>(2)? as u64,
+                    etag: r.get(3)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?,
+        )
     };
     tx.finish()?;
-    Ok(Some((row, parts)))
+    Ok(Some((row, layout)))
 }
 
 impl Db {
-    /// The object and its manifest (empty for single-blob objects), consistently.
-    pub async fn get_object_manifest(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> MetaResult<Option<(ObjectRow, Vec<ManifestPart>)>> {
+    /// The object and where its bytes are, consistently.
+    pub async fn get_object_layout(&self, bucket: &str, key: &str) -> MetaResult<Option<(ObjectRow, Layout)>> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
-        self.read(move |conn| get_with_manifest(conn, &bucket, &key)).await
+        self.read(move |conn| get_with_layout(conn, &bucket, &key)).await
     }
 
     pub async fn get_object(&self, bucket: &str, key: &str) -> MetaResult<Option<ObjectRow>> {
@@ -225,8 +269,14 @@ impl Db {
         self.read(move |conn| get(conn, &bucket, &key)).await
     }
 
-    /// Makes `row` the visible version of its key if `condition` holds.
-    pub async fn put_object(&self, row: ObjectRow, condition: PutCondition) -> MetaResult<PutOutcome> {
+    /// Makes `row` the visible version of its key if `condition` holds; `inline` carries the
+    /// bytes of a row marked inline.
+    pub async fn put_object(
+        &self,
+        row: ObjectRow,
+        inline: Option<bytes::Bytes>,
+        condition: PutCondition,
+    ) -> MetaResult<PutOutcome> {
         self.write(move |tx| {
             if !buckets::exists(tx, &row.bucket)? {
                 return Ok(PutOutcome::NoSuchBucket);
@@ -243,7 +293,7 @@ impl Db {
                 }
                 _ => {}
             }
-            Ok(PutOutcome::Stored { replaced: upsert(tx, &row)? })
+            Ok(PutOutcome::Stored { replaced: upsert(tx, &row, inline.as_deref())? })
         })
         .await
     }
@@ -320,6 +370,7 @@ mod tests {
             owner: "o".into(),
             acl: "private".into(),
             parts_count: 0,
+            inline: false,
         }
     }
 
@@ -338,14 +389,17 @@ mod tests {
     #[tokio::test]
     async fn put_replace_delete_enqueue_old_blobs() {
         let (db, _dir) = db();
-        assert_eq!(db.put_object(obj("k", "b1", "e1"), PutCondition::None).await.unwrap(), PutOutcome::NoSuchBucket);
+        assert_eq!(
+            db.put_object(obj("k", "b1", "e1"), None, PutCondition::None).await.unwrap(),
+            PutOutcome::NoSuchBucket
+        );
         bucket(&db).await;
         assert_eq!(
-            db.put_object(obj("k", "b1", "e1"), PutCondition::None).await.unwrap(),
+            db.put_object(obj("k", "b1", "e1"), None, PutCondition::None).await.unwrap(),
             PutOutcome::Stored { replaced: None }
         );
         assert_eq!(db.get_object("b", "k").await.unwrap().unwrap(), obj("k", "b1", "e1"));
-        let out = db.put_object(obj("k", "b2", "e2"), PutCondition::None).await.unwrap();
+        let out = db.put_object(obj("k", "b2", "e2"), None, PutCondition::None).await.unwrap();
         assert_eq!(out, PutOutcome::Stored { replaced: Some("b1".into()) });
         assert_eq!(db.pending_deletions(10).await.unwrap(), vec![("b1".to_string(), Some("b1".to_string()))]);
         assert_eq!(db.delete_object("b", "k").await.unwrap(), Some("b2".into()));
@@ -358,26 +412,59 @@ mod tests {
         let (db, _dir) = db();
         bucket(&db).await;
         assert_eq!(
-            db.put_object(obj("k", "b1", "e1"), PutCondition::IfMatch("e1".into())).await.unwrap(),
+            db.put_object(obj("k", "b1", "e1"), None, PutCondition::IfMatch("e1".into())).await.unwrap(),
             PutOutcome::NoSuchKey
         );
         assert!(matches!(
-            db.put_object(obj("k", "b1", "e1"), PutCondition::IfAbsent).await.unwrap(),
+            db.put_object(obj("k", "b1", "e1"), None, PutCondition::IfAbsent).await.unwrap(),
             PutOutcome::Stored { .. }
         ));
         assert_eq!(
-            db.put_object(obj("k", "b2", "e2"), PutCondition::IfAbsent).await.unwrap(),
+            db.put_object(obj("k", "b2", "e2"), None, PutCondition::IfAbsent).await.unwrap(),
             PutOutcome::PreconditionFailed
         );
         assert_eq!(
-            db.put_object(obj("k", "b2", "e2"), PutCondition::IfMatch("\"zz\"".into())).await.unwrap(),
+            db.put_object(obj("k", "b2", "e2"), None, PutCondition::IfMatch("\"zz\"".into())).await.unwrap(),
             PutOutcome::PreconditionFailed
         );
         assert!(matches!(
-            db.put_object(obj("k", "b2", "e2"), PutCondition::IfMatch("\"e1\"".into())).await.unwrap(),
+            db.put_object(obj("k", "b2", "e2"), None, PutCondition::IfMatch("\"e1\"".into())).await.unwrap(),
             PutOutcome::Stored { .. }
         ));
         assert!(db.blob_in_use("b2").await.unwrap());
         assert!(!db.blob_in_use("b1").await.unwrap());
+    }
+
+    async fn left(db: &Db) -> MetaResult<i64> {
+        db.read(|conn| Ok(conn.query_row("SELECT count(*) FROM inline_data", [], |r| r.get::<_, i64>(0))?)).await
+    }
+
+    #[tokio::test]
+    async fn inline_bytes_live_and_die_with_their_row() {
+        let (db, _dir) = db();
+        bucket(&db).await;
+        let inline = |id: &str| ObjectRow { inline: true, ..obj("k", id, "e") };
+        let bytes = bytes::Bytes::from_static(b"abc");
+        // A row marked inline needs its bytes, and bytes need a row marked inline.
+        assert!(db.put_object(inline("i0"), None, PutCondition::None).await.is_err());
+        assert!(db.put_object(obj("k", "b0", "e"), Some(bytes.clone()), PutCondition::None).await.is_err());
+
+        db.put_object(inline("i1"), Some(bytes.clone()), PutCondition::None).await.unwrap();
+        let (row, layout) = db.get_object_layout("b", "k").await.unwrap().unwrap();
+        assert!(row.inline);
+        assert_eq!(layout, Layout::Inline(bytes.clone()));
+        // Inline replaced by inline, then by a blob: the old bytes go at once, nothing is queued.
+        db.put_object(inline("i2"), Some(bytes::Bytes::from_static(b"xyz")), PutCondition::None).await.unwrap();
+        db.put_object(obj("k", "b1", "e"), None, PutCondition::None).await.unwrap();
+        assert_eq!(db.get_object_layout("b", "k").await.unwrap().unwrap().1, Layout::Blob);
+        assert!(db.pending_deletions(10).await.unwrap().is_empty());
+        assert_eq!(left(&db).await.unwrap(), 0);
+        // A blob replaced by inline bytes is queued; deleting the inline row removes its bytes.
+        db.put_object(inline("i3"), Some(bytes), PutCondition::None).await.unwrap();
+        assert_eq!(db.pending_deletions(10).await.unwrap(), vec![("b1".to_string(), Some("b1".to_string()))]);
+        assert_eq!(left(&db).await.unwrap(), 1);
+        assert_eq!(db.delete_object("b", "k").await.unwrap(), Some("i3".into()));
+        assert_eq!(left(&db).await.unwrap(), 0);
+        assert_eq!(db.pending_deletions(10).await.unwrap().len(), 1);
     }
 }

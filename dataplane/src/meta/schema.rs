@@ -100,6 +100,16 @@ CREATE TABLE grants (
 ) WITHOUT ROWID;
 CREATE INDEX grants_by_bucket ON grants(bucket);
 "#,
+    r#"
+-- Small objects kept in the database instead of a blob: `objects.inline` = 1 and
+-- `objects.blob_id` names their row here. Written and removed in the object row's
+-- transaction, so they need neither the deletion queue nor read pins.
+ALTER TABLE objects ADD COLUMN inline INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE inline_data (
+    id    TEXT PRIMARY KEY,
+    data  BLOB NOT NULL
+);
+"#,
 ];
 
 /// Brings the schema to the newest version.

@@ -140,8 +140,9 @@ async fn overwrite_replaces_and_old_blob_is_deleted() {
     let srv = TestServer::start().await;
     let c = srv.client();
     c.create_bucket().bucket("owo").send().await.unwrap();
+    // Larger than the inline limit: each version is a blob.
     for round in 0..5u64 {
-        let body = data(5000, round);
+        let body = data(40_000, round);
         c.put_object().bucket("owo").key("k").body(body.clone().into()).send().await.unwrap();
         assert_eq!(body_bytes(c.get_object().bucket("owo").key("k").send().await.unwrap()).await, body);
     }
@@ -276,7 +277,8 @@ async fn conditional_put_is_atomic() {
                 .bucket("cput")
                 .key("once")
                 .if_none_match("*")
-                .body(data(100, i).into())
+                // Larger than the inline limit, so that refused writes have blobs to remove.
+                .body(data(40_000, i).into())
                 .send()
                 .await
                 .map(|_| i)
@@ -292,7 +294,7 @@ async fn conditional_put_is_atomic() {
     }
     assert_eq!(winners.len(), 1);
     let stored = body_bytes(c.get_object().bucket("cput").key("once").send().await.unwrap()).await;
-    assert_eq!(stored, data(100, winners[0]));
+    assert_eq!(stored, data(40_000, winners[0]));
     let etag = c.head_object().bucket("cput").key("once").send().await.unwrap().e_tag().unwrap().to_owned();
     let err = c
         .put_object()
@@ -316,7 +318,8 @@ async fn conditional_put_is_atomic() {
         .unwrap_err();
     assert_eq!(code(&err), "NoSuchKey");
     bleepstore::deleter::drain_once(&srv.state).await.unwrap();
-    assert_eq!(srv.state.blobs.list_ids().await.unwrap().len(), 1, "refused uploads left no blob");
+    // The last version is small (inline): every refused upload and the replaced winner left no blob.
+    assert_eq!(srv.state.blobs.list_ids().await.unwrap().len(), 0, "refused uploads left no blob");
     assert_eq!(srv.temp_files(), 0);
 }
 
@@ -427,4 +430,64 @@ async fn digests_and_checksums() {
     // Failed uploads stored nothing.
     assert!(c.head_object().bucket("dig").key("sha").send().await.is_ok());
     assert_eq!(srv.temp_files(), 0);
+}
+
+/// Small objects are kept in the metadata (no blob, no temp file); at the limit they still
+/// are, one byte over they are blobs. Reads, ranges, copies and overwrites work across both.
+#[tokio::test]
+async fn small_objects_are_stored_inline() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    let max = bleepstore::config::StorageConfig::default().inline_max_size as usize;
+    c.create_bucket().bucket("inl").send().await.unwrap();
+    for (key, len) in [("empty", 0), ("one", 1), ("at-limit", max), ("over", max + 1)] {
+        let body = data(len, len as u64);
+        let put = c.put_object().bucket("inl").key(key).body(body.clone().into()).send().await.unwrap();
+        assert_eq!(put.e_tag().unwrap(), format!("\"{}\"", md5_hex(&body)));
+        let got = c.get_object().bucket("inl").key(key).send().await.unwrap();
+        assert_eq!(got.content_length(), Some(len as i64));
+        assert_eq!(body_bytes(got).await, body, "{key}");
+        if len > 10 {
+            let part = c.get_object().bucket("inl").key(key).range("bytes=3-9").send().await.unwrap();
+            assert_eq!(body_bytes(part).await, &body[3..10]);
+            let tail = c.get_object().bucket("inl").key(key).range("bytes=-4").send().await.unwrap();
+            assert_eq!(body_bytes(tail).await, &body[len - 4..]);
+        }
+    }
+    assert_eq!(srv.state.blobs.list_ids().await.unwrap().len(), 1, "only the object over the limit has a blob");
+    // Copies of either kind land by size, not by their source's kind.
+    c.copy_object().bucket("inl").key("copy-small").copy_source("inl/one").send().await.unwrap();
+    c.copy_object().bucket("inl").key("copy-big").copy_source("inl/over").send().await.unwrap();
+    assert_eq!(body_bytes(c.get_object().bucket("inl").key("copy-small").send().await.unwrap()).await, data(1, 1));
+    assert_eq!(
+        body_bytes(c.get_object().bucket("inl").key("copy-big").send().await.unwrap()).await,
+        data(max + 1, max as u64 + 1)
+    );
+    assert_eq!(srv.state.blobs.list_ids().await.unwrap().len(), 2);
+    // Overwrite a blob with a small object and delete everything: no blob and no inline row left.
+    c.put_object().bucket("inl").key("over").body(b"now small".to_vec().into()).send().await.unwrap();
+    for key in ["empty", "one", "at-limit", "over", "copy-small", "copy-big"] {
+        c.delete_object().bucket("inl").key(key).send().await.unwrap();
+    }
+    bleepstore::deleter::drain_once(&srv.state).await.unwrap();
+    assert!(srv.state.blobs.list_ids().await.unwrap().is_empty());
+    assert_eq!(srv.temp_files(), 0);
+    let rows = srv
+        .state
+        .db
+        .read(|conn| Ok(conn.query_row("SELECT count(*) FROM inline_data", [], |r| r.get::<_, i64>(0))?))
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+}
+
+/// `storage.inline_max_size: 0` stores every object as a blob.
+#[tokio::test]
+async fn inline_storage_can_be_turned_off() {
+    let srv = TestServer::start_with(|c| c.storage.inline_max_size = 0).await;
+    let c = srv.client();
+    c.create_bucket().bucket("noinl").send().await.unwrap();
+    c.put_object().bucket("noinl").key("k").body(b"tiny".to_vec().into()).send().await.unwrap();
+    assert_eq!(srv.state.blobs.list_ids().await.unwrap().len(), 1);
+    assert_eq!(body_bytes(c.get_object().bucket("noinl").key("k").send().await.unwrap()).await, b"tiny");
 }

@@ -26,8 +26,24 @@ struct Args {
     #[arg(long)]
     spawn: bool,
     /// Size of the single-PUT and multipart objects, in MiB.
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = 256)]
     large_mib: usize,
+    /// The server's pid, to report its peak RSS and CPU (set by itself with --spawn).
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Which groups of rows to run (comma-separated). `small-get` reads what `small-put` wrote,
+    /// so run it alone only against a store that a `small-put` run already filled.
+    #[arg(long, value_delimiter = ',', default_value = "small-put,small-get,large,list,multipart")]
+    only: Vec<Group>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Group {
+    SmallPut,
+    SmallGet,
+    Large,
+    List,
+    Multipart,
 }
 
 struct Target {
@@ -35,6 +51,37 @@ struct Target {
     endpoint: String,
     host: String,
     creds: sign::Creds,
+    server: Option<u32>,
+}
+
+/// CPU seconds of the server and of this client at one instant, with the wall clock.
+#[derive(Clone, Copy)]
+struct Mark {
+    at: Instant,
+    server: Option<f64>,
+    client: Option<f64>,
+}
+
+impl Target {
+    fn mark(&self) -> Mark {
+        Mark { at: Instant::now(), server: self.server.and_then(cpu_secs), client: cpu_secs(std::process::id()) }
+    }
+
+    /// A result row, with the CPU both sides used since `from` (in % of one core).
+    fn row(&self, from: Mark, name: impl Into<String>, value: String) -> Row {
+        let now = self.mark();
+        let secs = now.at.duration_since(from.at).as_secs_f64().max(1e-9);
+        let pct = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => format!("{:.0}%", 100.0 * (b - a) / secs),
+            _ => "-".into(),
+        };
+        Row {
+            name: name.into(),
+            value,
+            server_cpu: pct(from.server, now.server),
+            client_cpu: pct(from.client, now.client),
+        }
+    }
 }
 
 impl Target {
@@ -80,19 +127,21 @@ fn repeated(block: &Bytes, total: usize) -> reqwest::Body {
 struct Row {
     name: String,
     value: String,
+    server_cpu: String,
+    client_cpu: String,
 }
 
 async fn single_put(t: &Target, block: &Bytes, mib: usize) -> Row {
     let total = mib * 1024 * 1024;
-    let start = Instant::now();
+    let mark = t.mark();
     let (status, _) = t.send("PUT", "/bench/single", "", repeated(block, total), Some(total as u64)).await;
     assert_eq!(status, 200);
-    let secs = start.elapsed().as_secs_f64();
-    Row { name: format!("PUT {mib} MiB (one request)"), value: format!("{:.0} MiB/s", mib as f64 / secs) }
+    let secs = mark.at.elapsed().as_secs_f64();
+    t.row(mark, format!("PUT {mib} MiB (one request)"), format!("{:.0} MiB/s", mib as f64 / secs))
 }
 
-/// Uploads `mib` MiB in parts of `part_mib` with `concurrency` in flight; returns throughput and
-/// the CompleteMultipartUpload latency.
+/// Uploads `mib` MiB in `parts` parts with `concurrency` in flight; returns when it started,
+/// the throughput and the CompleteMultipartUpload latency.
 async fn multipart(
     t: &Target,
     block: &Bytes,
@@ -100,14 +149,14 @@ async fn multipart(
     mib: usize,
     parts: usize,
     concurrency: usize,
-) -> (f64, Duration) {
+) -> (Mark, f64, Duration) {
     let total = mib * 1024 * 1024;
     let part_size = total / parts;
     let (status, body) = t.send("POST", &format!("/bench/{key}"), "uploads=", reqwest::Body::from(""), Some(0)).await;
     assert_eq!(status, 200, "{body}");
     let id = tag(&body, "UploadId").to_owned();
     let part_block = Bytes::from(block.slice(..part_size.min(block.len())).to_vec());
-    let start = Instant::now();
+    let mark = t.mark();
     let etags: Vec<(usize, String)> = stream::iter(1..=parts)
         .map(|n| {
             let (id, part_block) = (id.clone(), part_block.clone());
@@ -138,7 +187,7 @@ async fn multipart(
         .buffer_unordered(concurrency)
         .collect()
         .await;
-    let uploaded = start.elapsed();
+    let uploaded = mark.at.elapsed();
     let mut etags = etags;
     etags.sort();
     let xml: String =
@@ -151,7 +200,7 @@ async fn multipart(
     let complete = complete_start.elapsed();
     assert_eq!(status, 200, "{body}");
     let secs = (uploaded + complete).as_secs_f64();
-    (mib as f64 / secs, complete)
+    (mark, mib as f64 / secs, complete)
 }
 
 /// `n` requests of `f(i)` with `concurrency` in flight; returns (ops/s, p50 ms, p99 ms).
@@ -179,10 +228,11 @@ where
     (n as f64 / secs, pct(0.50), pct(0.99))
 }
 
-async fn small_objects(t: &Target, rows: &mut Vec<Row>) {
+async fn small_puts(t: &Target, rows: &mut Vec<Row>) {
     let body = Bytes::from(vec![42u8; 4096]);
     for concurrency in [1usize, 16, 64] {
         let n = if concurrency == 1 { 500 } else { 3000 };
+        let mark = t.mark();
         let (ops, p50, p99) = latency_run(n, concurrency, |i| {
             let body = body.clone();
             async move {
@@ -193,33 +243,39 @@ async fn small_objects(t: &Target, rows: &mut Vec<Row>) {
             }
         })
         .await;
-        rows.push(Row {
-            name: format!("PUT 4 KiB, c={concurrency}"),
-            value: format!("{ops:.0} ops/s, p50 {p50:.2} ms, p99 {p99:.2} ms"),
-        });
+        rows.push(t.row(
+            mark,
+            format!("PUT 4 KiB, c={concurrency}"),
+            format!("{ops:.0} ops/s, p50 {p50:.2} ms, p99 {p99:.2} ms"),
+        ));
     }
+}
+
+async fn small_gets(t: &Target, rows: &mut Vec<Row>) {
     for concurrency in [1usize, 16, 64] {
         let n = if concurrency == 1 { 500 } else { 3000 };
+        let mark = t.mark();
         let (ops, p50, p99) = latency_run(n, concurrency, |i| async move {
             let (status, body) =
                 t.send("GET", &format!("/bench/small/c64/{}", i % 3000), "", reqwest::Body::from(""), None).await;
             assert_eq!((status, body.len()), (200, 4096));
         })
         .await;
-        rows.push(Row {
-            name: format!("GET 4 KiB, c={concurrency}"),
-            value: format!("{ops:.0} ops/s, p50 {p50:.2} ms, p99 {p99:.2} ms"),
-        });
+        rows.push(t.row(
+            mark,
+            format!("GET 4 KiB, c={concurrency}"),
+            format!("{ops:.0} ops/s, p50 {p50:.2} ms, p99 {p99:.2} ms"),
+        ));
     }
 }
 
 async fn big_object(t: &Target, block: &Bytes, rows: &mut Vec<Row>) {
     let total = 64 * 1024 * 1024;
-    let start = Instant::now();
+    let mark = t.mark();
     let (status, _) = t.send("PUT", "/bench/big64", "", repeated(block, total), Some(total as u64)).await;
     assert_eq!(status, 200);
-    rows.push(Row { name: "PUT 64 MiB".into(), value: format!("{:.0} MiB/s", 64.0 / start.elapsed().as_secs_f64()) });
-    let start = Instant::now();
+    rows.push(t.row(mark, "PUT 64 MiB", format!("{:.0} MiB/s", 64.0 / mark.at.elapsed().as_secs_f64())));
+    let mark = t.mark();
     let url = format!("{}/bench/big64", t.endpoint);
     let mut req = t.http.get(url);
     for (n, v) in sign::headers(&t.creds, "GET", &t.host, "/bench/big64", "", &[]) {
@@ -231,7 +287,7 @@ async fn big_object(t: &Target, block: &Bytes, rows: &mut Vec<Row>) {
         n += chunk.len();
     }
     assert_eq!(n, total);
-    rows.push(Row { name: "GET 64 MiB".into(), value: format!("{:.0} MiB/s", 64.0 / start.elapsed().as_secs_f64()) });
+    rows.push(t.row(mark, "GET 64 MiB", format!("{:.0} MiB/s", 64.0 / mark.at.elapsed().as_secs_f64())));
 }
 
 async fn list_walk(t: &Target, rows: &mut Vec<Row>) {
@@ -241,7 +297,7 @@ async fn list_walk(t: &Target, rows: &mut Vec<Row>) {
         assert_eq!(status, 200);
     })
     .await;
-    let start = Instant::now();
+    let mark = t.mark();
     let mut token: Option<String> = None;
     let mut keys = 0;
     loop {
@@ -258,8 +314,8 @@ async fn list_walk(t: &Target, rows: &mut Vec<Row>) {
         }
     }
     assert_eq!(keys, 10_000);
-    let ms = start.elapsed().as_secs_f64() * 1000.0;
-    rows.push(Row { name: "LIST walk of 10,000 keys".into(), value: format!("{:.2} ms / 1,000 keys", ms / 10.0) });
+    let ms = mark.at.elapsed().as_secs_f64() * 1000.0;
+    rows.push(t.row(mark, "LIST walk of 10,000 keys", format!("{:.2} ms / 1,000 keys", ms / 10.0)));
 }
 
 /// (user + system) CPU seconds of a process, from /proc.
@@ -290,70 +346,108 @@ async fn main() {
         child = Some(spawned.child.take().expect("child"));
         _dir = sign::DirGuard(dir);
     }
+    let server = args.pid.or(child.as_ref().and_then(|c: &tokio::process::Child| c.id()));
     let host = args.endpoint.split("://").nth(1).unwrap_or(&args.endpoint).trim_end_matches('/').to_owned();
     let t = Target {
         http: reqwest::Client::builder().tcp_nodelay(true).build().expect("client"),
         endpoint: args.endpoint.trim_end_matches('/').to_owned(),
         host,
-        creds: sign::Creds {
-            access_key: args.access_key.clone(),
-            secret_key: args.secret_key.clone(),
-            region: args.region.clone(),
-        },
+        creds: sign::Creds::new(&args.access_key, &args.secret_key, &args.region),
+        server,
     };
     let (status, body) = t.send("PUT", "/bench", "", reqwest::Body::from(""), Some(0)).await;
     assert!(status == 200 || body.contains("BucketAlreadyOwnedByYou"), "create bench bucket: {status} {body}");
     let block = Bytes::from((0..8 * 1024 * 1024).map(|i| (i * 31 % 251) as u8).collect::<Vec<u8>>());
 
     let mib = args.large_mib;
-    let wall = Instant::now();
+    let run = |g: Group| args.only.contains(&g);
+    let whole = t.mark();
     let mut rows = Vec::new();
-    small_objects(&t, &mut rows).await;
-    big_object(&t, &block, &mut rows).await;
-    list_walk(&t, &mut rows).await;
-    rows.push(single_put(&t, &block, mib).await);
-    let (rate, complete) = multipart(&t, &block, "mp8", mib, mib / 8, 4).await;
-    rows.push(Row {
-        name: format!("multipart {mib} MiB, 8 MiB parts, 4 in flight"),
-        value: format!("{rate:.0} MiB/s"),
-    });
-    rows.push(Row {
-        name: format!("  CompleteMultipartUpload ({} parts)", mib / 8),
-        value: format!("{:.1} ms", complete.as_secs_f64() * 1000.0),
-    });
-    // S3 parts but the last are at least 5 MiB: a smaller object gets fewer than 100 parts.
-    let many = 100.min(mib / 5).max(1);
-    let (_, complete100) = multipart(&t, &block, "mp100", mib, many, 4).await;
-    rows.push(Row {
-        name: format!("CompleteMultipartUpload, {mib} MiB in {many} parts"),
-        value: format!("{:.1} ms", complete100.as_secs_f64() * 1000.0),
-    });
-    let secs = wall.elapsed().as_secs_f64();
-    if let Some(c) = &child {
-        if let (Some(id), Some(rss)) = (c.id(), c.id().and_then(peak_rss_mib)) {
-            rows.push(Row { name: format!("server peak RSS (pid {id})"), value: format!("{rss} MiB") });
-        }
-        if let Some(cpu) = c.id().and_then(cpu_secs) {
-            rows.push(Row {
-                name: "server CPU over the run".into(),
-                value: format!("{:.0}% of one core", 100.0 * cpu / secs),
-            });
-        }
+    if run(Group::SmallPut) {
+        small_puts(&t, &mut rows).await;
     }
-    if let Some(cpu) = cpu_secs(std::process::id()) {
+    if run(Group::SmallGet) {
+        small_gets(&t, &mut rows).await;
+    }
+    if run(Group::Large) {
+        big_object(&t, &block, &mut rows).await;
+        rows.push(single_put(&t, &block, mib).await);
+    }
+    if run(Group::List) {
+        list_walk(&t, &mut rows).await;
+    }
+    if run(Group::Multipart) {
+        let (mark, rate, complete) = multipart(&t, &block, "mp8", mib, mib / 8, 4).await;
+        rows.push(t.row(mark, format!("multipart {mib} MiB, 8 MiB parts, 4 in flight"), format!("{rate:.0} MiB/s")));
         rows.push(Row {
-            name: "s3bench (client) CPU over the run".into(),
-            value: format!("{:.0}% of one core", 100.0 * cpu / secs),
+            name: format!("  CompleteMultipartUpload ({} parts)", mib / 8),
+            value: format!("{:.1} ms", complete.as_secs_f64() * 1000.0),
+            server_cpu: String::new(),
+            client_cpu: String::new(),
+        });
+        // S3 parts but the last are at least 5 MiB: a smaller object gets fewer than 100 parts.
+        let many = 100.min(mib / 5).max(1);
+        let (_, _, complete100) = multipart(&t, &block, "mp100", mib, many, 4).await;
+        rows.push(Row {
+            name: format!("CompleteMultipartUpload, {mib} MiB in {many} parts"),
+            value: format!("{:.1} ms", complete100.as_secs_f64() * 1000.0),
+            server_cpu: String::new(),
+            client_cpu: String::new(),
         });
     }
-    let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(10);
-    let vwidth = rows.iter().map(|r| r.value.len()).max().unwrap_or(10);
-    println!("| {:width$} | {:>vwidth$} |", "measurement", "result");
-    println!("|{}|{}|", "-".repeat(width + 2), "-".repeat(vwidth + 2));
-    for r in rows {
-        println!("| {:width$} | {:>vwidth$} |", r.name, r.value);
+    let mut total = t.row(whole, "whole run", String::new());
+    if let Some(rss) = server.and_then(peak_rss_mib) {
+        total.value = format!("server peak RSS {rss} MiB");
     }
+    rows.push(total);
+    print_table(&rows);
     if let Some(mut c) = child {
         let _ = c.kill().await;
     }
+}
+
+fn print_table(rows: &[Row]) {
+    let head = ["measurement", "result", "server CPU", "client CPU"];
+    let w = [
+        rows.iter().map(|r| r.name.len()).chain([head[0].len()]).max().unwrap_or(0),
+        rows.iter().map(|r| r.value.len()).chain([head[1].len()]).max().unwrap_or(0),
+        head[2].len(),
+        head[3].len(),
+    ];
+    println!(
+        "| {:w0$} | {:>w1$} | {:>w2$} | {:>w3$} |",
+        head[0],
+        head[1],
+        head[2],
+        head[3],
+        w0 = w[0],
+        w1 = w[1],
+        w2 = w[2],
+        w3 = w[3]
+    );
+    println!(
+        "|{}|{}:|{}:|{}:|",
+        "-".repeat(w[0] + 2),
+        "-".repeat(w[1] + 1),
+        "-".repeat(w[2] + 1),
+        "-".repeat(w[3] + 1)
+    );
+    for r in rows {
+        println!(
+            "| {:w0$} | {:>w1$} | {:>w2$} | {:>w3$} |",
+            r.name,
+            r.value,
+            r.server_cpu,
+            r.client_cpu,
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3]
+        );
+    }
+    println!("\nCPU columns: % of one core used during that row (this machine: {} cores).", cores());
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

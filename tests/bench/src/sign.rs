@@ -11,6 +11,31 @@ pub struct Creds {
     pub access_key: String,
     pub secret_key: String,
     pub region: String,
+    /// The signing key of the day it was derived for (derived once per day, as SDKs do).
+    key: std::sync::Mutex<Option<(String, [u8; 32])>>,
+}
+
+impl Creds {
+    pub fn new(access_key: &str, secret_key: &str, region: &str) -> Self {
+        Self {
+            access_key: access_key.to_owned(),
+            secret_key: secret_key.to_owned(),
+            region: region.to_owned(),
+            key: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn signing_key(&self, date: &str) -> [u8; 32] {
+        let mut slot = self.key.lock().unwrap_or_else(|e| e.into_inner());
+        match &*slot {
+            Some((d, k)) if d == date => *k,
+            _ => {
+                let k = sigv4::signing_key(&self.secret_key, date, &self.region, "s3");
+                *slot = Some((date.to_owned(), k));
+                k
+            }
+        }
+    }
 }
 
 /// Headers that sign `method host path?query` with UNSIGNED-PAYLOAD; `extra` are signed too.
@@ -47,7 +72,7 @@ pub fn headers(
     let creq =
         sigv4::canonical_request(method, &sigv4::canonical_uri(path), &cq, &hs, &names.join(";"), "UNSIGNED-PAYLOAD");
     let scope = format!("{date}/{}/s3/aws4_request", c.region);
-    let key = sigv4::signing_key(&c.secret_key, date, &c.region, "s3");
+    let key = c.signing_key(date);
     let sig = sigv4::signature(&key, &sigv4::string_to_sign(&ts, &scope, &creq));
     let mut out: Vec<(String, String)> = hs.into_iter().filter(|(n, _)| n != "host").collect();
     out.push((

@@ -117,14 +117,14 @@ pub async fn copy_object(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectK
         None => source.meta.checksum.as_ref().and_then(|c| ChecksumAlgorithm::parse(&c.algorithm)),
     };
 
-    let mut sink = Sink::new(state, algorithm).await?;
+    let mut sink = Sink::for_object(state, algorithm, Some(source.size)).await?;
     if source.size > 0 {
         let mut stream = pinned.open(state, None).await?;
         while let Some(chunk) = stream.next().await {
             sink.write(chunk.map_err(|e| blob_error(e.into()))?).await?;
         }
     }
-    let received = sink.finish();
+    let received = sink.finish().await?;
     if received.size != source.size {
         return Err(S3Error::internal(format!(
             "source blob {} is {} bytes, its row says {}",
@@ -143,6 +143,7 @@ pub async fn copy_object(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectK
         owner: req.principal.owner_id().to_owned(),
         acl,
         parts_count: 0,
+        inline: false,
     };
     let row = received.commit(state, row, PutCondition::None).await?;
 

@@ -157,11 +157,11 @@ pub async fn upload_part(
     if reader.declared_len().is_none() {
         return Err(S3ErrorCode::MissingContentLength.into());
     }
-    let mut sink = Sink::new(state, algorithm).await?;
+    let mut sink = Sink::for_blob(state, algorithm, reader.declared_len()).await?;
     while let Some(data) = reader.next().await? {
         sink.write(data).await?;
     }
-    let mut received = sink.finish();
+    let mut received = sink.finish().await?;
     received.check_content_md5(md5.as_ref())?;
     let expected = match (requested.in_trailer, requested.algorithm) {
         (true, Some(a)) => Some(trailer_value(&reader, a)?),
@@ -209,14 +209,14 @@ pub async fn upload_part_copy(
         return Err(S3ErrorCode::EntityTooLarge.into());
     }
     let algorithm = upload.checksum_algorithm.as_deref().and_then(ChecksumAlgorithm::parse);
-    let mut sink = Sink::new(state, algorithm).await?;
+    let mut sink = Sink::for_blob(state, algorithm, Some(span.end - span.start)).await?;
     if span.start < span.end {
         let mut stream = source.open(state, Some(span)).await?;
         while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
             sink.write(chunk.map_err(|e| blob_error(e.into()))?).await?;
         }
     }
-    let mut received = sink.finish();
+    let mut received = sink.finish().await?;
     received.part_number = part_number;
     let checksum = received.checksum.as_ref().map(|c| c.value.clone());
     let part = store_part(state, bucket, &key, &upload_id, received, checksum).await?;
@@ -320,6 +320,7 @@ fn assemble(upload: &UploadRow, given: &[CompletedPart], stored: &[PartRow]) -> 
         owner: upload.owner.clone(),
         acl: upload.acl.clone(),
         parts_count: n as u32,
+        inline: false,
     };
     Ok((row, given.iter().map(|g| g.part_number).collect()))
 }

@@ -129,11 +129,11 @@ pub async fn put_object(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKe
     if reader.declared_len().is_none() {
         return Err(S3ErrorCode::MissingContentLength.into());
     }
-    let mut sink = Sink::new(state, checksum.algorithm).await?;
+    let mut sink = Sink::for_object(state, checksum.algorithm, reader.declared_len()).await?;
     while let Some(data) = reader.next().await? {
         sink.write(data).await?;
     }
-    let received = sink.finish();
+    let received = sink.finish().await?;
     received.check_content_md5(md5.as_ref())?;
     let expected = match (checksum.in_trailer, checksum.algorithm) {
         (true, Some(a)) => Some(trailer_value(&reader, a)?),
@@ -153,6 +153,7 @@ pub async fn put_object(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKe
         owner: req.principal.owner_id().to_owned(),
         acl,
         parts_count: 0,
+        inline: false,
     };
     let row = received.commit(state, row, condition).await?;
     let mut resp = response::empty(StatusCode::OK);

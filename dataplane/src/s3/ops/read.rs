@@ -9,31 +9,36 @@ use futures_util::{StreamExt, TryStreamExt};
 use super::{blob_error, meta_error};
 use crate::blob::BlobStream;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::meta::{ManifestPart, ObjectRow};
+use crate::meta::{Layout, ObjectRow};
 use crate::pins::PinGuard;
 use crate::state::AppState;
 
 /// An object resolved for reading, pinned until this value (or the stream made from it) drops.
 pub struct Pinned {
     pub row: ObjectRow,
-    pub parts: Vec<ManifestPart>,
-    guard: PinGuard,
+    pub layout: Layout,
+    guard: Option<PinGuard>,
 }
 
-/// Loads and pins `bucket/key`. The row is read again after pinning: if it still names the same
-/// blob or manifest, no deletion of it can have been queued before the pin took hold.
+/// Loads and pins `bucket/key`. A pin taken after the row was read only protects bytes whose
+/// deletion was not queued in between, so the row is read again after pinning: if it still
+/// names the same blob or manifest, no deletion of it can have been queued before the pin took
+/// hold. Inline bytes arrive with the row and need no pin.
 pub async fn load(state: &AppState, bucket: &str, key: &str) -> S3Result<Pinned> {
     for _ in 0..3 {
-        let (row, parts) = state
+        let (row, layout) = state
             .db
-            .get_object_manifest(bucket, key)
+            .get_object_layout(bucket, key)
             .await
             .map_err(meta_error)?
             .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", key))?;
+        if let Layout::Inline(_) = layout {
+            return Ok(Pinned { row, layout, guard: None });
+        }
         let guard = state.pins.pin(&row.blob_id);
         let now = state.db.get_object(bucket, key).await.map_err(meta_error)?;
         if now.is_some_and(|n| n.blob_id == row.blob_id) {
-            return Ok(Pinned { row, parts, guard });
+            return Ok(Pinned { row, layout, guard: Some(guard) });
         }
     }
     Err(S3Error::new(S3ErrorCode::ServiceUnavailable)
@@ -43,20 +48,36 @@ pub async fn load(state: &AppState, bucket: &str, key: &str) -> S3Result<Pinned>
 impl Pinned {
     /// The byte span of part `n` (1-based) of this object.
     pub fn part_span(&self, n: u32) -> Option<Range<u64>> {
-        if self.row.parts_count == 0 {
-            return (n == 1).then_some(0..self.row.size);
-        }
+        let Layout::Parts(parts) = &self.layout else { return (n == 1).then_some(0..self.row.size) };
         // `partNumber` counts the object's parts 1..=x-amz-mp-parts-count in order, whatever
         // numbers they had during the upload.
         let index = usize::try_from(n).ok()?.checked_sub(1)?;
-        let offset: u64 = self.parts.iter().take(index).map(|p| p.size).sum();
-        self.parts.get(index).map(|p| offset..offset + p.size)
+        let offset: u64 = parts.iter().take(index).map(|p| p.size).sum();
+        parts.get(index).map(|p| offset..offset + p.size)
     }
 
     /// Streams `span` (the whole object when `None`); the pin lives as long as the stream.
     pub async fn open(self, state: &AppState, span: Option<Range<u64>>) -> S3Result<BlobStream> {
-        let Pinned { row, parts, guard } = self;
+        let Pinned { row, layout, guard } = self;
         let span = span.unwrap_or(0..row.size);
+        let parts = match layout {
+            Layout::Inline(data) => {
+                let (start, end) = (span.start as usize, span.end as usize);
+                if end > data.len() || start > end {
+                    return Err(S3Error::internal(format!(
+                        "inline object {}/{} has {} bytes, its row says {}",
+                        row.bucket,
+                        row.key,
+                        data.len(),
+                        row.size
+                    )));
+                }
+                let piece = data.slice(start..end);
+                return Ok(futures_util::stream::iter((!piece.is_empty()).then_some(Ok(piece))).boxed());
+            }
+            Layout::Blob => Vec::new(),
+            Layout::Parts(parts) => parts,
+        };
         if row.parts_count == 0 {
             let whole = span.start == 0 && span.end == row.size;
             let stream = state.blobs.open(&row.blob_id, (!whole).then_some(span)).await.map_err(blob_error)?;

@@ -1,31 +1,107 @@
-//! Receiving object bytes into a new blob: hashing (MD5 for the ETag, plus the requested
-//! checksum) while streaming, checking the client's digests, then committing the blob and the
-//! metadata row together in a task that a dropped connection cannot cancel halfway.
+//! Receiving object bytes into a new blob (or, for small objects, into memory to be stored
+//! with the metadata row): hashing (MD5 for the ETag, plus the requested checksum) while
+//! streaming, checking the client's digests, then committing the blob and the metadata row
+//! together in a task that a dropped connection cannot cancel halfway.
 
 use std::sync::Arc;
 
 use base64::Engine;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use md5::{Digest, Md5};
 
 use super::{blob_error, meta_error};
-use crate::blob::BlobWriter;
+use crate::blob::{new_blob_id, BlobStore, BlobWriter};
 use crate::checksum::{ChecksumAlgorithm, ChecksumHasher};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::meta::{Checksum, ObjectRow, PutCondition, PutOutcome};
 use crate::state::AppState;
 
-/// Hashes bytes on their way into a blob.
-pub struct Sink {
-    writer: Box<dyn BlobWriter>,
+/// Bodies at least this large are hashed on their own thread, beside the request task that
+/// decodes (and SHA-256-verifies) the body and the blocking thread that writes it: MD5 alone
+/// runs at well under the speed of the page cache, so one thread would be the bottleneck.
+const OFFLOAD_HASHING_FROM: u64 = 1024 * 1024;
+/// Chunks in flight to the hashing thread (refcounted `Bytes` of up to hyper's read buffer,
+/// ~400 KiB each): a small bound, as it multiplies with the requests in flight.
+const HASH_QUEUE: usize = 4;
+
+/// MD5 for the ETag, plus the checksum the client asked for.
+struct Hashers {
     md5: Md5,
     checksum: Option<(ChecksumAlgorithm, ChecksumHasher)>,
-    size: u64,
 }
 
-/// A blob fully written (not yet committed) and what was computed over it.
+impl Hashers {
+    fn update(&mut self, data: &[u8]) {
+        self.md5.update(data);
+        if let Some((_, h)) = &mut self.checksum {
+            h.update(data);
+        }
+    }
+}
+
+enum Hashing {
+    Here(Hashers),
+    Offloaded { queue: tokio::sync::mpsc::Sender<Bytes>, done: tokio::task::JoinHandle<Hashers> },
+}
+
+impl Hashing {
+    fn new(hashers: Hashers, expected: Option<u64>) -> Self {
+        if expected.is_none_or(|n| n < OFFLOAD_HASHING_FROM) {
+            return Self::Here(hashers);
+        }
+        let (queue, mut chunks) = tokio::sync::mpsc::channel::<Bytes>(HASH_QUEUE);
+        let done = tokio::task::spawn_blocking(move || {
+            let mut hashers = hashers;
+            while let Some(chunk) = chunks.blocking_recv() {
+                hashers.update(&chunk);
+            }
+            hashers
+        });
+        Self::Offloaded { queue, done }
+    }
+
+    async fn update(&mut self, data: &Bytes) -> S3Result<()> {
+        match self {
+            Self::Here(h) => {
+                h.update(data);
+                Ok(())
+            }
+            Self::Offloaded { queue, .. } => {
+                queue.send(data.clone()).await.map_err(|_| S3Error::internal("the hashing thread stopped"))
+            }
+        }
+    }
+
+    async fn finish(self) -> S3Result<Hashers> {
+        match self {
+            Self::Here(h) => Ok(h),
+            Self::Offloaded { queue, done } => {
+                drop(queue);
+                done.await.map_err(S3Error::internal)
+            }
+        }
+    }
+}
+
+/// Where received bytes go: a new blob, or (small objects) memory, to be stored in the
+/// metadata row's transaction.
+enum Dest {
+    Blob(Box<dyn BlobWriter>),
+    Inline(BytesMut),
+}
+
+/// Hashes bytes on their way into a blob (or into an inline buffer).
+pub struct Sink {
+    dest: Dest,
+    hashing: Hashing,
+    size: u64,
+    inline_max: u64,
+    blobs: Arc<dyn BlobStore>,
+}
+
+/// A body fully received (not yet committed) and what was computed over it.
 pub struct Received {
-    writer: Box<dyn BlobWriter>,
+    dest: Dest,
     /// Set by UploadPart: which part these bytes are.
     pub part_number: u32,
     pub size: u64,
@@ -34,23 +110,70 @@ pub struct Received {
 }
 
 impl Sink {
-    pub async fn new(state: &AppState, checksum: Option<ChecksumAlgorithm>) -> S3Result<Self> {
-        let writer = state.blobs.create().await.map_err(blob_error)?;
-        Ok(Self { writer, md5: Md5::new(), checksum: checksum.map(|a| (a, ChecksumHasher::new(a))), size: 0 })
+    /// A sink for a whole object of `expected` bytes (when known): kept inline in the metadata
+    /// when it fits `storage.inline_max_size`, written to a new blob otherwise.
+    pub async fn for_object(
+        state: &AppState,
+        checksum: Option<ChecksumAlgorithm>,
+        expected: Option<u64>,
+    ) -> S3Result<Self> {
+        let inline_max = state.config.storage.inline_max_size;
+        let dest = match expected {
+            Some(n) if n <= inline_max => Dest::Inline(BytesMut::with_capacity(n as usize)),
+            _ => Dest::Blob(state.blobs.create().await.map_err(blob_error)?),
+        };
+        Ok(Self::with(state, dest, checksum, expected, inline_max))
+    }
+
+    /// A sink that always writes a blob (multipart parts, which completion links by blob id).
+    pub async fn for_blob(
+        state: &AppState,
+        checksum: Option<ChecksumAlgorithm>,
+        expected: Option<u64>,
+    ) -> S3Result<Self> {
+        let dest = Dest::Blob(state.blobs.create().await.map_err(blob_error)?);
+        Ok(Self::with(state, dest, checksum, expected, 0))
+    }
+
+    fn with(
+        state: &AppState,
+        dest: Dest,
+        checksum: Option<ChecksumAlgorithm>,
+        expected: Option<u64>,
+        inline_max: u64,
+    ) -> Self {
+        let hashers = Hashers { md5: Md5::new(), checksum: checksum.map(|a| (a, ChecksumHasher::new(a))) };
+        let hashing = Hashing::new(hashers, expected);
+        Self { dest, hashing, size: 0, inline_max, blobs: state.blobs.clone() }
     }
 
     pub async fn write(&mut self, data: Bytes) -> S3Result<()> {
-        self.md5.update(&data);
-        if let Some((_, h)) = &mut self.checksum {
-            h.update(&data);
-        }
+        self.hashing.update(&data).await?;
         self.size += data.len() as u64;
-        self.writer.write(data).await.map_err(blob_error)
+        if let Dest::Inline(buf) = &mut self.dest {
+            if self.size <= self.inline_max {
+                buf.extend_from_slice(&data);
+                return Ok(());
+            }
+            // More than the sender announced (an unframed copy source, say): move what is
+            // buffered into a blob and go on there.
+            let buffered = buf.split().freeze();
+            let mut writer = self.blobs.create().await.map_err(blob_error)?;
+            if !buffered.is_empty() {
+                writer.write(buffered).await.map_err(blob_error)?;
+            }
+            self.dest = Dest::Blob(writer);
+        }
+        match &mut self.dest {
+            Dest::Blob(writer) => writer.write(data).await.map_err(blob_error),
+            Dest::Inline(_) => Ok(()),
+        }
     }
 
-    pub fn finish(self) -> Received {
-        let checksum = self.checksum.map(|(a, h)| Checksum { algorithm: a.name().to_owned(), value: h.finish() });
-        Received { writer: self.writer, part_number: 0, size: self.size, md5: self.md5.finalize().into(), checksum }
+    pub async fn finish(self) -> S3Result<Received> {
+        let hashers = self.hashing.finish().await?;
+        let checksum = hashers.checksum.map(|(a, h)| Checksum { algorithm: a.name().to_owned(), value: h.finish() });
+        Ok(Received { dest: self.dest, part_number: 0, size: self.size, md5: hashers.md5.finalize().into(), checksum })
     }
 }
 
@@ -83,7 +206,10 @@ impl Received {
 
     /// Commits the blob alone (the caller records it); returns its id.
     pub async fn into_blob(self) -> S3Result<String> {
-        self.writer.commit().await.map_err(blob_error)
+        match self.dest {
+            Dest::Blob(writer) => writer.commit().await.map_err(blob_error),
+            Dest::Inline(_) => Err(S3Error::internal("a multipart part was received inline")),
+        }
     }
 
     /// Commits the blob, then the row; a refused row removes the blob again. Runs to the end
@@ -96,11 +222,16 @@ impl Received {
     ) -> S3Result<ObjectRow> {
         let state = state.clone();
         let task = tokio::spawn(async move {
-            let blob_id = self.writer.commit().await.map_err(blob_error)?;
+            let (blob_id, inline) = match self.dest {
+                Dest::Blob(writer) => (writer.commit().await.map_err(blob_error)?, None),
+                // An inline object's id names its row in the metadata, never a blob.
+                Dest::Inline(buf) => (new_blob_id(), Some(buf.freeze())),
+            };
             row.blob_id = blob_id.clone();
-            let outcome = state.db.put_object(row.clone(), condition).await;
+            row.inline = inline.is_some();
+            let outcome = state.db.put_object(row.clone(), inline, condition).await;
             let stored = matches!(outcome, Ok(PutOutcome::Stored { .. }));
-            if !stored {
+            if !stored && !row.inline {
                 if let Err(e) = state.blobs.delete(&blob_id).await {
                     tracing::warn!(blob_id, error = %e, "could not remove the blob of a refused write; the start-up sweep will");
                 }
