@@ -4,6 +4,7 @@
 //! Must not: know about buckets, keys or HTTP.
 
 pub mod local;
+pub mod s3;
 
 use std::io;
 use std::ops::Range;
@@ -19,6 +20,12 @@ pub enum BlobError {
     NotFound(String),
     #[error("blob store I/O: {0}")]
     Io(#[from] io::Error),
+    /// The remote blob store did not answer, or answered 5xx / 429: worth retrying.
+    #[error("remote blob store unavailable: {0}")]
+    Unavailable(String),
+    /// The remote blob store refused the request.
+    #[error("remote blob store: {0}")]
+    Remote(String),
 }
 
 impl BlobError {

@@ -25,6 +25,7 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     pub limits: Limits,
     pub storage: StorageConfig,
+    pub backend: BackendConfig,
     pub multipart: MultipartConfig,
     pub management: ManagementConfig,
     pub log: LogConfig,
@@ -62,6 +63,67 @@ pub const INLINE_MAX_SIZE_CEILING: u64 = 256 * 1024;
 impl Default for StorageConfig {
     fn default() -> Self {
         Self { inline_max_size: 32 * 1024 }
+    }
+}
+
+/// Where blobs (objects over `storage.inline_max_size`) are kept.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackendConfig {
+    #[serde(rename = "type")]
+    pub kind: BackendKind,
+    /// For `type: s3`.
+    pub s3: Option<S3BackendConfig>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// Files under `data_dir/blobs`.
+    #[default]
+    Local,
+    /// Objects in a remote S3 (or S3-compatible) bucket.
+    S3,
+}
+
+/// A remote S3 bucket. Credentials not given here come from the standard AWS chain
+/// (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, profiles, web identity, instance metadata).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3BackendConfig {
+    pub bucket: String,
+    /// Prepended to every blob key; must belong to this store alone.
+    #[serde(default)]
+    pub prefix: String,
+    pub region: Option<String>,
+    /// An S3-compatible endpoint instead of AWS, e.g. `http://minio:9000`.
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub force_path_style: bool,
+    /// Blobs larger than this go up as multipart uploads of parts this size (also the most
+    /// memory one blob write holds); 5 MiB to 5 GiB.
+    #[serde(default = "default_part_size")]
+    pub part_size: u64,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+}
+
+fn default_part_size() -> u64 {
+    8 * 1024 * 1024
+}
+
+impl std::fmt::Debug for S3BackendConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("S3BackendConfig")
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("force_path_style", &self.force_path_style)
+            .field("part_size", &self.part_size)
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -143,6 +205,7 @@ impl Default for Config {
             tls: None,
             limits: Limits::default(),
             storage: StorageConfig::default(),
+            backend: BackendConfig::default(),
             multipart: MultipartConfig::default(),
             management: ManagementConfig::default(),
             log: LogConfig::default(),
@@ -263,6 +326,22 @@ impl Config {
         if self.storage.inline_max_size > INLINE_MAX_SIZE_CEILING {
             return invalid("storage.inline_max_size", "must be at most 262144 bytes (256 KiB)");
         }
+        match (self.backend.kind, &self.backend.s3) {
+            (BackendKind::S3, None) => return invalid("backend.s3", "is required when backend.type is s3"),
+            (BackendKind::Local, Some(_)) => return invalid("backend.s3", "is only allowed when backend.type is s3"),
+            (BackendKind::S3, Some(s3)) => {
+                if s3.bucket.is_empty() {
+                    return invalid("backend.s3.bucket", "must not be empty");
+                }
+                if !(5 * 1024 * 1024..=5 * 1024 * 1024 * 1024).contains(&s3.part_size) {
+                    return invalid("backend.s3.part_size", "must be between 5 MiB and 5 GiB");
+                }
+                if s3.access_key_id.is_some() != s3.secret_access_key.is_some() {
+                    return invalid("backend.s3.access_key_id", "and secret_access_key must be given together");
+                }
+            }
+            (BackendKind::Local, None) => {}
+        }
         if self.multipart.expiry_secs == 0 {
             return invalid("multipart.expiry_secs", "must be at least 1");
         }
@@ -328,6 +407,18 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("management.listen"));
         c.management.listen = "127.0.0.1:9001".parse().unwrap();
         assert!(c.validate().is_ok());
+        let c = Config::from_yaml("backend:\n  type: s3\n").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("backend.s3"));
+        let c = Config::from_yaml("backend:\n  type: s3\n  s3:\n    bucket: b\n    part_size: 1024\n").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("backend.s3.part_size"));
+        let c = Config::from_yaml("backend:\n  type: s3\n  s3:\n    bucket: b\n    secret_access_key: x\n").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("access_key_id"));
+        let c = Config::from_yaml("backend:\n  s3:\n    bucket: b\n").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("backend.s3"));
+        let c = Config::from_yaml("backend:\n  type: s3\n  s3:\n    bucket: b\n    secret_access_key: hidden\n    access_key_id: AK\n").unwrap();
+        assert!(c.validate().is_ok());
+        assert!(!format!("{c:?}").contains("hidden"));
+        let mut c = Config::default();
         c.storage.inline_max_size = INLINE_MAX_SIZE_CEILING + 1;
         assert!(c.validate().unwrap_err().to_string().contains("storage.inline_max_size"));
         let c = Config::from_yaml("storage:\n  inline_max_size: 0\n").unwrap();

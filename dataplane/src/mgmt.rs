@@ -37,7 +37,7 @@ async fn checks(state: &AppState) -> Vec<(&'static str, Result<(), String>)> {
         Phase::Draining => Err("shutting down: draining in-flight requests".to_owned()),
     };
     let metadata = state.db.probe().await.map_err(|e| format!("metadata database: {e}"));
-    let volume = state.blobs.probe().await.map_err(|e| format!("data volume does not accept writes: {e}"));
+    let volume = state.blobs.probe().await.map_err(|e| format!("blob store does not accept writes: {e}"));
     vec![("lifecycle", phase), ("metadata", metadata), ("volume", volume)]
 }
 

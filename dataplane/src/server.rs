@@ -14,7 +14,9 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use crate::blob::local::LocalBlobStore;
-use crate::config::Config;
+use crate::blob::s3::S3BlobStore;
+use crate::blob::BlobStore;
+use crate::config::{BackendKind, Config};
 use crate::meta::Db;
 use crate::recovery::{self, RecoveryReport};
 use crate::root::{self, RootCredential};
@@ -65,8 +67,11 @@ pub async fn open(config: Config) -> Result<Opened, StartError> {
     let db = Db::open(&data_dir.join("meta.db"))?;
     let root = root::resolve(&config, |k| std::env::var(k).ok()).map_err(StartError::Root)?;
     db.seed_root(&root.access_key, &root.secret_key).await?;
-    let blobs = LocalBlobStore::open(&data_dir).map_err(dir_err)?;
-    let state = AppState::new(config, db, Arc::new(blobs));
+    let blobs: Arc<dyn BlobStore> = match (&config.backend.kind, &config.backend.s3) {
+        (BackendKind::S3, Some(s3)) => Arc::new(S3BlobStore::connect(s3).await),
+        _ => Arc::new(LocalBlobStore::open(&data_dir).map_err(dir_err)?),
+    };
+    let state = AppState::new(config, db, blobs);
     Ok(Opened { state, tls, root })
 }
 

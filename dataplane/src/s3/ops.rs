@@ -44,6 +44,10 @@ pub fn meta_error(e: MetaError) -> S3Error {
 pub fn blob_error(e: BlobError) -> S3Error {
     if e.is_no_space() {
         S3Error::new(S3ErrorCode::InsufficientStorage).with_source(e)
+    } else if let BlobError::Unavailable(_) = e {
+        S3Error::new(S3ErrorCode::ServiceUnavailable)
+            .with_message("The blob store behind this server is unavailable; try again.")
+            .with_source(e)
     } else {
         S3Error::internal(e)
     }

@@ -2,6 +2,7 @@
 //! One test binary (modules below) so the SDK is linked once.
 
 mod acl_grants;
+mod backends;
 mod auth_streams;
 mod buckets;
 mod common;

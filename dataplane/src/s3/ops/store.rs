@@ -119,7 +119,7 @@ impl Sink {
     ) -> S3Result<Self> {
         let inline_max = state.config.storage.inline_max_size;
         let dest = match expected {
-            Some(n) if n <= inline_max => Dest::Inline(BytesMut::with_capacity(n as usize)),
+            Some(n) if inline_max > 0 && n <= inline_max => Dest::Inline(BytesMut::with_capacity(n as usize)),
             _ => Dest::Blob(state.blobs.create().await.map_err(blob_error)?),
         };
         Ok(Self::with(state, dest, checksum, expected, inline_max))
