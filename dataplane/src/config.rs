@@ -415,7 +415,10 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("access_key_id"));
         let c = Config::from_yaml("backend:\n  s3:\n    bucket: b\n").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("backend.s3"));
-        let c = Config::from_yaml("backend:\n  type: s3\n  s3:\n    bucket: b\n    secret_access_key: hidden\n    access_key_id: AK\n").unwrap();
+        let c = Config::from_yaml(
+            "backend:\n  type: s3\n  s3:\n    bucket: b\n    secret_access_key: hidden\n    access_key_id: AK\n",
+        )
+        .unwrap();
         assert!(c.validate().is_ok());
         assert!(!format!("{c:?}").contains("hidden"));
         let mut c = Config::default();

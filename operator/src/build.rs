@@ -17,7 +17,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
 pub use config::{render_config, CONFIG_KEY};
 pub use labels::{owner_reference, selector_labels, FIELD_MANAGER, MANAGED_BY};
-pub use secrets::{ADMIN_TOKEN_KEY, ROOT_ACCESS_KEY_KEY, ROOT_SECRET_KEY_KEY};
+pub use secrets::{ADMIN_TOKEN_KEY, ROOT_ACCESS_KEY_KEY, ROOT_SECRET_KEY_KEY, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY};
 
 use crate::crd::BleepStore;
 
@@ -43,6 +43,9 @@ pub struct StoreInputs<'a> {
     pub image: String,
     /// The root credential, generated once and kept in the root Secret.
     pub root: Credentials,
+    /// The remote S3 backend's keys, read from the user's Secret (hashed into the pod template
+    /// so a rotation rolls the pod; the pod reads them from that Secret).
+    pub backend: Option<Credentials>,
     /// The admin API bearer token, generated once and kept in the admin Secret.
     pub admin_token: String,
     /// The size written in the StatefulSet's claim template: the template cannot change once
@@ -66,7 +69,7 @@ pub struct StoreResources {
 /// Builds every object of a store.
 pub fn store_resources(inputs: &StoreInputs<'_>) -> StoreResources {
     let config_map = config::config_map(inputs.store);
-    let config_hash = config::pod_hash(&config_map, &inputs.root, &inputs.admin_token);
+    let config_hash = config::pod_hash(&config_map, &inputs.root, inputs.backend.as_ref(), &inputs.admin_token);
     StoreResources {
         root_secret: secrets::root_secret(inputs.store, &inputs.root),
         admin_secret: secrets::admin_secret(inputs.store, &inputs.admin_token),

@@ -63,6 +63,7 @@ async fn apply_store(store: &BleepStore, ctx: &Context, ns: &str) -> Result<Acti
         store,
         image: valid.image,
         root: valid.root,
+        backend: valid.backend,
         admin_token: valid.admin_token,
         claim_template_size: valid.claim_template_size,
     };

@@ -39,6 +39,7 @@ fn store_inputs(store: &BleepStore) -> StoreInputs<'_> {
             access_key: "BSROOTKEY000000000001".to_owned(),
             secret_key: "root-secret-0123456789abcdef".to_owned(),
         },
+        backend: None,
         admin_token: "admin-token-0123456789abcdef".to_owned(),
         claim_template_size: store.spec.storage.size.clone(),
     }
@@ -78,6 +79,11 @@ fn store_with_every_option() {
 }
 
 #[test]
+fn store_on_a_remote_s3_backend() {
+    store_case("store-s3");
+}
+
+#[test]
 fn existing_claim_template_keeps_its_size() {
     let mut store = documents::<BleepStore>("store-minimal").remove(0);
     store.spec.storage.size = "20Gi".to_owned();
@@ -103,6 +109,12 @@ fn config_and_credential_changes_roll_the_pods() {
     let mut new_token = store_inputs(&store);
     new_token.admin_token = "another-admin-token-0123456789".to_owned();
     assert_ne!(sts(&store_inputs(&store)), sts(&new_token), "a regenerated admin token restarts the server");
+    let s3 = documents::<BleepStore>("store-s3").remove(0);
+    let with_keys = |secret: &str| StoreInputs {
+        backend: Some(Credentials { access_key: "AKIAREMOTE".to_owned(), secret_key: secret.to_owned() }),
+        ..store_inputs(&s3)
+    };
+    assert_ne!(sts(&with_keys("one")), sts(&with_keys("two")), "rotated remote keys restart the server");
 }
 
 #[test]

@@ -77,8 +77,13 @@ impl S3BlobStore {
             loader = loader.endpoint_url(endpoint);
         }
         if let (Some(id), Some(secret)) = (&cfg.access_key_id, &cfg.secret_access_key) {
-            loader = loader
-                .credentials_provider(aws_sdk_s3::config::Credentials::new(id, secret, None, None, "bleepstore-config"));
+            loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
+                id,
+                secret,
+                None,
+                None,
+                "bleepstore-config",
+            ));
         }
         let shared = loader.load().await;
         let conf = aws_sdk_s3::config::Builder::from(&shared)
@@ -141,7 +146,9 @@ impl S3Writer {
             .send()
             .await
             .map_err(|e| remote("UploadPart", e))?;
-        upload.parts.push(CompletedPart::builder().part_number(number).set_e_tag(sent.e_tag().map(String::from)).build());
+        upload
+            .parts
+            .push(CompletedPart::builder().part_number(number).set_e_tag(sent.e_tag().map(String::from)).build());
         Ok(())
     }
 }
@@ -311,7 +318,9 @@ impl BlobStore for S3BlobStore {
             for object in page.contents() {
                 match object.key().and_then(|k| k.strip_prefix(inner.prefix.as_str())) {
                     Some(id) if is_blob_id(id) => ids.push(id.to_owned()),
-                    _ => tracing::warn!(key = object.key().unwrap_or(""), "ignoring a remote object that is not a blob"),
+                    _ => {
+                        tracing::warn!(key = object.key().unwrap_or(""), "ignoring a remote object that is not a blob")
+                    }
                 }
             }
         }

@@ -2,8 +2,8 @@
 //! One test binary (modules below) so the SDK is linked once.
 
 mod acl_grants;
-mod backends;
 mod auth_streams;
+mod backends;
 mod buckets;
 mod common;
 mod copy_delete;

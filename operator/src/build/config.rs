@@ -7,7 +7,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{labels, names};
-use crate::crd::BleepStore;
+use crate::crd::{BackendType, BleepStore};
 
 /// The ConfigMap key (and file name) of the configuration.
 pub const CONFIG_KEY: &str = "config.yaml";
@@ -28,6 +28,8 @@ struct ServerConfig<'a> {
     virtual_host_domains: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     tls: Option<TlsConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backend: Option<BackendConfig<'a>>,
     management: ManagementConfig,
     log: LogConfig,
 }
@@ -36,6 +38,27 @@ struct ServerConfig<'a> {
 struct TlsConfig {
     cert_file: String,
     key_file: String,
+}
+
+/// A remote S3 backend; its keys reach the server as `AWS_ACCESS_KEY_ID` /
+/// `AWS_SECRET_ACCESS_KEY` from the user's Secret (the standard AWS chain).
+#[derive(Serialize)]
+struct BackendConfig<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    s3: S3Config<'a>,
+}
+
+#[derive(Serialize)]
+struct S3Config<'a> {
+    bucket: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prefix: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint: Option<&'a str>,
+    force_path_style: bool,
 }
 
 #[derive(Serialize)]
@@ -60,6 +83,16 @@ pub fn render_config(store: &BleepStore) -> String {
             .tls
             .as_ref()
             .map(|_| TlsConfig { cert_file: format!("{TLS_DIR}/tls.crt"), key_file: format!("{TLS_DIR}/tls.key") }),
+        backend: spec.backend.s3.as_ref().filter(|_| spec.backend.type_ == BackendType::S3).map(|s3| BackendConfig {
+            kind: "s3",
+            s3: S3Config {
+                bucket: &s3.bucket,
+                prefix: s3.prefix.as_deref(),
+                region: s3.region.as_deref(),
+                endpoint: s3.endpoint.as_deref(),
+                force_path_style: s3.force_path_style,
+            },
+        }),
         management: ManagementConfig { listen: format!("0.0.0.0:{}", spec.ports.management) },
         log: LogConfig { format: spec.log_format.as_str() },
     };
@@ -77,9 +110,19 @@ pub fn config_map(store: &BleepStore) -> ConfigMap {
 /// A digest of what the server reads only at start — the ConfigMap's data and the credentials
 /// it gets from Secrets — put on the pod template so a change rolls the pods. The digest does
 /// not reveal the credentials (SHA-256 over them and the whole configuration).
-pub fn pod_hash(config_map: &ConfigMap, root: &super::Credentials, admin_token: &str) -> String {
+pub fn pod_hash(
+    config_map: &ConfigMap,
+    root: &super::Credentials,
+    backend: Option<&super::Credentials>,
+    admin_token: &str,
+) -> String {
     let mut hasher = Sha256::new();
     for secret in [root.access_key.as_str(), root.secret_key.as_str(), admin_token] {
+        hasher.update(secret.as_bytes());
+        hasher.update([0]);
+    }
+    // Only stores with a remote backend hash its keys, so other stores' hashes (and pods) stay.
+    for secret in backend.iter().flat_map(|b| [b.access_key.as_str(), b.secret_key.as_str()]) {
         hasher.update(secret.as_bytes());
         hasher.update([0]);
     }

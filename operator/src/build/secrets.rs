@@ -12,6 +12,10 @@ use crate::crd::BleepStore;
 /// Keys of the root Secret, named as the server's environment variables.
 pub const ROOT_ACCESS_KEY_KEY: &str = "BLEEPSTORE_ROOT_ACCESS_KEY";
 pub const ROOT_SECRET_KEY_KEY: &str = "BLEEPSTORE_ROOT_SECRET_KEY";
+/// The keys of a remote S3 backend's credentials Secret (the user's), which are also the
+/// environment variables the server's AWS credential chain reads.
+pub const S3_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+pub const S3_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
 /// Key of the admin Secret, named as the server's environment variable.
 pub const ADMIN_TOKEN_KEY: &str = "BLEEPSTORE_ADMIN_TOKEN";
 

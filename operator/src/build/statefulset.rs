@@ -17,9 +17,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::config::{CONFIG_KEY, DATA_DIR, TLS_DIR};
-use super::secrets::{ADMIN_TOKEN_KEY, ROOT_ACCESS_KEY_KEY, ROOT_SECRET_KEY_KEY};
+use super::secrets::{
+    ADMIN_TOKEN_KEY, ROOT_ACCESS_KEY_KEY, ROOT_SECRET_KEY_KEY, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY,
+};
 use super::{labels, names, StoreInputs};
-use crate::crd::BleepStore;
+use crate::crd::{BackendType, BleepStore};
 
 /// The non-root user and group the server runs as (distroless `nonroot`).
 pub const RUN_AS: i64 = 65532;
@@ -131,11 +133,7 @@ fn container(inputs: &StoreInputs<'_>) -> Container {
         name: "bleepstore".to_owned(),
         image: Some(inputs.image.clone()),
         args: Some(vec!["--config".to_owned(), format!("{CONFIG_DIR}/{CONFIG_KEY}")]),
-        env: Some(vec![
-            secret_env(ROOT_ACCESS_KEY_KEY, names::root_secret(store)),
-            secret_env(ROOT_SECRET_KEY_KEY, names::root_secret(store)),
-            secret_env(ADMIN_TOKEN_KEY, names::admin_secret(store)),
-        ]),
+        env: Some(env(store)),
         ports: Some(vec![
             ContainerPort {
                 name: Some("s3".to_owned()),
@@ -173,6 +171,22 @@ fn container(inputs: &StoreInputs<'_>) -> Container {
         }),
         ..Default::default()
     }
+}
+
+/// The credentials the server reads from its environment: its own from the store's Secrets,
+/// and a remote S3 backend's from the user's Secret.
+fn env(store: &BleepStore) -> Vec<EnvVar> {
+    let mut env = vec![
+        secret_env(ROOT_ACCESS_KEY_KEY, names::root_secret(store)),
+        secret_env(ROOT_SECRET_KEY_KEY, names::root_secret(store)),
+        secret_env(ADMIN_TOKEN_KEY, names::admin_secret(store)),
+    ];
+    if let (BackendType::S3, Some(s3)) = (store.spec.backend.type_, &store.spec.backend.s3) {
+        for key in [S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY] {
+            env.push(secret_env(key, s3.credentials_secret.name.clone()));
+        }
+    }
+    env
 }
 
 fn secret_env(key: &str, secret: String) -> EnvVar {

@@ -18,6 +18,8 @@ pub struct StoreRefs {
     pub admin_secret: Option<Secret>,
     /// The TLS Secret, when the spec names one.
     pub tls_secret: Option<Secret>,
+    /// The remote backend's credentials Secret, when the spec names one.
+    pub backend_secret: Option<Secret>,
     pub stateful_set: Option<StatefulSet>,
     /// The claims of replicas `0..replicas`, where they exist.
     pub claims: Vec<PersistentVolumeClaim>,
@@ -31,6 +33,10 @@ pub async fn dereference(store: &BleepStore, ctx: &Context, ns: &str) -> Result<
     let admin_secret = secrets.get_opt(&names::admin_secret(store)).await?;
     let tls_secret = match &store.spec.tls {
         Some(tls) => secrets.get_opt(&tls.secret_name).await?,
+        None => None,
+    };
+    let backend_secret = match &store.spec.backend.s3 {
+        Some(s3) => secrets.get_opt(&s3.credentials_secret.name).await?,
         None => None,
     };
     let stateful_set =
@@ -52,5 +58,5 @@ pub async fn dereference(store: &BleepStore, ctx: &Context, ns: &str) -> Result<
                 .await?
         }
     };
-    Ok(StoreRefs { root_secret, admin_secret, tls_secret, stateful_set, claims, stale_pdb })
+    Ok(StoreRefs { root_secret, admin_secret, tls_secret, backend_secret, stateful_set, claims, stale_pdb })
 }

@@ -5,7 +5,9 @@
 use k8s_openapi::api::core::v1::Secret;
 
 use super::StoreRefs;
-use crate::build::{Credentials, ADMIN_TOKEN_KEY, ROOT_ACCESS_KEY_KEY, ROOT_SECRET_KEY_KEY};
+use crate::build::{
+    Credentials, ADMIN_TOKEN_KEY, ROOT_ACCESS_KEY_KEY, ROOT_SECRET_KEY_KEY, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY,
+};
 use crate::crd::{BackendType, BleepStore};
 use crate::{generate, quantity};
 
@@ -21,6 +23,8 @@ pub struct Invalid {
 pub struct Valid {
     pub image: String,
     pub root: Credentials,
+    /// The remote S3 backend's keys (from the user's Secret), for the pod-template hash.
+    pub backend: Option<Credentials>,
     pub admin_token: String,
     pub claim_template_size: String,
 }
@@ -37,12 +41,36 @@ pub fn validate(store: &BleepStore, refs: &StoreRefs, default_image: &str) -> Re
             format!("replicas must be 1 (a store does not scale out yet), not {}", spec.replicas),
         ));
     }
-    if spec.backend.type_ != BackendType::Local {
-        return Err(invalid(
-            "BackendUnsupported",
-            format!("backend type {:?} is not supported by this version; only Local is", spec.backend.type_),
-        ));
-    }
+    let backend = match (spec.backend.type_, &spec.backend.s3) {
+        (BackendType::Local, _) => None,
+        (BackendType::Azure, _) => {
+            return Err(invalid(
+                "BackendUnsupported",
+                "backend type Azure is not supported by this version; Local and S3 are",
+            ))
+        }
+        (BackendType::S3, None) => {
+            return Err(invalid("BackendInvalid", "backend.s3 is required when backend.type is S3"))
+        }
+        (BackendType::S3, Some(s3)) => {
+            let name = &s3.credentials_secret.name;
+            if refs.backend_secret.is_none() {
+                return Err(invalid(
+                    "BackendSecretNotFound",
+                    format!("backend credentials Secret {name} not found in this namespace"),
+                ));
+            }
+            match (value(&refs.backend_secret, S3_ACCESS_KEY_ID), value(&refs.backend_secret, S3_SECRET_ACCESS_KEY)) {
+                (Some(access_key), Some(secret_key)) => Some(Credentials { access_key, secret_key }),
+                _ => {
+                    return Err(invalid(
+                        "BackendSecretInvalid",
+                        format!("Secret {name} must have non-empty {S3_ACCESS_KEY_ID} and {S3_SECRET_ACCESS_KEY}"),
+                    ))
+                }
+            }
+        }
+    };
     if let Some(tls) = &spec.tls {
         let Some(secret) = &refs.tls_secret else {
             return Err(invalid(
@@ -89,6 +117,7 @@ pub fn validate(store: &BleepStore, refs: &StoreRefs, default_image: &str) -> Re
     Ok(Valid {
         image: spec.image.clone().unwrap_or_else(|| default_image.to_owned()),
         root,
+        backend,
         admin_token,
         claim_template_size,
     })
@@ -103,4 +132,81 @@ pub fn claim_request(claim: &k8s_openapi::api::core::v1::PersistentVolumeClaim) 
 pub fn value(secret: &Option<Secret>, key: &str) -> Option<String> {
     let bytes = secret.as_ref()?.data.as_ref()?.get(key)?;
     String::from_utf8(bytes.0.clone()).ok().filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::ByteString;
+
+    use super::*;
+    use crate::crd::{AzureBackend, Backend, S3Backend, SecretRef};
+
+    fn store(backend: Backend) -> BleepStore {
+        let mut store: BleepStore = serde_json::from_value(serde_json::json!({
+            "apiVersion": "bleepstore.io/v1alpha1",
+            "kind": "BleepStore",
+            "metadata": {"name": "s", "namespace": "ns"},
+            "spec": {"storage": {"size": "1Gi"}},
+        }))
+        .unwrap();
+        store.spec.backend = backend;
+        store
+    }
+
+    fn s3_backend() -> Backend {
+        Backend {
+            type_: BackendType::S3,
+            s3: Some(S3Backend {
+                bucket: "remote".into(),
+                prefix: None,
+                region: None,
+                endpoint: None,
+                force_path_style: false,
+                credentials_secret: SecretRef { name: "remote-keys".into() },
+            }),
+            azure: None,
+        }
+    }
+
+    fn secret(pairs: &[(&str, &str)]) -> Option<Secret> {
+        let data =
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), ByteString(v.as_bytes().to_vec()))).collect::<BTreeMap<_, _>>();
+        Some(Secret { data: Some(data), ..Default::default() })
+    }
+
+    #[test]
+    fn s3_backend_needs_its_credentials_secret() {
+        let s = store(s3_backend());
+        let missing = validate(&s, &StoreRefs::default(), "img").unwrap_err();
+        assert_eq!(missing.reason, "BackendSecretNotFound");
+        assert!(missing.message.contains("remote-keys"));
+        let refs = StoreRefs { backend_secret: secret(&[("AWS_ACCESS_KEY_ID", "AK")]), ..Default::default() };
+        assert_eq!(validate(&s, &refs, "img").unwrap_err().reason, "BackendSecretInvalid");
+        let refs = StoreRefs {
+            backend_secret: secret(&[("AWS_ACCESS_KEY_ID", "AK"), ("AWS_SECRET_ACCESS_KEY", "SK")]),
+            ..Default::default()
+        };
+        let valid = validate(&s, &refs, "img").unwrap();
+        let backend = valid.backend.unwrap();
+        assert_eq!((backend.access_key.as_str(), backend.secret_key.as_str()), ("AK", "SK"));
+    }
+
+    #[test]
+    fn azure_is_refused_with_a_reason_and_local_needs_nothing() {
+        let azure = store(Backend {
+            type_: BackendType::Azure,
+            s3: None,
+            azure: Some(AzureBackend {
+                container: "c".into(),
+                prefix: None,
+                endpoint: None,
+                credentials_secret: SecretRef { name: "az".into() },
+            }),
+        });
+        assert_eq!(validate(&azure, &StoreRefs::default(), "img").unwrap_err().reason, "BackendUnsupported");
+        let local = validate(&store(Backend::default()), &StoreRefs::default(), "img").unwrap();
+        assert!(local.backend.is_none());
+    }
 }
