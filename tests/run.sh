@@ -12,6 +12,9 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "Azurite (Azure Storage emulator, from npm) for the Azure backend's tests"
+(cd tests/azurite && npm ci --no-audit --no-fund --loglevel=error)
+
 step "cargo test (unit, SDK integration, crash and memory tests, operator, end to end)"
 # The end-to-end suite records the operator's API calls here for the chart's RBAC check.
 rm -rf target/e2e-operator-calls

@@ -3,6 +3,8 @@
 //!
 //! Must not: know about buckets, keys or HTTP.
 
+pub mod azure;
+pub mod azure_sas;
 pub mod local;
 pub mod s3;
 

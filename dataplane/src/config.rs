@@ -74,6 +74,8 @@ pub struct BackendConfig {
     pub kind: BackendKind,
     /// For `type: s3`.
     pub s3: Option<S3BackendConfig>,
+    /// For `type: azure`.
+    pub azure: Option<AzureBackendConfig>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -84,6 +86,43 @@ pub enum BackendKind {
     Local,
     /// Objects in a remote S3 (or S3-compatible) bucket.
     S3,
+    /// Blobs in an Azure Blob Storage container.
+    Azure,
+}
+
+/// An Azure Blob container (it must exist). Authenticated with a SAS token, or with the
+/// account key (the store then signs its own short-lived account SAS); either may come from
+/// the environment (`AZURE_STORAGE_SAS_TOKEN`, `AZURE_STORAGE_KEY`) instead.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AzureBackendConfig {
+    pub account: String,
+    pub container: String,
+    /// Prepended to every blob name; must belong to this store alone.
+    #[serde(default)]
+    pub prefix: String,
+    /// Default `https://<account>.blob.core.windows.net`; e.g. `http://127.0.0.1:10000/<account>`
+    /// for Azurite.
+    pub endpoint: Option<String>,
+    /// Blobs larger than this are uploaded as staged blocks of this size (also the most memory
+    /// one blob write holds); 1 MiB to 4000 MiB.
+    #[serde(default = "default_part_size")]
+    pub block_size: u64,
+    pub account_key: Option<String>,
+    pub sas_token: Option<String>,
+}
+
+impl std::fmt::Debug for AzureBackendConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the key or the SAS.
+        f.debug_struct("AzureBackendConfig")
+            .field("account", &self.account)
+            .field("container", &self.container)
+            .field("prefix", &self.prefix)
+            .field("endpoint", &self.endpoint)
+            .field("block_size", &self.block_size)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A remote S3 bucket. Credentials not given here come from the standard AWS chain
@@ -326,9 +365,14 @@ impl Config {
         if self.storage.inline_max_size > INLINE_MAX_SIZE_CEILING {
             return invalid("storage.inline_max_size", "must be at most 262144 bytes (256 KiB)");
         }
+        if self.backend.kind != BackendKind::Azure && self.backend.azure.is_some() {
+            return invalid("backend.azure", "is only allowed when backend.type is azure");
+        }
         match (self.backend.kind, &self.backend.s3) {
             (BackendKind::S3, None) => return invalid("backend.s3", "is required when backend.type is s3"),
-            (BackendKind::Local, Some(_)) => return invalid("backend.s3", "is only allowed when backend.type is s3"),
+            (BackendKind::Local | BackendKind::Azure, Some(_)) => {
+                return invalid("backend.s3", "is only allowed when backend.type is s3")
+            }
             (BackendKind::S3, Some(s3)) => {
                 if s3.bucket.is_empty() {
                     return invalid("backend.s3.bucket", "must not be empty");
@@ -340,7 +384,21 @@ impl Config {
                     return invalid("backend.s3.access_key_id", "and secret_access_key must be given together");
                 }
             }
-            (BackendKind::Local, None) => {}
+            (BackendKind::Local | BackendKind::Azure, None) => {}
+        }
+        if self.backend.kind == BackendKind::Azure {
+            let Some(az) = &self.backend.azure else {
+                return invalid("backend.azure", "is required when backend.type is azure");
+            };
+            if az.account.is_empty() {
+                return invalid("backend.azure.account", "must not be empty");
+            }
+            if az.container.is_empty() {
+                return invalid("backend.azure.container", "must not be empty");
+            }
+            if !(1024 * 1024..=4000 * 1024 * 1024).contains(&az.block_size) {
+                return invalid("backend.azure.block_size", "must be between 1 MiB and 4000 MiB");
+            }
         }
         if self.multipart.expiry_secs == 0 {
             return invalid("multipart.expiry_secs", "must be at least 1");
@@ -413,6 +471,19 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("backend.s3.part_size"));
         let c = Config::from_yaml("backend:\n  type: s3\n  s3:\n    bucket: b\n    secret_access_key: x\n").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("access_key_id"));
+        let c = Config::from_yaml("backend:\n  type: azure\n").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("backend.azure"));
+        let c = Config::from_yaml(
+            "backend:\n  type: azure\n  azure:\n    account: a\n    container: c\n    block_size: 10\n",
+        )
+        .unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("backend.azure.block_size"));
+        let c = Config::from_yaml(
+            "backend:\n  type: azure\n  azure:\n    account: a\n    container: c\n    account_key: hidden\n",
+        )
+        .unwrap();
+        assert!(c.validate().is_ok());
+        assert!(!format!("{c:?}").contains("hidden"));
         let c = Config::from_yaml("backend:\n  s3:\n    bucket: b\n").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("backend.s3"));
         let c = Config::from_yaml(

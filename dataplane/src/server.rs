@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
+use crate::blob::azure::AzureBlobStore;
 use crate::blob::local::LocalBlobStore;
 use crate::blob::s3::S3BlobStore;
 use crate::blob::BlobStore;
@@ -47,6 +48,8 @@ pub enum StartError {
     Root(std::io::Error),
     #[error("start-up recovery: {0}")]
     Recovery(String),
+    #[error("blob store: {0}")]
+    Backend(String),
     #[error("{0}")]
     Tls(#[from] crate::tls::TlsError),
 }
@@ -69,6 +72,10 @@ pub async fn open(config: Config) -> Result<Opened, StartError> {
     db.seed_root(&root.access_key, &root.secret_key).await?;
     let blobs: Arc<dyn BlobStore> = match (&config.backend.kind, &config.backend.s3) {
         (BackendKind::S3, Some(s3)) => Arc::new(S3BlobStore::connect(s3).await),
+        (BackendKind::Azure, _) => match &config.backend.azure {
+            Some(azure) => Arc::new(AzureBlobStore::connect(azure).map_err(|e| StartError::Backend(e.to_string()))?),
+            None => return Err(StartError::Backend("backend.azure is required when backend.type is azure".into())),
+        },
         _ => Arc::new(LocalBlobStore::open(&data_dir).map_err(dir_err)?),
     };
     let state = AppState::new(config, db, blobs);

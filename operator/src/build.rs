@@ -17,7 +17,10 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
 pub use config::{render_config, CONFIG_KEY};
 pub use labels::{owner_reference, selector_labels, FIELD_MANAGER, MANAGED_BY};
-pub use secrets::{ADMIN_TOKEN_KEY, ROOT_ACCESS_KEY_KEY, ROOT_SECRET_KEY_KEY, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY};
+pub use secrets::{
+    ADMIN_TOKEN_KEY, AZURE_ACCOUNT, AZURE_KEY, AZURE_SAS_TOKEN, ROOT_ACCESS_KEY_KEY, ROOT_SECRET_KEY_KEY,
+    S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY,
+};
 
 use crate::crd::BleepStore;
 
@@ -34,6 +37,36 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// A remote backend's credentials, read from the user's Secret. The pod reads them from that
+/// Secret itself; the operator hashes them into the pod template (so a rotation rolls the pod)
+/// and puts the Azure account name, which is not secret, into the config file.
+#[derive(Clone, PartialEq, Eq)]
+pub enum BackendCredentials {
+    S3(Credentials),
+    Azure { account: String, key: Option<String>, sas_token: Option<String> },
+}
+
+impl BackendCredentials {
+    /// Every value, in a fixed order, for the pod-template hash.
+    pub fn hashed(&self) -> Vec<&str> {
+        match self {
+            Self::S3(c) => vec![c.access_key.as_str(), c.secret_key.as_str()],
+            Self::Azure { account, key, sas_token } => {
+                vec![account.as_str(), key.as_deref().unwrap_or(""), sas_token.as_deref().unwrap_or("")]
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for BackendCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::S3(c) => f.debug_tuple("S3").field(c).finish(),
+            Self::Azure { account, .. } => f.debug_struct("Azure").field("account", account).finish_non_exhaustive(),
+        }
+    }
+}
+
 /// Everything a store's objects are built from: the resource, and what the reconciler resolved
 /// for it (the image, generated secrets kept from earlier runs, the claim size in use).
 #[derive(Debug, Clone)]
@@ -45,7 +78,7 @@ pub struct StoreInputs<'a> {
     pub root: Credentials,
     /// The remote S3 backend's keys, read from the user's Secret (hashed into the pod template
     /// so a rotation rolls the pod; the pod reads them from that Secret).
-    pub backend: Option<Credentials>,
+    pub backend: Option<BackendCredentials>,
     /// The admin API bearer token, generated once and kept in the admin Secret.
     pub admin_token: String,
     /// The size written in the StatefulSet's claim template: the template cannot change once
@@ -68,7 +101,7 @@ pub struct StoreResources {
 
 /// Builds every object of a store.
 pub fn store_resources(inputs: &StoreInputs<'_>) -> StoreResources {
-    let config_map = config::config_map(inputs.store);
+    let config_map = config::config_map(inputs.store, inputs.backend.as_ref());
     let config_hash = config::pod_hash(&config_map, &inputs.root, inputs.backend.as_ref(), &inputs.admin_token);
     StoreResources {
         root_secret: secrets::root_secret(inputs.store, &inputs.root),

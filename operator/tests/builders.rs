@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use bleepstore_operator::build::access_key::{grants, secret, ResolvedGrant};
-use bleepstore_operator::build::{self, Credentials, StoreInputs};
-use bleepstore_operator::crd::{AccessKey, BleepStore, Bucket, BucketAccess};
+use bleepstore_operator::build::{self, BackendCredentials, Credentials, StoreInputs};
+use bleepstore_operator::crd::{AccessKey, BackendType, BleepStore, Bucket, BucketAccess};
 use serde::Deserialize;
 
 fn fixture(name: &str) -> PathBuf {
@@ -39,7 +39,19 @@ fn store_inputs(store: &BleepStore) -> StoreInputs<'_> {
             access_key: "BSROOTKEY000000000001".to_owned(),
             secret_key: "root-secret-0123456789abcdef".to_owned(),
         },
-        backend: None,
+        // The credentials a reconciler would have read from the user's Secret.
+        backend: match store.spec.backend.type_ {
+            BackendType::Local => None,
+            BackendType::S3 => Some(BackendCredentials::S3(Credentials {
+                access_key: "AKIAFIXTURE".to_owned(),
+                secret_key: "remote-secret-fixture".to_owned(),
+            })),
+            BackendType::Azure => Some(BackendCredentials::Azure {
+                account: "fixtureaccount".to_owned(),
+                key: Some("a2V5LWZpeHR1cmU=".to_owned()),
+                sas_token: None,
+            }),
+        },
         admin_token: "admin-token-0123456789abcdef".to_owned(),
         claim_template_size: store.spec.storage.size.clone(),
     }
@@ -84,6 +96,11 @@ fn store_on_a_remote_s3_backend() {
 }
 
 #[test]
+fn store_on_an_azure_backend() {
+    store_case("store-azure");
+}
+
+#[test]
 fn existing_claim_template_keeps_its_size() {
     let mut store = documents::<BleepStore>("store-minimal").remove(0);
     store.spec.storage.size = "20Gi".to_owned();
@@ -111,7 +128,10 @@ fn config_and_credential_changes_roll_the_pods() {
     assert_ne!(sts(&store_inputs(&store)), sts(&new_token), "a regenerated admin token restarts the server");
     let s3 = documents::<BleepStore>("store-s3").remove(0);
     let with_keys = |secret: &str| StoreInputs {
-        backend: Some(Credentials { access_key: "AKIAREMOTE".to_owned(), secret_key: secret.to_owned() }),
+        backend: Some(BackendCredentials::S3(Credentials {
+            access_key: "AKIAREMOTE".to_owned(),
+            secret_key: secret.to_owned(),
+        })),
         ..store_inputs(&s3)
     };
     assert_ne!(sts(&with_keys("one")), sts(&with_keys("two")), "rotated remote keys restart the server");

@@ -1,11 +1,13 @@
-//! The blob-store contract, run against every backend: the local volume, and a remote S3
-//! bucket (a second BleepStore on loopback plays the remote). Then the whole server on the S3
-//! backend, and what a client sees when the remote is down.
+//! The blob-store contract, run against every backend: the local volume, a remote S3 bucket (a
+//! second BleepStore on loopback plays the remote) and an Azure container (Azurite, the Azure
+//! Storage emulator from npm, on loopback). Then the whole server on each remote backend, and
+//! what a client sees when the remote is down.
 
+use bleepstore::blob::azure::AzureBlobStore;
 use bleepstore::blob::local::LocalBlobStore;
 use bleepstore::blob::s3::S3BlobStore;
 use bleepstore::blob::{BlobError, BlobStore, BlobStream};
-use bleepstore::config::{BackendKind, S3BackendConfig};
+use bleepstore::config::{AzureBackendConfig, BackendKind, S3BackendConfig};
 use bytes::Bytes;
 use futures_util::StreamExt;
 
@@ -29,8 +31,10 @@ async fn write_blob(store: &dyn BlobStore, body: &[u8], chunk: usize) -> String 
     w.commit().await.unwrap()
 }
 
-/// What every backend must do; `store` starts empty.
-async fn blob_store_contract(store: &dyn BlobStore) {
+/// What every backend must do; `store` starts empty. `crash_leaves_work` says whether a write
+/// lost to a crash leaves something for recovery to remove (a temp file, an open multipart
+/// upload) or nothing at all (Azure: staged blocks are not a blob and expire by themselves).
+async fn blob_store_contract(store: &dyn BlobStore, crash_leaves_work: bool) {
     store.probe().await.unwrap();
     assert!(store.list_ids().await.unwrap().is_empty());
     // Small, empty and multi-part-sized blobs, written in uneven chunks; whole and ranged reads.
@@ -66,7 +70,7 @@ async fn blob_store_contract(store: &dyn BlobStore) {
     let mut w = store.create().await.unwrap();
     w.write(Bytes::from(data(PART as usize + 1, 4))).await.unwrap();
     std::mem::forget(w);
-    assert!(store.clean_temp().await.unwrap() >= 1);
+    assert_eq!(store.clean_temp().await.unwrap() >= 1, crash_leaves_work);
     assert_eq!(store.clean_temp().await.unwrap(), 0);
     let mut ids = store.list_ids().await.unwrap();
     ids.sort();
@@ -78,7 +82,7 @@ async fn blob_store_contract(store: &dyn BlobStore) {
 #[tokio::test]
 async fn local_backend_keeps_the_contract() {
     let dir = tempfile::tempdir().unwrap();
-    blob_store_contract(&LocalBlobStore::open(dir.path()).unwrap()).await;
+    blob_store_contract(&LocalBlobStore::open(dir.path()).unwrap(), true).await;
 }
 
 fn remote_config(remote: &TestServer, bucket: &str, prefix: &str) -> S3BackendConfig {
@@ -101,7 +105,7 @@ async fn s3_backend_keeps_the_contract() {
     // Something else in the bucket, outside the prefix, is left alone.
     remote.client().put_object().bucket("remote").key("other/file").body(b"x".to_vec().into()).send().await.unwrap();
     let store = S3BlobStore::connect(&remote_config(&remote, "remote", "blobs/")).await;
-    blob_store_contract(&store).await;
+    blob_store_contract(&store, true).await;
     let left = remote.client().list_objects_v2().bucket("remote").send().await.unwrap();
     let keys: Vec<&str> = left.contents().iter().filter_map(|o| o.key()).collect();
     assert!(keys.contains(&"other/file"));
@@ -179,4 +183,135 @@ async fn remote_down_gives_503_and_no_row() {
     // Small objects live in the metadata and do not need the remote.
     c.put_object().bucket("app").key("small").body(b"still works".to_vec().into()).send().await.unwrap();
     assert_eq!(body_bytes(c.get_object().bucket("app").key("small").send().await.unwrap()).await, b"still works");
+}
+
+/// Azurite's well-known development account.
+const AZURITE_ACCOUNT: &str = "devstoreaccount1";
+const AZURITE_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// Azurite (installed by `tests/run.sh` into tests/azurite) on a free loopback port, with its
+/// data in a temp dir; killed on drop.
+struct Azurite {
+    child: std::process::Child,
+    endpoint: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Azurite {
+    async fn start() -> Self {
+        let bin =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/azurite/node_modules/.bin/azurite-blob");
+        assert!(bin.exists(), "{} is missing: run `(cd tests/azurite && npm ci)` (tests/run.sh does)", bin.display());
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new(&bin)
+            .args([
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                &port.to_string(),
+                "--silent",
+                "--skipApiVersionCheck",
+                "--location",
+            ])
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Ready when it accepts connections (bounded: Node starts in well under a minute).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(std::time::Instant::now() < deadline, "Azurite did not start listening on {port}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Self { child, endpoint: format!("http://127.0.0.1:{port}/{AZURITE_ACCOUNT}"), _dir: dir }
+    }
+
+    /// Creates a container with an account SAS signed by the store's own signer.
+    async fn create_container(&self, name: &str) {
+        let sas = bleepstore::blob::azure_sas::account_sas(
+            AZURITE_ACCOUNT,
+            AZURITE_KEY,
+            time::OffsetDateTime::now_utc(),
+            std::time::Duration::from_secs(3600),
+        )
+        .unwrap();
+        let resp = reqwest::Client::new()
+            .put(format!("{}/{name}?restype=container&{sas}", self.endpoint))
+            .header("x-ms-version", "2021-08-06")
+            .header("content-length", "0")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 201, "{}", resp.text().await.unwrap_or_default());
+    }
+
+    fn config(&self, container: &str, prefix: &str) -> AzureBackendConfig {
+        AzureBackendConfig {
+            account: AZURITE_ACCOUNT.into(),
+            container: container.into(),
+            prefix: prefix.into(),
+            endpoint: Some(self.endpoint.clone()),
+            block_size: PART,
+            account_key: Some(AZURITE_KEY.into()),
+            sas_token: None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn azure_backend_keeps_the_contract() {
+    let azurite = Azurite::start().await;
+    azurite.create_container("blobs").await;
+    let store = AzureBlobStore::connect(&azurite.config("blobs", "store-a/")).unwrap();
+    blob_store_contract(&store, false).await;
+    // A container that does not exist, or a remote that is not there, fails the probe.
+    let missing = AzureBlobStore::connect(&azurite.config("nope", "")).unwrap();
+    assert!(missing.probe().await.is_err());
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let down = AzureBlobStore::connect(&AzureBackendConfig {
+        endpoint: Some(format!("http://{dead}/{AZURITE_ACCOUNT}")),
+        ..azurite.config("blobs", "")
+    })
+    .unwrap();
+    assert!(matches!(down.probe().await, Err(BlobError::Unavailable(_))));
+}
+
+/// The whole server with its blobs in an Azure container (Azurite).
+#[tokio::test]
+async fn server_on_the_azure_backend() {
+    let azurite = Azurite::start().await;
+    azurite.create_container("store").await;
+    let cfg = azurite.config("store", "");
+    let srv = TestServer::start_with(move |c| {
+        c.backend.kind = BackendKind::Azure;
+        c.backend.azure = Some(cfg);
+    })
+    .await;
+    let c = srv.client();
+    c.create_bucket().bucket("app").send().await.unwrap();
+    let big = data(PART as usize * 2 + 99, 8);
+    c.put_object().bucket("app").key("big").body(big.clone().into()).send().await.unwrap();
+    assert_eq!(body_bytes(c.get_object().bucket("app").key("big").send().await.unwrap()).await, big);
+    let ranged = c.get_object().bucket("app").key("big").range("bytes=5242870-5242889").send().await.unwrap();
+    assert_eq!(body_bytes(ranged).await, &big[5_242_870..5_242_890]);
+    assert_eq!(srv.state.blobs.list_ids().await.unwrap().len(), 1);
+    c.delete_object().bucket("app").key("big").send().await.unwrap();
+    bleepstore::deleter::drain_once(&srv.state).await.unwrap();
+    assert!(srv.state.blobs.list_ids().await.unwrap().is_empty());
+    let (ready, body) = srv.mgmt("GET", "/readyz", None, None).await;
+    assert_eq!(ready, 200, "{body}");
+    drop(azurite);
+    let err = c.put_object().bucket("app").key("big").body(data(40_000, 1).into()).send().await.unwrap_err();
+    assert_eq!((status(&err), code(&err).as_str()), (503, "ServiceUnavailable"));
+    let (ready, _) = srv.mgmt("GET", "/readyz", None, None).await;
+    assert_eq!(ready, 503);
 }

@@ -46,7 +46,22 @@ struct TlsConfig {
 struct BackendConfig<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
-    s3: S3Config<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    s3: Option<S3Config<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    azure: Option<AzureConfig<'a>>,
+}
+
+/// An Azure container; the key or SAS token reach the server as `AZURE_STORAGE_KEY` /
+/// `AZURE_STORAGE_SAS_TOKEN` from the user's Secret.
+#[derive(Serialize)]
+struct AzureConfig<'a> {
+    account: &'a str,
+    container: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prefix: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -71,8 +86,8 @@ struct LogConfig {
     format: &'static str,
 }
 
-/// The configuration file's text for `store`.
-pub fn render_config(store: &BleepStore) -> String {
+/// The configuration file's text for `store` (with `backend`, its remote's credentials).
+pub fn render_config(store: &BleepStore, backend: Option<&super::BackendCredentials>) -> String {
     let spec = &store.spec;
     let config = ServerConfig {
         listen: format!("0.0.0.0:{}", spec.ports.s3),
@@ -83,26 +98,50 @@ pub fn render_config(store: &BleepStore) -> String {
             .tls
             .as_ref()
             .map(|_| TlsConfig { cert_file: format!("{TLS_DIR}/tls.crt"), key_file: format!("{TLS_DIR}/tls.key") }),
-        backend: spec.backend.s3.as_ref().filter(|_| spec.backend.type_ == BackendType::S3).map(|s3| BackendConfig {
-            kind: "s3",
-            s3: S3Config {
-                bucket: &s3.bucket,
-                prefix: s3.prefix.as_deref(),
-                region: s3.region.as_deref(),
-                endpoint: s3.endpoint.as_deref(),
-                force_path_style: s3.force_path_style,
-            },
-        }),
+        backend: backend_config(store, backend),
         management: ManagementConfig { listen: format!("0.0.0.0:{}", spec.ports.management) },
         log: LogConfig { format: spec.log_format.as_str() },
     };
     serde_yaml::to_string(&config).expect("the server config serializes")
 }
 
-pub fn config_map(store: &BleepStore) -> ConfigMap {
+fn backend_config<'a>(
+    store: &'a BleepStore,
+    backend: Option<&'a super::BackendCredentials>,
+) -> Option<BackendConfig<'a>> {
+    let spec = &store.spec.backend;
+    match (spec.type_, &spec.s3, &spec.azure, backend) {
+        (BackendType::S3, Some(s3), _, _) => Some(BackendConfig {
+            kind: "s3",
+            s3: Some(S3Config {
+                bucket: &s3.bucket,
+                prefix: s3.prefix.as_deref(),
+                region: s3.region.as_deref(),
+                endpoint: s3.endpoint.as_deref(),
+                force_path_style: s3.force_path_style,
+            }),
+            azure: None,
+        }),
+        (BackendType::Azure, _, Some(az), Some(super::BackendCredentials::Azure { account, .. })) => {
+            Some(BackendConfig {
+                kind: "azure",
+                s3: None,
+                azure: Some(AzureConfig {
+                    account,
+                    container: &az.container,
+                    prefix: az.prefix.as_deref(),
+                    endpoint: az.endpoint.as_deref(),
+                }),
+            })
+        }
+        _ => None,
+    }
+}
+
+pub fn config_map(store: &BleepStore, backend: Option<&super::BackendCredentials>) -> ConfigMap {
     ConfigMap {
         metadata: labels::metadata(store, names::config_map(store)),
-        data: Some(BTreeMap::from([(CONFIG_KEY.to_owned(), render_config(store))])),
+        data: Some(BTreeMap::from([(CONFIG_KEY.to_owned(), render_config(store, backend))])),
         ..Default::default()
     }
 }
@@ -113,7 +152,7 @@ pub fn config_map(store: &BleepStore) -> ConfigMap {
 pub fn pod_hash(
     config_map: &ConfigMap,
     root: &super::Credentials,
-    backend: Option<&super::Credentials>,
+    backend: Option<&super::BackendCredentials>,
     admin_token: &str,
 ) -> String {
     let mut hasher = Sha256::new();
@@ -122,7 +161,7 @@ pub fn pod_hash(
         hasher.update([0]);
     }
     // Only stores with a remote backend hash its keys, so other stores' hashes (and pods) stay.
-    for secret in backend.iter().flat_map(|b| [b.access_key.as_str(), b.secret_key.as_str()]) {
+    for secret in backend.iter().flat_map(|b| b.hashed()) {
         hasher.update(secret.as_bytes());
         hasher.update([0]);
     }

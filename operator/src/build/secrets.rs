@@ -16,6 +16,11 @@ pub const ROOT_SECRET_KEY_KEY: &str = "BLEEPSTORE_ROOT_SECRET_KEY";
 /// environment variables the server's AWS credential chain reads.
 pub const S3_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
 pub const S3_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+/// The keys of an Azure backend's credentials Secret: the account name, and its key or a SAS
+/// token (the server reads the last two from its environment).
+pub const AZURE_ACCOUNT: &str = "AZURE_STORAGE_ACCOUNT";
+pub const AZURE_KEY: &str = "AZURE_STORAGE_KEY";
+pub const AZURE_SAS_TOKEN: &str = "AZURE_STORAGE_SAS_TOKEN";
 /// Key of the admin Secret, named as the server's environment variable.
 pub const ADMIN_TOKEN_KEY: &str = "BLEEPSTORE_ADMIN_TOKEN";
 

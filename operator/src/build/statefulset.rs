@@ -18,7 +18,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::config::{CONFIG_KEY, DATA_DIR, TLS_DIR};
 use super::secrets::{
-    ADMIN_TOKEN_KEY, ROOT_ACCESS_KEY_KEY, ROOT_SECRET_KEY_KEY, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY,
+    ADMIN_TOKEN_KEY, AZURE_KEY, AZURE_SAS_TOKEN, ROOT_ACCESS_KEY_KEY, ROOT_SECRET_KEY_KEY, S3_ACCESS_KEY_ID,
+    S3_SECRET_ACCESS_KEY,
 };
 use super::{labels, names, StoreInputs};
 use crate::crd::{BackendType, BleepStore};
@@ -181,10 +182,24 @@ fn env(store: &BleepStore) -> Vec<EnvVar> {
         secret_env(ROOT_SECRET_KEY_KEY, names::root_secret(store)),
         secret_env(ADMIN_TOKEN_KEY, names::admin_secret(store)),
     ];
-    if let (BackendType::S3, Some(s3)) = (store.spec.backend.type_, &store.spec.backend.s3) {
-        for key in [S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY] {
-            env.push(secret_env(key, s3.credentials_secret.name.clone()));
+    let backend = &store.spec.backend;
+    match (backend.type_, &backend.s3, &backend.azure) {
+        (BackendType::S3, Some(s3), _) => {
+            for key in [S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY] {
+                env.push(secret_env(key, s3.credentials_secret.name.clone()));
+            }
         }
+        (BackendType::Azure, _, Some(az)) => {
+            // One of the two is present (validated); the server takes the SAS token first.
+            for key in [AZURE_KEY, AZURE_SAS_TOKEN] {
+                let mut var = secret_env(key, az.credentials_secret.name.clone());
+                if let Some(selector) = var.value_from.as_mut().and_then(|v| v.secret_key_ref.as_mut()) {
+                    selector.optional = Some(true);
+                }
+                env.push(var);
+            }
+        }
+        _ => {}
     }
     env
 }

@@ -35,9 +35,10 @@ pub async fn dereference(store: &BleepStore, ctx: &Context, ns: &str) -> Result<
         Some(tls) => secrets.get_opt(&tls.secret_name).await?,
         None => None,
     };
-    let backend_secret = match &store.spec.backend.s3 {
-        Some(s3) => secrets.get_opt(&s3.credentials_secret.name).await?,
-        None => None,
+    let backend_secret = match (&store.spec.backend.s3, &store.spec.backend.azure) {
+        (Some(s3), _) => secrets.get_opt(&s3.credentials_secret.name).await?,
+        (None, Some(azure)) => secrets.get_opt(&azure.credentials_secret.name).await?,
+        (None, None) => None,
     };
     let stateful_set =
         Api::<StatefulSet>::namespaced(ctx.client.clone(), ns).get_opt(&names::stateful_set(store)).await?;

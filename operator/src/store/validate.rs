@@ -6,7 +6,8 @@ use k8s_openapi::api::core::v1::Secret;
 
 use super::StoreRefs;
 use crate::build::{
-    Credentials, ADMIN_TOKEN_KEY, ROOT_ACCESS_KEY_KEY, ROOT_SECRET_KEY_KEY, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY,
+    BackendCredentials, Credentials, ADMIN_TOKEN_KEY, AZURE_ACCOUNT, AZURE_KEY, AZURE_SAS_TOKEN, ROOT_ACCESS_KEY_KEY,
+    ROOT_SECRET_KEY_KEY, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY,
 };
 use crate::crd::{BackendType, BleepStore};
 use crate::{generate, quantity};
@@ -24,7 +25,7 @@ pub struct Valid {
     pub image: String,
     pub root: Credentials,
     /// The remote S3 backend's keys (from the user's Secret), for the pod-template hash.
-    pub backend: Option<Credentials>,
+    pub backend: Option<BackendCredentials>,
     pub admin_token: String,
     pub claim_template_size: String,
 }
@@ -44,10 +45,28 @@ pub fn validate(store: &BleepStore, refs: &StoreRefs, default_image: &str) -> Re
     let backend = match (spec.backend.type_, &spec.backend.s3) {
         (BackendType::Local, _) => None,
         (BackendType::Azure, _) => {
-            return Err(invalid(
-                "BackendUnsupported",
-                "backend type Azure is not supported by this version; Local and S3 are",
-            ))
+            let Some(az) = &spec.backend.azure else {
+                return Err(invalid("BackendInvalid", "backend.azure is required when backend.type is Azure"));
+            };
+            let name = &az.credentials_secret.name;
+            if refs.backend_secret.is_none() {
+                return Err(invalid(
+                    "BackendSecretNotFound",
+                    format!("backend credentials Secret {name} not found in this namespace"),
+                ));
+            }
+            let secret = &refs.backend_secret;
+            match (value(secret, AZURE_ACCOUNT), value(secret, AZURE_KEY), value(secret, AZURE_SAS_TOKEN)) {
+                (Some(account), key, sas_token) if key.is_some() || sas_token.is_some() => {
+                    Some(BackendCredentials::Azure { account, key, sas_token })
+                }
+                _ => {
+                    return Err(invalid(
+                        "BackendSecretInvalid",
+                        format!("Secret {name} must have {AZURE_ACCOUNT} and {AZURE_KEY} or {AZURE_SAS_TOKEN}"),
+                    ))
+                }
+            }
         }
         (BackendType::S3, None) => {
             return Err(invalid("BackendInvalid", "backend.s3 is required when backend.type is S3"))
@@ -61,7 +80,9 @@ pub fn validate(store: &BleepStore, refs: &StoreRefs, default_image: &str) -> Re
                 ));
             }
             match (value(&refs.backend_secret, S3_ACCESS_KEY_ID), value(&refs.backend_secret, S3_SECRET_ACCESS_KEY)) {
-                (Some(access_key), Some(secret_key)) => Some(Credentials { access_key, secret_key }),
+                (Some(access_key), Some(secret_key)) => {
+                    Some(BackendCredentials::S3(Credentials { access_key, secret_key }))
+                }
                 _ => {
                     return Err(invalid(
                         "BackendSecretInvalid",
@@ -189,12 +210,12 @@ mod tests {
             ..Default::default()
         };
         let valid = validate(&s, &refs, "img").unwrap();
-        let backend = valid.backend.unwrap();
+        let Some(BackendCredentials::S3(backend)) = valid.backend else { panic!("S3 credentials expected") };
         assert_eq!((backend.access_key.as_str(), backend.secret_key.as_str()), ("AK", "SK"));
     }
 
     #[test]
-    fn azure_is_refused_with_a_reason_and_local_needs_nothing() {
+    fn azure_backend_needs_an_account_and_a_key_or_sas() {
         let azure = store(Backend {
             type_: BackendType::Azure,
             s3: None,
@@ -205,7 +226,17 @@ mod tests {
                 credentials_secret: SecretRef { name: "az".into() },
             }),
         });
-        assert_eq!(validate(&azure, &StoreRefs::default(), "img").unwrap_err().reason, "BackendUnsupported");
+        assert_eq!(validate(&azure, &StoreRefs::default(), "img").unwrap_err().reason, "BackendSecretNotFound");
+        let refs = StoreRefs { backend_secret: secret(&[("AZURE_STORAGE_ACCOUNT", "acct")]), ..Default::default() };
+        assert_eq!(validate(&azure, &refs, "img").unwrap_err().reason, "BackendSecretInvalid");
+        let refs = StoreRefs {
+            backend_secret: secret(&[("AZURE_STORAGE_ACCOUNT", "acct"), ("AZURE_STORAGE_SAS_TOKEN", "sv=x&sig=y")]),
+            ..Default::default()
+        };
+        match validate(&azure, &refs, "img").unwrap().backend {
+            Some(BackendCredentials::Azure { account, key: None, sas_token: Some(_) }) => assert_eq!(account, "acct"),
+            other => panic!("Azure credentials expected, got {other:?}"),
+        }
         let local = validate(&store(Backend::default()), &StoreRefs::default(), "img").unwrap();
         assert!(local.backend.is_none());
     }
