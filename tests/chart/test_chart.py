@@ -142,7 +142,7 @@ def test_examples_are_valid(tmp_path):
                 out = subprocess.run(["kubernetes-validate", "--strict", "--quiet", "-k", VERSIONS[0], str(path)], capture_output=True, text=True)
                 assert out.returncode == 0, out.stdout + out.stderr
             seen.add(doc["kind"])
-    assert seen == {"BleepStore", "Bucket", "AccessKey", "Deployment"}
+    assert seen == {"BleepStore", "Bucket", "AccessKey", "Deployment", "Secret"}
 
 
 def test_a_bad_example_would_be_caught():
