@@ -1,5 +1,5 @@
 //! The blob-store contract, run against every backend: the local volume, a remote S3 bucket (a
-//! second BleepStore on loopback plays the remote) and an Azure container (Azurite, the Azure
+//! second `bleepstore` process on loopback plays the remote) and an Azure container (Azurite, the Azure
 //! Storage emulator from npm, on loopback). Then the whole server on each remote backend, and
 //! what a client sees when the remote is down.
 
@@ -85,7 +85,39 @@ async fn local_backend_keeps_the_contract() {
     blob_store_contract(&LocalBlobStore::open(dir.path()).unwrap(), true).await;
 }
 
-fn remote_config(remote: &TestServer, bucket: &str, prefix: &str) -> S3BackendConfig {
+/// A second `bleepstore` process (the real binary) on loopback, playing the remote S3; killed
+/// on drop.
+struct RemoteProcess {
+    proc: crate::process::Proc,
+    _dir: tempfile::TempDir,
+}
+
+impl RemoteProcess {
+    async fn start(bucket: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let proc = crate::process::spawn(dir.path(), true);
+        let remote = Self { proc, _dir: dir };
+        remote.client().create_bucket().bucket(bucket).send().await.unwrap();
+        remote
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.proc.addr)
+    }
+
+    fn client(&self) -> aws_sdk_s3::Client {
+        crate::common::client(&self.endpoint(), ACCESS_KEY, SECRET_KEY, true)
+    }
+}
+
+impl Drop for RemoteProcess {
+    fn drop(&mut self) {
+        let _ = self.proc.child.kill();
+        let _ = self.proc.child.wait();
+    }
+}
+
+fn remote_config(remote: &RemoteProcess, bucket: &str, prefix: &str) -> S3BackendConfig {
     S3BackendConfig {
         bucket: bucket.into(),
         prefix: prefix.into(),
@@ -100,8 +132,7 @@ fn remote_config(remote: &TestServer, bucket: &str, prefix: &str) -> S3BackendCo
 
 #[tokio::test]
 async fn s3_backend_keeps_the_contract() {
-    let remote = TestServer::start().await;
-    remote.client().create_bucket().bucket("remote").send().await.unwrap();
+    let remote = RemoteProcess::start("remote").await;
     // Something else in the bucket, outside the prefix, is left alone.
     remote.client().put_object().bucket("remote").key("other/file").body(b"x".to_vec().into()).send().await.unwrap();
     let store = S3BlobStore::connect(&remote_config(&remote, "remote", "blobs/")).await;
@@ -116,8 +147,7 @@ async fn s3_backend_keeps_the_contract() {
 /// remote under the prefix, and deleting an object deletes its remote blob.
 #[tokio::test]
 async fn server_on_the_s3_backend() {
-    let remote = TestServer::start().await;
-    remote.client().create_bucket().bucket("remote").send().await.unwrap();
+    let remote = RemoteProcess::start("remote").await;
     let cfg = remote_config(&remote, "remote", "store-a/");
     let srv = TestServer::start_with(move |c| {
         c.backend.kind = BackendKind::S3;
@@ -149,8 +179,7 @@ async fn server_on_the_s3_backend() {
 /// readiness says why, inline objects still work.
 #[tokio::test]
 async fn remote_down_gives_503_and_no_row() {
-    let remote = TestServer::start().await;
-    remote.client().create_bucket().bucket("remote").send().await.unwrap();
+    let remote = RemoteProcess::start("remote").await;
     let cfg = remote_config(&remote, "remote", "");
     // Start-up recovery needs the remote, so the server starts against a live one.
     let srv = TestServer::start_with(move |c| {
@@ -171,7 +200,7 @@ async fn remote_down_gives_503_and_no_row() {
     let mut w = dead_store.create().await.unwrap();
     w.write(Bytes::from_static(b"bytes")).await.unwrap();
     assert!(matches!(w.commit().await, Err(BlobError::Unavailable(_))));
-    // Now the server's own remote goes away.
+    // Now the server's own remote goes away (the process is killed).
     drop(remote);
     let err = c.put_object().bucket("app").key("big").body(data(40_000, 1).into()).send().await.unwrap_err();
     assert_eq!((status(&err), code(&err).as_str()), (503, "ServiceUnavailable"));
