@@ -7,6 +7,7 @@ pub mod blob;
 pub mod checksum;
 pub mod config;
 pub mod deleter;
+pub mod encryption;
 pub mod error;
 pub mod meta;
 pub mod metrics;

@@ -11,6 +11,7 @@ mod list;
 mod multipart;
 mod objects;
 mod schema;
+pub mod sealing;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -79,14 +80,20 @@ struct DbInner {
     path: std::path::PathBuf,
     /// Credentials, buckets and grants, as last read (see `cache`).
     cache: cache::ConfigCache,
+    /// Seals and opens the secrets of the `credentials` table.
+    sealer: sealing::Sealer,
 }
 
 impl Db {
-    /// Opens (creating if needed) and migrates the database. Blocking: call before serving.
-    pub fn open(path: &Path) -> MetaResult<Self> {
+    /// Opens (creating if needed) and migrates the database, and seals any secret still in
+    /// plain text with `sealer` (refusing a key the stored secrets were not sealed with).
+    /// Blocking: call before serving.
+    /// `previous` is a key being replaced: secrets sealed with it are re-sealed with `sealer`.
+    pub fn open(path: &Path, sealer: sealing::Sealer, previous: Option<&sealing::Sealer>) -> MetaResult<Self> {
         let mut writer = open_connection(path, false)?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         schema::migrate(&mut writer)?;
+        sealing::seal_plaintext_rows(&mut writer, &sealer, previous)?;
         Ok(Self {
             inner: Arc::new(DbInner {
                 writer: Mutex::new(writer),
@@ -94,6 +101,7 @@ impl Db {
                 readers: Mutex::new(Vec::new()),
                 path: path.to_owned(),
                 cache: cache::ConfigCache::default(),
+                sealer,
             }),
         })
     }
@@ -288,7 +296,8 @@ pub(crate) mod test_support {
     /// A fresh database in a temp dir that lives as long as the returned guard.
     pub fn db() -> (Db, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("meta.db")).unwrap();
+        let sealer = sealing::Sealer::from_base64(&sealing::Sealer::generate_key()).unwrap();
+        let db = Db::open(&dir.path().join("meta.db"), sealer, None).unwrap();
         (db, dir)
     }
 }

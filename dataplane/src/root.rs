@@ -95,7 +95,7 @@ pub fn resolve(config: &Config, env: impl Fn(&str) -> Option<String>) -> std::io
 }
 
 /// Writes `text` to `path` readable by the owner only, atomically and durably.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;

@@ -46,6 +46,8 @@ pub enum StartError {
     Meta(#[from] crate::meta::MetaError),
     #[error("root credential: {0}")]
     Root(std::io::Error),
+    #[error("encryption key: {0}")]
+    EncryptionKey(std::io::Error),
     #[error("start-up recovery: {0}")]
     Recovery(String),
     #[error("blob store: {0}")]
@@ -67,7 +69,19 @@ pub async fn open(config: Config) -> Result<Opened, StartError> {
     let data_dir = config.data_dir.clone();
     let dir_err = |e| StartError::DataDir(data_dir.display().to_string(), e);
     std::fs::create_dir_all(&data_dir).map_err(dir_err)?;
-    let db = Db::open(&data_dir.join("meta.db"))?;
+    let key = crate::encryption::resolve(&data_dir, |k| std::env::var(k).ok()).map_err(StartError::EncryptionKey)?;
+    if let crate::encryption::KeySource::File(path) = &key.source {
+        tracing::warn!(
+            path = %path.display(),
+            "secrets at rest are sealed with a key kept on the data volume; set {} to keep it elsewhere",
+            crate::encryption::ENV_KEY
+        );
+    }
+    let db = Db::open(&data_dir.join("meta.db"), key.sealer, key.replaced.as_ref())?;
+    if key.replaced.is_some() {
+        crate::encryption::forget_replaced(&data_dir).map_err(StartError::EncryptionKey)?;
+        tracing::info!("secrets at rest re-sealed with the key from {}", crate::encryption::ENV_KEY);
+    }
     let root = root::resolve(&config, |k| std::env::var(k).ok()).map_err(StartError::Root)?;
     db.seed_root(&root.access_key, &root.secret_key).await?;
     let blobs: Arc<dyn BlobStore> = match (&config.backend.kind, &config.backend.s3) {

@@ -18,8 +18,8 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 pub use config::{render_config, CONFIG_KEY};
 pub use labels::{owner_reference, selector_labels, FIELD_MANAGER, MANAGED_BY};
 pub use secrets::{
-    ADMIN_TOKEN_KEY, AZURE_ACCOUNT, AZURE_KEY, AZURE_SAS_TOKEN, ROOT_ACCESS_KEY_KEY, ROOT_SECRET_KEY_KEY,
-    S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY,
+    ADMIN_TOKEN_KEY, AZURE_ACCOUNT, AZURE_KEY, AZURE_SAS_TOKEN, ENCRYPTION_KEY_KEY, ROOT_ACCESS_KEY_KEY,
+    ROOT_SECRET_KEY_KEY, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY,
 };
 
 use crate::crd::BleepStore;
@@ -81,6 +81,8 @@ pub struct StoreInputs<'a> {
     pub backend: Option<BackendCredentials>,
     /// The admin API bearer token, generated once and kept in the admin Secret.
     pub admin_token: String,
+    /// The key sealing the server's secrets at rest, generated once and kept in the admin Secret.
+    pub encryption_key: String,
     /// The size written in the StatefulSet's claim template: the template cannot change once
     /// created, so an existing StatefulSet keeps its original size and growth goes to the PVCs.
     pub claim_template_size: String,
@@ -105,7 +107,7 @@ pub fn store_resources(inputs: &StoreInputs<'_>) -> StoreResources {
     let config_hash = config::pod_hash(&config_map, &inputs.root, inputs.backend.as_ref(), &inputs.admin_token);
     StoreResources {
         root_secret: secrets::root_secret(inputs.store, &inputs.root),
-        admin_secret: secrets::admin_secret(inputs.store, &inputs.admin_token),
+        admin_secret: secrets::admin_secret(inputs.store, &inputs.admin_token, &inputs.encryption_key),
         headless_service: services::headless(inputs.store),
         client_service: services::client(inputs.store),
         stateful_set: statefulset::stateful_set(inputs, &config_hash),

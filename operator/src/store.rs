@@ -65,6 +65,7 @@ async fn apply_store(store: &BleepStore, ctx: &Context, ns: &str) -> Result<Acti
         root: valid.root,
         backend: valid.backend,
         admin_token: valid.admin_token,
+        encryption_key: valid.encryption_key,
         claim_template_size: valid.claim_template_size,
     };
     let resources = build::store_resources(&inputs);

@@ -53,6 +53,7 @@ fn store_inputs(store: &BleepStore) -> StoreInputs<'_> {
             }),
         },
         admin_token: "admin-token-0123456789abcdef".to_owned(),
+        encryption_key: "ZW5jcnlwdGlvbi1rZXktZml4dHVyZS0wMTIzNDU2Nzg=".to_owned(),
         claim_template_size: store.spec.storage.size.clone(),
     }
 }

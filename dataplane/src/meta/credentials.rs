@@ -1,4 +1,5 @@
-//! The `credentials` table: access keys, their secrets, and the root flag.
+//! The `credentials` table: access keys, their secrets (sealed at rest: `sealing`), and the
+//! root flag.
 
 use rusqlite::{params, OptionalExtension};
 
@@ -38,7 +39,7 @@ impl Db {
         }
         let ticket = self.inner.cache.ticket();
         let key = access_key.to_owned();
-        let found = self
+        let stored = self
             .read(move |conn| {
                 let mut stmt = conn.prepare_cached(
                     "SELECT access_key, secret, owner_id, is_root, enabled FROM credentials WHERE access_key = ?1",
@@ -56,6 +57,13 @@ impl Db {
                     .optional()?)
             })
             .await?;
+        let found = match stored {
+            Some(mut c) => {
+                c.secret = self.inner.sealer.open(&c.access_key, &c.secret)?;
+                Some(c)
+            }
+            None => None,
+        };
         if let Some(c) = &found {
             self.inner.cache.fill_credential(ticket, c);
         }
@@ -70,14 +78,15 @@ impl Db {
         owner_id: &str,
         enabled: bool,
     ) -> MetaResult<()> {
-        let (key, secret, owner) = (access_key.to_owned(), secret.to_owned(), owner_id.to_owned());
+        let sealed = self.inner.sealer.seal(access_key, secret)?;
+        let (key, owner) = (access_key.to_owned(), owner_id.to_owned());
         self.write_config(move |tx| {
             tx.execute(
                 "INSERT INTO credentials (access_key, secret, owner_id, is_root, enabled, created_at)
                  VALUES (?1, ?2, ?3, 0, ?4, ?5)
                  ON CONFLICT(access_key) DO UPDATE SET secret = excluded.secret, owner_id = excluded.owner_id, enabled = excluded.enabled
                  WHERE is_root = 0",
-                params![key, secret, owner, enabled, now_ms()],
+                params![key, sealed, owner, enabled, now_ms()],
             )?;
             Ok(())
         })
@@ -162,14 +171,15 @@ impl Db {
 
     /// Makes `access_key` the one root credential (idempotent); an earlier root key is removed.
     pub async fn seed_root(&self, access_key: &str, secret: &str) -> MetaResult<()> {
-        let (key, secret) = (access_key.to_owned(), secret.to_owned());
+        let sealed = self.inner.sealer.seal(access_key, secret)?;
+        let key = access_key.to_owned();
         self.write_config(move |tx| {
             tx.execute("DELETE FROM credentials WHERE is_root = 1 AND access_key <> ?1", [&key])?;
             tx.execute(
                 "INSERT INTO credentials (access_key, secret, owner_id, is_root, enabled, created_at)
                  VALUES (?1, ?2, ?1, 1, 1, ?3)
                  ON CONFLICT(access_key) DO UPDATE SET secret = excluded.secret, is_root = 1, enabled = 1",
-                params![key, secret, now_ms()],
+                params![key, sealed, now_ms()],
             )?;
             Ok(())
         })

@@ -278,3 +278,35 @@ async fn logs_never_carry_a_secret_and_sigterm_drains_and_exits() {
     assert!(!logs.contains(crate::common::SECRET_KEY) && !logs.contains(ADMIN_TOKEN));
     assert!(!logs.to_ascii_lowercase().contains("authorization"), "no Authorization header in logs");
 }
+
+/// Secrets at rest: the metadata files (database and WAL) hold no access key's secret in
+/// clear, and the keys still work.
+#[tokio::test]
+async fn no_secret_in_clear_in_the_database_files() {
+    let srv = TestServer::start().await;
+    let app_secret = "app-secret-that-must-not-be-on-disk";
+    srv.add_key("APPKEYATREST", app_secret, "app-owner").await;
+    let c = srv.client();
+    c.create_bucket().bucket("atrest").send().await.unwrap();
+    srv.state.db.set_grant("APPKEYATREST", "atrest", bleepstore::meta::GRANT_READ).await.unwrap();
+    let app = srv.client_as("APPKEYATREST", app_secret);
+    app.list_objects_v2().bucket("atrest").send().await.unwrap();
+    let dir = &srv.state.config.data_dir;
+    let mut scanned = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("meta.db") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        scanned += bytes.len();
+        for secret in [app_secret, crate::common::SECRET_KEY] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{name} holds the secret {secret:?} in clear"
+            );
+        }
+    }
+    assert!(scanned > 0, "no meta.db files found in {}", dir.display());
+}

@@ -1,4 +1,5 @@
-//! The Secrets a store's pods read: the root credential and the admin API token. Their values
+//! The Secrets a store's pods read: the root credential, the admin API token and the key for
+//! secrets at rest. Their values
 //! are generated once by the reconciler and passed in, so rebuilding them changes nothing.
 
 use std::collections::BTreeMap;
@@ -21,8 +22,11 @@ pub const S3_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
 pub const AZURE_ACCOUNT: &str = "AZURE_STORAGE_ACCOUNT";
 pub const AZURE_KEY: &str = "AZURE_STORAGE_KEY";
 pub const AZURE_SAS_TOKEN: &str = "AZURE_STORAGE_SAS_TOKEN";
-/// Key of the admin Secret, named as the server's environment variable.
+/// Keys of the admin Secret, named as the server's environment variables: the admin API token,
+/// and the key that seals the server's secrets at rest (generated once: a store whose key
+/// changed cannot open its stored secrets and refuses to start).
 pub const ADMIN_TOKEN_KEY: &str = "BLEEPSTORE_ADMIN_TOKEN";
+pub const ENCRYPTION_KEY_KEY: &str = "BLEEPSTORE_ENCRYPTION_KEY";
 
 pub fn root_secret(store: &BleepStore, root: &Credentials) -> Secret {
     opaque(
@@ -32,8 +36,12 @@ pub fn root_secret(store: &BleepStore, root: &Credentials) -> Secret {
     )
 }
 
-pub fn admin_secret(store: &BleepStore, token: &str) -> Secret {
-    opaque(store, names::admin_secret(store), [(ADMIN_TOKEN_KEY, &token.to_owned())])
+pub fn admin_secret(store: &BleepStore, token: &str, encryption_key: &str) -> Secret {
+    opaque(
+        store,
+        names::admin_secret(store),
+        [(ADMIN_TOKEN_KEY, &token.to_owned()), (ENCRYPTION_KEY_KEY, &encryption_key.to_owned())],
+    )
 }
 
 fn opaque<const N: usize>(store: &BleepStore, name: String, entries: [(&str, &String); N]) -> Secret {

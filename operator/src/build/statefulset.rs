@@ -18,8 +18,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::config::{CONFIG_KEY, DATA_DIR, TLS_DIR};
 use super::secrets::{
-    ADMIN_TOKEN_KEY, AZURE_KEY, AZURE_SAS_TOKEN, ROOT_ACCESS_KEY_KEY, ROOT_SECRET_KEY_KEY, S3_ACCESS_KEY_ID,
-    S3_SECRET_ACCESS_KEY,
+    ADMIN_TOKEN_KEY, AZURE_KEY, AZURE_SAS_TOKEN, ENCRYPTION_KEY_KEY, ROOT_ACCESS_KEY_KEY, ROOT_SECRET_KEY_KEY,
+    S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY,
 };
 use super::{labels, names, StoreInputs};
 use crate::crd::{BackendType, BleepStore};
@@ -181,6 +181,7 @@ fn env(store: &BleepStore) -> Vec<EnvVar> {
         secret_env(ROOT_ACCESS_KEY_KEY, names::root_secret(store)),
         secret_env(ROOT_SECRET_KEY_KEY, names::root_secret(store)),
         secret_env(ADMIN_TOKEN_KEY, names::admin_secret(store)),
+        secret_env(ENCRYPTION_KEY_KEY, names::admin_secret(store)),
     ];
     let backend = &store.spec.backend;
     match (backend.type_, &backend.s3, &backend.azure) {

@@ -6,8 +6,8 @@ use k8s_openapi::api::core::v1::Secret;
 
 use super::StoreRefs;
 use crate::build::{
-    BackendCredentials, Credentials, ADMIN_TOKEN_KEY, AZURE_ACCOUNT, AZURE_KEY, AZURE_SAS_TOKEN, ROOT_ACCESS_KEY_KEY,
-    ROOT_SECRET_KEY_KEY, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY,
+    BackendCredentials, Credentials, ADMIN_TOKEN_KEY, AZURE_ACCOUNT, AZURE_KEY, AZURE_SAS_TOKEN, ENCRYPTION_KEY_KEY,
+    ROOT_ACCESS_KEY_KEY, ROOT_SECRET_KEY_KEY, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY,
 };
 use crate::crd::{BackendType, BleepStore};
 use crate::{generate, quantity};
@@ -27,6 +27,7 @@ pub struct Valid {
     /// The remote S3 backend's keys (from the user's Secret), for the pod-template hash.
     pub backend: Option<BackendCredentials>,
     pub admin_token: String,
+    pub encryption_key: String,
     pub claim_template_size: String,
 }
 
@@ -135,11 +136,13 @@ pub fn validate(store: &BleepStore, refs: &StoreRefs, default_image: &str) -> Re
         _ => Credentials { access_key: generate::access_key_id(), secret_key: generate::secret_key() },
     };
     let admin_token = value(&refs.admin_secret, ADMIN_TOKEN_KEY).unwrap_or_else(generate::admin_token);
+    let encryption_key = value(&refs.admin_secret, ENCRYPTION_KEY_KEY).unwrap_or_else(generate::encryption_key);
     Ok(Valid {
         image: spec.image.clone().unwrap_or_else(|| default_image.to_owned()),
         root,
         backend,
         admin_token,
+        encryption_key,
         claim_template_size,
     })
 }
