@@ -8,6 +8,7 @@ mod buckets;
 mod common;
 mod copy_delete;
 mod errors;
+mod faults;
 mod https;
 mod limits;
 mod listing;
