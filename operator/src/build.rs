@@ -69,7 +69,7 @@ impl std::fmt::Debug for BackendCredentials {
 
 /// Everything a store's objects are built from: the resource, and what the reconciler resolved
 /// for it (the image, generated secrets kept from earlier runs, the claim size in use).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StoreInputs<'a> {
     pub store: &'a BleepStore,
     /// The container image (spec, or the operator's default).
@@ -86,6 +86,18 @@ pub struct StoreInputs<'a> {
     /// The size written in the StatefulSet's claim template: the template cannot change once
     /// created, so an existing StatefulSet keeps its original size and growth goes to the PVCs.
     pub claim_template_size: String,
+}
+
+impl std::fmt::Debug for StoreInputs<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The credentials, token and key are never printed.
+        f.debug_struct("StoreInputs")
+            .field("image", &self.image)
+            .field("root", &self.root)
+            .field("backend", &self.backend)
+            .field("claim_template_size", &self.claim_template_size)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The objects one store needs. `apply` destructures this without `..`, so an object that is

@@ -112,6 +112,10 @@ pub fn seal_plaintext_rows(conn: &mut Connection, sealer: &Sealer, previous: Opt
         sealed += 1;
     }
     tx.commit()?;
+    if sealed > 0 {
+        // The old values may linger in free pages and WAL frames: rewrite the file without them.
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?;
+    }
     Ok(sealed)
 }
 
@@ -159,6 +163,8 @@ mod tests {
         assert_eq!(seal_plaintext_rows(&mut conn, &Sealer::from_base64(&key).unwrap(), None).unwrap(), 1);
         let stored: String = conn.query_row("SELECT secret FROM credentials", [], |r| r.get(0)).unwrap();
         assert!(stored.starts_with(PREFIX));
+        let file = std::fs::read(&path).unwrap();
+        assert!(!file.windows(16).any(|w| w == b"plain-old-secret"), "the plain value is gone from the file");
         assert_eq!(Sealer::from_base64(&key).unwrap().open("old", &stored).unwrap(), "plain-old-secret");
         assert_eq!(seal_plaintext_rows(&mut conn, &Sealer::from_base64(&key).unwrap(), None).unwrap(), 0);
         let new_key = Sealer::generate_key();

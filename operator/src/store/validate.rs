@@ -20,7 +20,7 @@ pub struct Invalid {
 }
 
 /// The validated, resolved inputs of a build.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Valid {
     pub image: String,
     pub root: Credentials,
@@ -29,6 +29,18 @@ pub struct Valid {
     pub admin_token: String,
     pub encryption_key: String,
     pub claim_template_size: String,
+}
+
+impl std::fmt::Debug for Valid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The admin token and the encryption key are never printed.
+        f.debug_struct("Valid")
+            .field("image", &self.image)
+            .field("root", &self.root)
+            .field("backend", &self.backend)
+            .field("claim_template_size", &self.claim_template_size)
+            .finish_non_exhaustive()
+    }
 }
 
 fn invalid(reason: &'static str, message: impl Into<String>) -> Invalid {
