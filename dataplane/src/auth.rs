@@ -5,7 +5,7 @@
 
 mod cache;
 pub mod chunked;
-mod parse;
+pub mod parse;
 pub mod sigv2;
 pub mod sigv4;
 

@@ -8,6 +8,7 @@ pub mod conditional;
 mod dispatch;
 pub mod endpoint;
 pub mod headers;
+pub mod hostile;
 pub mod names;
 mod ops;
 pub mod path;

@@ -84,7 +84,7 @@ pub async fn list_buckets(
 }
 
 #[derive(Deserialize, Default)]
-struct CreateBucketConfiguration {
+pub(crate) struct CreateBucketConfiguration {
     #[serde(rename = "LocationConstraint", default)]
     location_constraint: Option<String>,
 }

@@ -29,7 +29,7 @@ pub async fn delete_object(state: &Arc<AppState>, bucket: &BucketRow, key: Objec
 }
 
 #[derive(Deserialize)]
-struct Delete {
+pub(crate) struct Delete {
     #[serde(rename = "Quiet", default)]
     quiet: bool,
     #[serde(rename = "Object", default)]

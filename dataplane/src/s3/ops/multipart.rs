@@ -229,7 +229,7 @@ pub async fn upload_part_copy(
 }
 
 #[derive(Deserialize)]
-struct CompleteRequest {
+pub(crate) struct CompleteRequest {
     #[serde(rename = "Part", default)]
     parts: Vec<CompletedPart>,
 }
