@@ -143,19 +143,26 @@ async fn s3_backend_keeps_the_contract() {
     assert!(keys.iter().all(|k| *k == "other/file" || k.starts_with("blobs/")));
 }
 
-/// The whole server with its blobs in a remote bucket: objects round-trip, blobs land in the
-/// remote under the prefix, and deleting an object deletes its remote blob.
-#[tokio::test]
-async fn server_on_the_s3_backend() {
-    let remote = RemoteProcess::start("remote").await;
-    let cfg = remote_config(&remote, "remote", "store-a/");
+/// A server whose blobs live under `prefix` in the remote's bucket `remote` (start-up recovery
+/// needs the remote, so it starts against a live one), with a bucket `app`.
+async fn server_on_s3(remote: &RemoteProcess, prefix: &str) -> TestServer {
+    let cfg = remote_config(remote, "remote", prefix);
     let srv = TestServer::start_with(move |c| {
         c.backend.kind = BackendKind::S3;
         c.backend.s3 = Some(cfg);
     })
     .await;
+    srv.client().create_bucket().bucket("app").send().await.unwrap();
+    srv
+}
+
+/// The whole server with its blobs in a remote bucket: objects round-trip, blobs land in the
+/// remote under the prefix, and deleting an object deletes its remote blob.
+#[tokio::test]
+async fn server_on_the_s3_backend() {
+    let remote = RemoteProcess::start("remote").await;
+    let srv = server_on_s3(&remote, "store-a/").await;
     let c = srv.client();
-    c.create_bucket().bucket("app").send().await.unwrap();
     let big = data(PART as usize * 2 + 99, 7);
     c.put_object().bucket("app").key("big").body(big.clone().into()).send().await.unwrap();
     c.put_object().bucket("app").key("tiny").body(b"inline".to_vec().into()).send().await.unwrap();
@@ -180,15 +187,8 @@ async fn server_on_the_s3_backend() {
 #[tokio::test]
 async fn remote_down_gives_503_and_no_row() {
     let remote = RemoteProcess::start("remote").await;
-    let cfg = remote_config(&remote, "remote", "");
-    // Start-up recovery needs the remote, so the server starts against a live one.
-    let srv = TestServer::start_with(move |c| {
-        c.backend.kind = BackendKind::S3;
-        c.backend.s3 = Some(cfg);
-    })
-    .await;
+    let srv = server_on_s3(&remote, "").await;
     let c = srv.client();
-    c.create_bucket().bucket("app").send().await.unwrap();
     // A blob store pointed at a port nothing listens on reports the remote as unavailable.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let dead_store = S3BlobStore::connect(&S3BackendConfig {
