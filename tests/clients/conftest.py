@@ -1,6 +1,7 @@
 """Starts a real `bleepstore` process for the client suite and hands out boto3 / AWS CLI helpers."""
 
 import os
+import shutil
 import subprocess
 import tempfile
 
@@ -67,13 +68,18 @@ def _start(scheme):
     return proc, {"endpoint": endpoint, "management": management, "data_dir": data_dir, "ca": ca, "scheme": scheme}
 
 
+def _stop(proc, info):
+    proc.kill()
+    proc.wait()
+    shutil.rmtree(info["data_dir"], ignore_errors=True)
+
+
 @pytest.fixture(scope="session", params=["http", "https"])
 def server(request):
     """A bleepstore process, once over plain HTTP and once over HTTPS with its own CA."""
     proc, info = _start(request.param)
     yield info
-    proc.kill()
-    proc.wait()
+    _stop(proc, info)
 
 
 @pytest.fixture(scope="session")
@@ -81,8 +87,7 @@ def https_server():
     """A bleepstore process over HTTPS only, for the long transfers that run once."""
     proc, info = _start("https")
     yield info
-    proc.kill()
-    proc.wait()
+    _stop(proc, info)
 
 
 def boto3_client(info):
