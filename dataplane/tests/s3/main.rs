@@ -7,6 +7,7 @@ mod backends;
 mod buckets;
 mod common;
 mod copy_delete;
+mod crash_loop;
 mod errors;
 mod faults;
 mod https;
