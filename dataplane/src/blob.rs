@@ -35,6 +35,12 @@ impl BlobError {
     pub fn is_no_space(&self) -> bool {
         matches!(self, Self::Io(e) if matches!(e.raw_os_error(), Some(28) | Some(122)))
     }
+    /// The volume refuses writes: remounted read-only (EROFS, as after I/O errors), or its
+    /// files made immutable or unwritable (EPERM, EACCES).
+    pub fn refuses_writes(&self) -> bool {
+        matches!(self, Self::Io(e) if matches!(e.kind(),
+            io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::PermissionDenied))
+    }
 }
 
 pub type BlobResult<T> = Result<T, BlobError>;

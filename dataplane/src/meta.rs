@@ -49,6 +49,12 @@ impl MetaError {
             other => Self::Worker(other.to_string()),
         }
     }
+    /// True when the volume under the database failed: it is read-only, or an I/O call on
+    /// the database files failed (SQLITE_READONLY, SQLITE_IOERR).
+    pub fn is_volume_failure(&self) -> bool {
+        matches!(self, Self::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+            if matches!(e.code, rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::SystemIoFailure))
+    }
     /// True when SQLite gave up waiting for a lock.
     pub fn is_busy(&self) -> bool {
         matches!(self, Self::Sqlite(rusqlite::Error::SqliteFailure(e, _))
@@ -172,9 +178,10 @@ impl Db {
         result
     }
 
-    /// Readiness: a fresh connection to the database file answers a query. In WAL mode a
-    /// reader is never blocked by a writer, so a long write transaction does not flap the
-    /// probe; a missing, unreadable or corrupt database does show.
+    /// Readiness: a fresh connection to the database file answers a query and can take the
+    /// write lock within 0.5 s (then lets it go without writing). A missing, unreadable,
+    /// corrupt or read-only database shows, and so does a write lock held for longer than the
+    /// probe waits (SQLITE_BUSY); group commits hold it for milliseconds.
     pub async fn probe(&self) -> MetaResult<()> {
         let path = self.inner.path.clone();
         run_blocking(move || {
@@ -184,6 +191,7 @@ impl Db {
             )?;
             conn.busy_timeout(std::time::Duration::from_millis(500))?;
             conn.query_row("SELECT count(*) FROM buckets", [], |r| r.get::<_, i64>(0))?;
+            conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
             Ok(())
         })
         .await

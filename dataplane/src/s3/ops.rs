@@ -29,21 +29,29 @@ pub struct Req {
     pub body: Body,
 }
 
-/// Metadata failures on the wire: a full disk is 507, a busy database 503, the rest 500.
+/// Metadata failures on the wire: a full disk is 507; a busy database, or a volume that is
+/// read-only or fails I/O, 503; the rest 500.
 pub fn meta_error(e: MetaError) -> S3Error {
     if e.is_disk_full() {
         S3Error::new(S3ErrorCode::InsufficientStorage).with_source(e)
     } else if e.is_busy() {
         S3Error::new(S3ErrorCode::ServiceUnavailable).with_source(e)
+    } else if e.is_volume_failure() {
+        S3Error::new(S3ErrorCode::ServiceUnavailable).with_message(VOLUME_FAILED).with_source(e)
     } else {
         S3Error::internal(e)
     }
 }
 
-/// Blob-store failures on the wire: no space is 507, the rest 500.
+const VOLUME_FAILED: &str = "The data volume refuses writes or failed an I/O operation; try again later.";
+
+/// Blob-store failures on the wire: no space is 507; a volume that refuses writes, or an
+/// unavailable remote, 503; the rest 500.
 pub fn blob_error(e: BlobError) -> S3Error {
     if e.is_no_space() {
         S3Error::new(S3ErrorCode::InsufficientStorage).with_source(e)
+    } else if e.refuses_writes() {
+        S3Error::new(S3ErrorCode::ServiceUnavailable).with_message(VOLUME_FAILED).with_source(e)
     } else if let BlobError::Unavailable(_) = e {
         S3Error::new(S3ErrorCode::ServiceUnavailable)
             .with_message("The blob store behind this server is unavailable; try again.")

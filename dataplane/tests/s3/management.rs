@@ -43,11 +43,14 @@ async fn probes_reflect_volume_and_database_failures() {
     assert!(body.contains("metadata"), "{body}");
     assert_eq!(hstatus, 503);
     assert!(hbody.contains("\"failing\""), "{hbody}");
-    // A long write transaction elsewhere does not make the store unready (WAL readers go on).
+    // A write lock held elsewhere for longer than the probe waits (SQLITE_BUSY) is not ready:
+    // writes would stall. It is ready again as soon as the lock is released.
     let blocker = rusqlite::Connection::open(&db).unwrap();
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
-    assert_eq!(srv.mgmt("GET", "/readyz", None, None).await.0, 200);
+    let (status, body) = srv.mgmt("GET", "/readyz", None, None).await;
     blocker.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(status, 503);
+    assert!(body.contains("metadata") && body.contains("locked"), "{body}");
     assert_eq!(srv.mgmt("GET", "/readyz", None, None).await.0, 200);
 }
 
