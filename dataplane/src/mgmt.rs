@@ -2,7 +2,7 @@
 //! it: liveness, readiness, per-component health, Prometheus metrics, the OpenAPI document,
 //! an interactive API page served from the binary, and the admin API.
 
-mod admin;
+pub mod admin;
 mod openapi;
 
 use std::sync::atomic::Ordering;
