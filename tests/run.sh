@@ -22,6 +22,9 @@ step "cargo test (unit, SDK integration, crash and memory tests, operator, end t
 rm -rf target/e2e-operator-calls
 cargo test --workspace --locked
 
+step "fuzz targets: a short coverage-guided run of each (libFuzzer, stable toolchain)"
+tests/fuzz.sh
+
 step "real clients: boto3 and the AWS CLI against target/debug/bleepstore"
 tests/clients/run.sh
 
