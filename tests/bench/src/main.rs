@@ -3,6 +3,7 @@
 //! `UNSIGNED-PAYLOAD`, so the client does no hashing.
 
 mod sign;
+mod soak;
 
 use std::time::{Duration, Instant};
 
@@ -32,9 +33,17 @@ struct Args {
     #[arg(long)]
     pid: Option<u32>,
     /// Which groups of rows to run (comma-separated). `small-get` reads what `small-put` wrote,
-    /// so run it alone only against a store that a `small-put` run already filled.
+    /// so run it alone only against a store that a `small-put` run already filled. `flood` (GETs
+    /// with and without a bad-signature flood beside them) and `soak` (the mixed workload for
+    /// `--soak-secs`, RSS and open fds sampled) run only when named.
     #[arg(long, value_delimiter = ',', default_value = "small-put,small-get,large,list,multipart")]
     only: Vec<Group>,
+    /// Length of the `soak` group, in seconds.
+    #[arg(long, default_value_t = 600)]
+    soak_secs: u64,
+    /// Concurrency of the `soak` group.
+    #[arg(long, default_value_t = 64)]
+    soak_concurrency: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -44,6 +53,8 @@ enum Group {
     Large,
     List,
     Multipart,
+    Flood,
+    Soak,
 }
 
 struct Target {
@@ -93,6 +104,19 @@ impl Target {
         body: reqwest::Body,
         len: Option<u64>,
     ) -> (u16, String) {
+        self.send_as(&self.creds, method, path, query, body, len).await
+    }
+
+    /// `send`, signed with `creds`.
+    async fn send_as(
+        &self,
+        creds: &sign::Creds,
+        method: &str,
+        path: &str,
+        query: &str,
+        body: reqwest::Body,
+        len: Option<u64>,
+    ) -> (u16, String) {
         let url = if query.is_empty() {
             format!("{}{path}", self.endpoint)
         } else {
@@ -103,7 +127,7 @@ impl Target {
         if let Some(len) = len {
             extra.push(("content-length".to_owned(), len.to_string()));
         }
-        for (n, v) in sign::headers(&self.creds, method, &self.host, path, query, &extra) {
+        for (n, v) in sign::headers(creds, method, &self.host, path, query, &extra) {
             req = req.header(n, v);
         }
         let resp = req.send().await.expect("request");
@@ -326,7 +350,7 @@ fn cpu_secs(pid: u32) -> Option<f64> {
     Some(ticks / 100.0)
 }
 
-fn peak_rss_mib(pid: u32) -> Option<u64> {
+pub(crate) fn peak_rss_mib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? / 1024)
@@ -394,6 +418,12 @@ async fn main() {
             server_cpu: String::new(),
             client_cpu: String::new(),
         });
+    }
+    if run(Group::Flood) {
+        soak::flood(&t, &args, &mut rows).await;
+    }
+    if run(Group::Soak) {
+        soak::soak(&t, args.soak_secs, args.soak_concurrency, &mut rows).await;
     }
     let mut total = t.row(whole, "whole run", String::new());
     if let Some(rss) = server.and_then(peak_rss_mib) {
