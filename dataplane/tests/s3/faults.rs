@@ -336,8 +336,10 @@ async fn a_volume_that_refuses_writes_gives_503_and_recovers() {
         outcome(c.put_object().bucket("readonly").key("new-small").body(data(2000, 4).into()).send().await),
         outcome(c.delete_object().bucket("readonly").key("small").send().await),
     ];
-    let reads =
-        (c.get_object().bucket("readonly").key("big").send().await, c.get_object().bucket("readonly").key("small").send().await);
+    let reads = (
+        c.get_object().bucket("readonly").key("big").send().await,
+        c.get_object().bucket("readonly").key("small").send().await,
+    );
     let ready = readyz(&mgmt).await;
     chattr("-i", &frozen);
     assert_eq!(refused, ["503 ServiceUnavailable"; 3]);
@@ -355,7 +357,10 @@ async fn a_volume_that_refuses_writes_gives_503_and_recovers() {
     assert_eq!(count_files(&dir.path().join("tmp")), 0);
     c.put_object().bucket("readonly").key("new-big").body(data(200_000, 5).into()).send().await.unwrap();
     c.delete_object().bucket("readonly").key("small").send().await.unwrap();
-    assert_eq!(body_bytes(c.get_object().bucket("readonly").key("new-big").send().await.unwrap()).await, data(200_000, 5));
+    assert_eq!(
+        body_bytes(c.get_object().bucket("readonly").key("new-big").send().await.unwrap()).await,
+        data(200_000, 5)
+    );
     proc.stop();
 }
 
