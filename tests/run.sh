@@ -22,6 +22,16 @@ step "cargo test (unit, SDK integration, crash and memory tests, operator, end t
 rm -rf target/e2e-operator-calls
 cargo test --workspace --locked
 
+step "the data plane's storage-level suites again, with every blob in a remote S3, then in Azure"
+# Same tests, same binary: BLEEPSTORE_TEST_BACKEND points each test server at a shared remote (a
+# second bleepstore process / Azurite) under a prefix of its own. The suites about the local
+# volume and the process itself (faults, limits, crash loop, management probes) run above only.
+storage_suites=(objects:: multipart:: copy_delete:: auth_streams:: listing:: buckets:: errors::
+  acl_grants:: vhost:: raw:: https:: remotes::)
+for backend in s3 azure; do
+  BLEEPSTORE_TEST_BACKEND=$backend cargo test -p bleepstore --locked --test s3 -- "${storage_suites[@]}"
+done
+
 step "fuzz targets: a short coverage-guided run of each (libFuzzer, stable toolchain)"
 tests/fuzz.sh
 

@@ -12,8 +12,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 
 use crate::common::{body_bytes, code, data, status, TestServer, ACCESS_KEY, SECRET_KEY};
-
-const PART: u64 = 5 * 1024 * 1024;
+use crate::remotes::{Azurite, Guard, S3Remote, AZURITE_ACCOUNT, AZURITE_KEY, PART};
 
 async fn read_all(mut s: BlobStream) -> Vec<u8> {
     let mut out = Vec::new();
@@ -85,57 +84,19 @@ async fn local_backend_keeps_the_contract() {
     blob_store_contract(&LocalBlobStore::open(dir.path()).unwrap(), true).await;
 }
 
-/// A second `bleepstore` process (the real binary) on loopback, playing the remote S3; killed
-/// on drop.
-struct RemoteProcess {
-    proc: crate::process::Proc,
-    _dir: tempfile::TempDir,
-}
-
-impl RemoteProcess {
-    async fn start(bucket: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let proc = crate::process::spawn(dir.path(), true);
-        let remote = Self { proc, _dir: dir };
-        remote.client().create_bucket().bucket(bucket).send().await.unwrap();
-        remote
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://{}", self.proc.addr)
-    }
-
-    fn client(&self) -> aws_sdk_s3::Client {
-        crate::common::client(&self.endpoint(), ACCESS_KEY, SECRET_KEY, true)
-    }
-}
-
-impl Drop for RemoteProcess {
-    fn drop(&mut self) {
-        let _ = self.proc.child.kill();
-        let _ = self.proc.child.wait();
-    }
-}
-
-fn remote_config(remote: &RemoteProcess, bucket: &str, prefix: &str) -> S3BackendConfig {
-    S3BackendConfig {
-        bucket: bucket.into(),
-        prefix: prefix.into(),
-        region: Some("us-east-1".into()),
-        endpoint: Some(remote.endpoint()),
-        force_path_style: true,
-        part_size: PART,
-        access_key_id: Some(ACCESS_KEY.into()),
-        secret_access_key: Some(SECRET_KEY.into()),
-    }
+/// A remote S3 of this test's own (a second `bleepstore` process), with a bucket `bucket`.
+async fn s3_remote(bucket: &str) -> S3Remote {
+    let remote = S3Remote::start(Guard::UntilDrop);
+    remote.client().create_bucket().bucket(bucket).send().await.unwrap();
+    remote
 }
 
 #[tokio::test]
 async fn s3_backend_keeps_the_contract() {
-    let remote = RemoteProcess::start("remote").await;
+    let remote = s3_remote("remote").await;
     // Something else in the bucket, outside the prefix, is left alone.
     remote.client().put_object().bucket("remote").key("other/file").body(b"x".to_vec().into()).send().await.unwrap();
-    let store = S3BlobStore::connect(&remote_config(&remote, "remote", "blobs/")).await;
+    let store = S3BlobStore::connect(&remote.config("remote", "blobs/")).await;
     blob_store_contract(&store, true).await;
     let left = remote.client().list_objects_v2().bucket("remote").send().await.unwrap();
     let keys: Vec<&str> = left.contents().iter().filter_map(|o| o.key()).collect();
@@ -145,8 +106,8 @@ async fn s3_backend_keeps_the_contract() {
 
 /// A server whose blobs live under `prefix` in the remote's bucket `remote` (start-up recovery
 /// needs the remote, so it starts against a live one), with a bucket `app`.
-async fn server_on_s3(remote: &RemoteProcess, prefix: &str) -> TestServer {
-    let cfg = remote_config(remote, "remote", prefix);
+async fn server_on_s3(remote: &S3Remote, prefix: &str) -> TestServer {
+    let cfg = remote.config("remote", prefix);
     let srv = TestServer::start_with(move |c| {
         c.backend.kind = BackendKind::S3;
         c.backend.s3 = Some(cfg);
@@ -160,7 +121,7 @@ async fn server_on_s3(remote: &RemoteProcess, prefix: &str) -> TestServer {
 /// remote under the prefix, and deleting an object deletes its remote blob.
 #[tokio::test]
 async fn server_on_the_s3_backend() {
-    let remote = RemoteProcess::start("remote").await;
+    let remote = s3_remote("remote").await;
     let srv = server_on_s3(&remote, "store-a/").await;
     let c = srv.client();
     let big = data(PART as usize * 2 + 99, 7);
@@ -186,14 +147,14 @@ async fn server_on_the_s3_backend() {
 /// readiness says why, inline objects still work.
 #[tokio::test]
 async fn remote_down_gives_503_and_no_row() {
-    let remote = RemoteProcess::start("remote").await;
+    let remote = s3_remote("remote").await;
     let srv = server_on_s3(&remote, "").await;
     let c = srv.client();
     // A blob store pointed at a port nothing listens on reports the remote as unavailable.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let dead_store = S3BlobStore::connect(&S3BackendConfig {
         endpoint: Some(format!("http://{dead}")),
-        ..remote_config(&remote, "remote", "")
+        ..remote.config("remote", "")
     })
     .await;
     assert!(matches!(dead_store.probe().await, Err(BlobError::Unavailable(_))));
@@ -201,7 +162,7 @@ async fn remote_down_gives_503_and_no_row() {
     w.write(Bytes::from_static(b"bytes")).await.unwrap();
     assert!(matches!(w.commit().await, Err(BlobError::Unavailable(_))));
     // Now the server's own remote goes away (the process is killed).
-    drop(remote);
+    remote.kill();
     let err = c.put_object().bucket("app").key("big").body(data(40_000, 1).into()).send().await.unwrap_err();
     assert_eq!((status(&err), code(&err).as_str()), (503, "ServiceUnavailable"));
     let err = c.head_object().bucket("app").key("big").send().await.unwrap_err();
@@ -214,91 +175,9 @@ async fn remote_down_gives_503_and_no_row() {
     assert_eq!(body_bytes(c.get_object().bucket("app").key("small").send().await.unwrap()).await, b"still works");
 }
 
-/// Azurite's well-known development account.
-const AZURITE_ACCOUNT: &str = "devstoreaccount1";
-const AZURITE_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-
-/// Azurite (installed by `tests/run.sh` into tests/azurite) on a free loopback port, with its
-/// data in a temp dir; killed on drop.
-struct Azurite {
-    child: std::process::Child,
-    endpoint: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Azurite {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Azurite {
-    async fn start() -> Self {
-        let bin =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/azurite/node_modules/.bin/azurite-blob");
-        assert!(bin.exists(), "{} is missing: run `(cd tests/azurite && npm ci)` (tests/run.sh does)", bin.display());
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = std::process::Command::new(&bin)
-            .args([
-                "--blobHost",
-                "127.0.0.1",
-                "--blobPort",
-                &port.to_string(),
-                "--silent",
-                "--skipApiVersionCheck",
-                "--location",
-            ])
-            .arg(dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        // Ready when it accepts connections (bounded: Node starts in well under a minute).
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            assert!(std::time::Instant::now() < deadline, "Azurite did not start listening on {port}");
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        Self { child, endpoint: format!("http://127.0.0.1:{port}/{AZURITE_ACCOUNT}"), _dir: dir }
-    }
-
-    /// Creates a container with an account SAS signed by the store's own signer.
-    async fn create_container(&self, name: &str) {
-        let sas = bleepstore::blob::azure_sas::account_sas(
-            AZURITE_ACCOUNT,
-            AZURITE_KEY,
-            time::OffsetDateTime::now_utc(),
-            std::time::Duration::from_secs(3600),
-        )
-        .unwrap();
-        let resp = reqwest::Client::new()
-            .put(format!("{}/{name}?restype=container&{sas}", self.endpoint))
-            .header("x-ms-version", "2021-08-06")
-            .header("content-length", "0")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 201, "{}", resp.text().await.unwrap_or_default());
-    }
-
-    fn config(&self, container: &str, prefix: &str) -> AzureBackendConfig {
-        AzureBackendConfig {
-            account: AZURITE_ACCOUNT.into(),
-            container: container.into(),
-            prefix: prefix.into(),
-            endpoint: Some(self.endpoint.clone()),
-            block_size: PART,
-            account_key: Some(AZURITE_KEY.into()),
-            sas_token: None,
-        }
-    }
-}
-
 #[tokio::test]
 async fn azure_backend_keeps_the_contract() {
-    let azurite = Azurite::start().await;
+    let azurite = Azurite::start(Guard::UntilDrop).await;
     azurite.create_container("blobs").await;
     let store = AzureBlobStore::connect(&azurite.config("blobs", "store-a/")).unwrap();
     blob_store_contract(&store, false).await;
@@ -317,7 +196,7 @@ async fn azure_backend_keeps_the_contract() {
 /// The whole server with its blobs in an Azure container (Azurite).
 #[tokio::test]
 async fn server_on_the_azure_backend() {
-    let azurite = Azurite::start().await;
+    let azurite = Azurite::start(Guard::UntilDrop).await;
     azurite.create_container("store").await;
     let cfg = azurite.config("store", "");
     let srv = TestServer::start_with(move |c| {
@@ -338,9 +217,127 @@ async fn server_on_the_azure_backend() {
     assert!(srv.state.blobs.list_ids().await.unwrap().is_empty());
     let (ready, body) = srv.mgmt("GET", "/readyz", None, None).await;
     assert_eq!(ready, 200, "{body}");
-    drop(azurite);
+    azurite.kill();
     let err = c.put_object().bucket("app").key("big").body(data(40_000, 1).into()).send().await.unwrap_err();
     assert_eq!((status(&err), code(&err).as_str()), (503, "ServiceUnavailable"));
     let (ready, _) = srv.mgmt("GET", "/readyz", None, None).await;
     assert_eq!(ready, 503);
+}
+
+/// The real binary with `config_yaml` (a remote backend): a blob-sized object is stored, then
+/// `take_remote_away` runs; a write gets 503 ServiceUnavailable and leaves no row, a read of
+/// the stored object gets 503 too, and the process's log is returned.
+async fn failure_log(config_yaml: &str, take_remote_away: impl FnOnce()) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("stderr.log");
+    let proc = spawn_configured(dir.path(), config_yaml, std::fs::File::create(&log_path).unwrap().into());
+    let c = crate::common::client(&format!("http://{}", proc.addr), ACCESS_KEY, SECRET_KEY, true);
+    c.create_bucket().bucket("app").send().await.unwrap();
+    c.put_object().bucket("app").key("stored").body(data(100_000, 1).into()).send().await.unwrap();
+    take_remote_away();
+    let err = c.put_object().bucket("app").key("lost").body(data(100_000, 2).into()).send().await.unwrap_err();
+    assert_eq!((status(&err), code(&err).as_str()), (503, "ServiceUnavailable"));
+    let err = c.head_object().bucket("app").key("lost").send().await.unwrap_err();
+    assert_eq!(status(&err), 404, "a failed remote write leaves no row");
+    let err = c.get_object().bucket("app").key("stored").send().await.unwrap_err();
+    assert_eq!((status(&err), code(&err).as_str()), (503, "ServiceUnavailable"));
+    proc.stop();
+    std::fs::read_to_string(log_path).unwrap()
+}
+
+/// The log lines of a remote failure: each names the backend and the operation at error level,
+/// and none carries a credential or a signed URL.
+fn assert_clear_failure_lines(log: &str, backend_line: &str, secrets: &[&str]) {
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains(backend_line)).collect();
+    assert!(!lines.is_empty(), "no `{backend_line}` line in:\n{log}");
+    for line in &lines {
+        assert!(line.contains("ERROR") && line.contains("operation="), "{line}");
+    }
+    for secret in secrets {
+        assert!(!log.contains(secret), "the log carries a secret ({secret:.4}…):\n{log}");
+    }
+    // A SAS's signature is the secret part of a URL in an error: only ever shown redacted.
+    assert!(log.split("sig=").skip(1).all(|rest| rest.starts_with("REDACTED")), "{log}");
+    // Plain text in a file (no terminal colour codes).
+    assert!(!log.contains('\x1b'), "{log}");
+}
+
+#[tokio::test]
+async fn a_failed_s3_remote_is_logged_clearly_and_without_secrets() {
+    let remote = s3_remote("remote").await;
+    let yaml = format!(
+        "backend:\n  type: s3\n  s3:\n    bucket: remote\n    endpoint: {}\n    region: us-east-1\n    \
+         force_path_style: true\n    access_key_id: {ACCESS_KEY}\n    secret_access_key: {SECRET_KEY}\n",
+        remote.endpoint()
+    );
+    let log = failure_log(&yaml, || remote.kill()).await;
+    assert_clear_failure_lines(&log, "remote S3 blob store failed", &[SECRET_KEY, "Signature="]);
+}
+
+#[tokio::test]
+async fn a_failed_azure_remote_is_logged_clearly_and_without_secrets() {
+    let azurite = Azurite::start(Guard::UntilDrop).await;
+    azurite.create_container("store").await;
+    let yaml = format!(
+        "backend:\n  type: azure\n  azure:\n    account: {AZURITE_ACCOUNT}\n    container: store\n    \
+         endpoint: {}\n    account_key: {AZURITE_KEY}\n",
+        azurite.endpoint
+    );
+    let log = failure_log(&yaml, || azurite.kill()).await;
+    assert_clear_failure_lines(&log, "remote Azure blob store failed", &[AZURITE_KEY]);
+}
+
+/// The real binary over `dir/data` with `config_yaml` written to `dir/config.yaml`.
+fn spawn_configured(dir: &std::path::Path, config_yaml: &str, stderr: std::process::Stdio) -> crate::process::Proc {
+    let config = dir.join("config.yaml");
+    std::fs::write(&config, config_yaml).unwrap();
+    crate::process::spawn_with(&dir.join("data"), true, &["--config".as_ref(), config.as_os_str()], stderr)
+}
+
+/// Start-up recovery on a remote backend: after a SIGKILL, a blob that was written but never
+/// got its row (a crash between the two) is deleted from the remote, and the blobs that rows
+/// reference are kept. `direct` is a blob store on the same remote and prefix as the config.
+async fn recovery_sweeps_remote_orphans(config_yaml: &str, direct: &dyn BlobStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let proc = spawn_configured(dir.path(), config_yaml, std::process::Stdio::null());
+    let c = crate::common::client(&format!("http://{}", proc.addr), ACCESS_KEY, SECRET_KEY, true);
+    c.create_bucket().bucket("app").send().await.unwrap();
+    let kept = data(100_000, 1);
+    c.put_object().bucket("app").key("kept").body(kept.clone().into()).send().await.unwrap();
+    let referenced = direct.list_ids().await.unwrap();
+    assert_eq!(referenced.len(), 1);
+    proc.stop();
+    let orphan = write_blob(direct, &data(1000, 2), 1000).await;
+    assert_eq!(direct.list_ids().await.unwrap().len(), 2);
+    let proc = spawn_configured(dir.path(), config_yaml, std::process::Stdio::null());
+    assert_eq!(direct.list_ids().await.unwrap(), referenced, "the orphan {orphan} is swept, the rest kept");
+    let c = crate::common::client(&format!("http://{}", proc.addr), ACCESS_KEY, SECRET_KEY, true);
+    assert_eq!(body_bytes(c.get_object().bucket("app").key("kept").send().await.unwrap()).await, kept);
+    proc.stop();
+}
+
+#[tokio::test]
+async fn recovery_on_the_s3_backend_sweeps_orphans() {
+    let remote = s3_remote("remote").await;
+    let yaml = format!(
+        "backend:\n  type: s3\n  s3:\n    bucket: remote\n    prefix: store/\n    endpoint: {}\n    \
+         region: us-east-1\n    force_path_style: true\n    access_key_id: {ACCESS_KEY}\n    \
+         secret_access_key: {SECRET_KEY}\n",
+        remote.endpoint()
+    );
+    let direct = S3BlobStore::connect(&remote.config("remote", "store/")).await;
+    recovery_sweeps_remote_orphans(&yaml, &direct).await;
+}
+
+#[tokio::test]
+async fn recovery_on_the_azure_backend_sweeps_orphans() {
+    let azurite = Azurite::start(Guard::UntilDrop).await;
+    azurite.create_container("store").await;
+    let yaml = format!(
+        "backend:\n  type: azure\n  azure:\n    account: {AZURITE_ACCOUNT}\n    container: store\n    \
+         prefix: store/\n    endpoint: {}\n    account_key: {AZURITE_KEY}\n",
+        azurite.endpoint
+    );
+    let direct = AzureBlobStore::connect(&azurite.config("store", "store/")).unwrap();
+    recovery_sweeps_remote_orphans(&yaml, &direct).await;
 }

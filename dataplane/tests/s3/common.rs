@@ -1,4 +1,5 @@
-//! The shared harness: a store on 127.0.0.1:0 in this process, aws-sdk-s3 clients for path- and
+//! The shared harness: a store on 127.0.0.1:0 in this process (its blobs on the backend
+//! `BLEEPSTORE_TEST_BACKEND` names: `remotes`), aws-sdk-s3 clients for path- and
 //! virtual-hosted-style, a raw SigV4 signer for requests no SDK will make, and helpers.
 
 use std::net::SocketAddr;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::Client;
 use aws_smithy_runtime_api::client::dns::{DnsFuture, ResolveDns};
-use bleepstore::config::Config;
+use bleepstore::config::{BackendKind, Config};
 use bleepstore::state::AppState;
 use tokio::sync::oneshot;
 
@@ -54,6 +55,7 @@ impl TestServer {
             }),
             ..Config::default()
         };
+        crate::remotes::use_test_backend(&mut config).await;
         tweak(&mut config);
         config.validate().unwrap();
         Self::launch(config, dir, None).await
@@ -71,7 +73,7 @@ impl TestServer {
         let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
         std::fs::write(&cert_file, cert.cert.pem()).unwrap();
         std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
-        let config = Config {
+        let mut config = Config {
             data_dir: dir.path().join("data"),
             listen: "127.0.0.1:0".parse().unwrap(),
             virtual_host_domains: vec![VHOST_DOMAIN.into()],
@@ -82,6 +84,7 @@ impl TestServer {
             tls: Some(bleepstore::config::TlsConfig { cert_file, key_file }),
             ..Config::default()
         };
+        crate::remotes::use_test_backend(&mut config).await;
         Self::launch(config, dir, Some(cert.cert.pem())).await
     }
 
@@ -172,9 +175,18 @@ impl TestServer {
         text.lines().find_map(|l| l.strip_prefix(sample).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
     }
 
-    /// Files left in the temp directory of the blob store.
+    /// Files left in the local temp directory (the local backend stages blobs there; remote
+    /// backends stage nothing on the volume, so it must stay empty or absent).
     pub fn temp_files(&self) -> usize {
-        std::fs::read_dir(self.state.config.data_dir.join("tmp")).unwrap().count()
+        match std::fs::read_dir(self.state.config.data_dir.join("tmp")) {
+            Ok(dir) => dir.count(),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound && self.state.config.backend.kind != BackendKind::Local =>
+            {
+                0
+            }
+            Err(e) => panic!("the temp directory: {e}"),
+        }
     }
 }
 

@@ -18,4 +18,5 @@ mod multipart;
 mod objects;
 mod process;
 mod raw;
+mod remotes;
 mod vhost;

@@ -32,6 +32,11 @@ impl Proc {
 /// Starts the binary on a free port over `data_dir` and waits for its "serving" line, which it
 /// prints only after start-up recovery finished.
 pub fn spawn(data_dir: &Path, env_root: bool) -> Proc {
+    spawn_with(data_dir, env_root, &[], Stdio::null())
+}
+
+/// As [`spawn`], with more arguments (e.g. `--config FILE`) and stderr (the log) sent to `stderr`.
+pub fn spawn_with(data_dir: &Path, env_root: bool, extra: &[&std::ffi::OsStr], stderr: Stdio) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bleepstore"));
     cmd.arg("--data-dir").arg(data_dir).args([
         "--listen",
@@ -41,13 +46,14 @@ pub fn spawn(data_dir: &Path, env_root: bool) -> Proc {
         "--log-level",
         "warn",
     ]);
+    cmd.args(extra);
     cmd.env_remove("BLEEPSTORE_ROOT_ACCESS_KEY")
         .env_remove("BLEEPSTORE_ROOT_SECRET_KEY")
         .env_remove("BLEEPSTORE_CONFIG");
     if env_root {
         cmd.env("BLEEPSTORE_ROOT_ACCESS_KEY", ACCESS_KEY).env("BLEEPSTORE_ROOT_SECRET_KEY", SECRET_KEY);
     }
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = cmd.stdout(Stdio::piped()).stderr(stderr).spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut stdout = Vec::new();
     let addr = loop {
