@@ -24,7 +24,7 @@ fn binary_dir() -> PathBuf {
 }
 
 /// A binary built by `cargo test --workspace` next to this test's own binary.
-fn binary(name: &str) -> PathBuf {
+pub fn binary(name: &str) -> PathBuf {
     let path = binary_dir().join(name);
     assert!(
         path.exists(),

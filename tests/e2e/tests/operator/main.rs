@@ -376,3 +376,125 @@ async fn only_the_leader_acts_and_a_standby_takes_over() {
     assert!(started(&metrics(standby_port).await, "Bucket") >= 1);
     let _ = standby.kill().await;
 }
+
+/// A second `bleepstore` process on loopback, playing a remote S3 account; killed on drop.
+struct RemoteS3 {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl RemoteS3 {
+    const KEY: &'static str = "REMOTEACCESSKEY";
+    const SECRET: &'static str = "remote-secret-key-0123456789";
+
+    async fn start(dir: &std::path::Path, bucket: &str) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(cluster::binary("bleepstore"))
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["--listen", "127.0.0.1:0", "--management-listen", "127.0.0.1:0", "--log-level", "warn"])
+            .env("BLEEPSTORE_ROOT_ACCESS_KEY", Self::KEY)
+            .env("BLEEPSTORE_ROOT_SECRET_KEY", Self::SECRET)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let endpoint = loop {
+            let line = lines.next().expect("the remote exited before serving").unwrap();
+            if let Some(url) = line.strip_prefix("BleepStore is serving S3 at ") {
+                break url.trim().to_owned();
+            }
+        };
+        std::thread::spawn(move || lines.for_each(drop));
+        let remote = Self { child, endpoint };
+        remote.client().await.create_bucket().bucket(bucket).send().await.unwrap();
+        remote
+    }
+
+    async fn client(&self) -> aws_sdk_s3::Client {
+        let creds = aws_sdk_s3::config::Credentials::new(Self::KEY, Self::SECRET, None, None, "remote");
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(creds)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+}
+
+impl Drop for RemoteS3 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gateway_store_keeps_its_blobs_in_a_remote_bucket() {
+    let remote_dir = tempfile::tempdir().unwrap();
+    let remote = RemoteS3::start(remote_dir.path(), "company-objects").await;
+    let cluster = Cluster::start().await;
+    let store = format!(
+        "apiVersion: bleepstore.io/v1alpha1\nkind: BleepStore\nmetadata:\n  name: demo\nspec:\n  storage:\n    \
+         size: 1Gi\n  logFormat: text\n  backend:\n    type: S3\n    s3:\n      bucket: company-objects\n      \
+         prefix: gateway/\n      region: us-east-1\n      endpoint: {}\n      forcePathStyle: true\n      \
+         credentialsSecret:\n        name: remote-credentials\n",
+        remote.endpoint
+    );
+    // Without its credentials Secret the store says so, and nothing is deployed.
+    cluster.apply_ok(&store);
+    let missing = cluster.wait_condition("bleepstores", "demo", "Ready", "False").await;
+    assert_eq!(missing["reason"], "BackendSecretNotFound");
+    assert!(cluster.get("apps", "statefulsets", "demo").is_none());
+    // A Secret without the secret key is explained too.
+    let b64 = |s: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
+    let secret = |data: &str| {
+        format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: remote-credentials\ntype: Opaque\ndata:\n{data}")
+    };
+    cluster.apply_ok(&secret(&format!("  AWS_ACCESS_KEY_ID: {}\n", b64(RemoteS3::KEY))));
+    cluster
+        .wait_for("BackendSecretInvalid", |c| {
+            let obj = c.get("bleepstore.io", "bleepstores", "demo")?;
+            (condition(&obj, "Ready")?["reason"] == "BackendSecretInvalid").then_some(())
+        })
+        .await;
+    cluster.apply_ok(&secret(&format!(
+        "  AWS_ACCESS_KEY_ID: {}\n  AWS_SECRET_ACCESS_KEY: {}\n",
+        b64(RemoteS3::KEY),
+        b64(RemoteS3::SECRET)
+    )));
+    cluster.wait_condition("bleepstores", "demo", "Ready", "True").await;
+    let store_status = cluster.get("bleepstore.io", "bleepstores", "demo").unwrap();
+    assert!(!store_status.to_string().contains(RemoteS3::SECRET), "no remote secret in the status");
+
+    // Objects over the inline limit land in the remote bucket under the prefix; small ones stay
+    // in the store's metadata; deleting an object deletes its remote blob.
+    let root = cluster.root_client("demo").await;
+    root.create_bucket().bucket("app").send().await.unwrap();
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    root.put_object().bucket("app").key("big").body(ByteStream::from(big.clone())).send().await.unwrap();
+    root.put_object().bucket("app").key("small").body(ByteStream::from_static(b"inline")).send().await.unwrap();
+    let got = root.get_object().bucket("app").key("big").send().await.unwrap().body.collect().await.unwrap();
+    assert_eq!(got.into_bytes().as_ref(), big.as_slice());
+    let remote_client = remote.client().await;
+    let remote_keys = || async {
+        let page = remote_client.list_objects_v2().bucket("company-objects").send().await.unwrap();
+        page.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect::<Vec<_>>()
+    };
+    let keys = remote_keys().await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(keys[0].starts_with("gateway/"), "{keys:?}");
+    root.delete_object().bucket("app").key("big").send().await.unwrap();
+    cluster
+        .wait_for_async("the remote blob to be deleted", || async {
+            if remote_keys().await.is_empty() {
+                "deleted".to_owned()
+            } else {
+                String::new()
+            }
+        })
+        .await;
+}
