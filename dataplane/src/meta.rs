@@ -134,6 +134,23 @@ impl Db {
         .await
     }
 
+    /// As [`read`](Self::read), but on the calling thread: for point lookups of one row, which
+    /// take microseconds from the page cache, a hand-off to the blocking pool and back (two
+    /// thread wake-ups) costs more than the read itself. WAL readers never wait for the
+    /// writer. Not for scans.
+    pub fn read_now<T>(&self, f: impl FnOnce(&Connection) -> MetaResult<T>) -> MetaResult<T> {
+        let conn = match self.inner.readers.lock().map_err(poisoned)?.pop() {
+            Some(conn) => conn,
+            None => open_connection(&self.inner.path, true)?,
+        };
+        let result = f(&conn);
+        let mut pool = self.inner.readers.lock().map_err(poisoned)?;
+        if pool.len() < READER_POOL_MAX {
+            pool.push(conn);
+        }
+        result
+    }
+
     /// Runs `f` atomically (in a savepoint) and durably: its changes are committed when `f`
     /// returns `Ok`, and discarded when it returns `Err`.
     ///

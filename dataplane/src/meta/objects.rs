@@ -260,8 +260,7 @@ pub(super) fn get_with_layout(conn: &Connection, bucket: &str, key: &str) -> Met
 impl Db {
     /// The object and where its bytes are, consistently.
     pub async fn get_object_layout(&self, bucket: &str, key: &str) -> MetaResult<Option<(ObjectRow, Layout)>> {
-        let (bucket, key) = (bucket.to_owned(), key.to_owned());
-        self.read(move |conn| get_with_layout(conn, &bucket, &key)).await
+        self.read_now(|conn| get_with_layout(conn, bucket, key))
     }
 
     pub async fn get_object(&self, bucket: &str, key: &str) -> MetaResult<Option<ObjectRow>> {
