@@ -1,5 +1,6 @@
 //! Metadata in SQLite (WAL): one writer connection, a pool of readers, every call on the
-//! blocking pool. Submodules own one table family each; this module owns the connections.
+//! blocking pool except the short object lookups of GET and HEAD (`read_now`). Submodules own
+//! one table family each; this module owns the connections.
 //!
 //! Must not: touch blob bytes or know about HTTP.
 
@@ -118,28 +119,23 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Connection) -> MetaResult<T> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        run_blocking(move || {
-            let conn = match inner.readers.lock().map_err(poisoned)?.pop() {
-                Some(conn) => conn,
-                None => open_connection(&inner.path, true)?,
-            };
-            let result = f(&conn);
-            let mut pool = inner.readers.lock().map_err(poisoned)?;
-            if pool.len() < READER_POOL_MAX {
-                pool.push(conn);
-            }
-            result
-        })
-        .await
+        let db = self.clone();
+        run_blocking(move || db.with_reader(f)).await
     }
 
-    /// As [`read`](Self::read), but on the calling thread: for point lookups of one row, which
+    /// As [`read`](Self::read), but on the calling thread: for lookups of a row or a few, which
     /// take microseconds from the page cache, a hand-off to the blocking pool and back (two
-    /// thread wake-ups) costs more than the read itself. WAL readers never wait for the
+    /// thread wake-ups) costs more than the read itself. WAL readers do not wait for the
     /// writer. Not for scans.
     pub fn read_now<T>(&self, f: impl FnOnce(&Connection) -> MetaResult<T>) -> MetaResult<T> {
-        let conn = match self.inner.readers.lock().map_err(poisoned)?.pop() {
+        self.with_reader(f)
+    }
+
+    /// Runs `f` on a pooled reader connection (a new one when the pool is empty); the pool's
+    /// lock is held only to take and to return a connection.
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> MetaResult<T>) -> MetaResult<T> {
+        let pooled = self.inner.readers.lock().map_err(poisoned)?.pop();
+        let conn = match pooled {
             Some(conn) => conn,
             None => open_connection(&self.inner.path, true)?,
         };

@@ -224,10 +224,21 @@ fn release(tx: &Transaction<'_>, old: &Stored) -> MetaResult<()> {
     Ok(())
 }
 
-/// An object row and where its bytes are (its manifest, its inline bytes), in one snapshot.
-pub(super) fn get_with_layout(conn: &Connection, bucket: &str, key: &str) -> MetaResult<Option<(ObjectRow, Layout)>> {
+/// Manifests of up to this many parts are read on the request's thread (`Db::read_now`);
+/// longer ones on the blocking pool.
+const READ_NOW_MAX_PARTS: u32 = 64;
+
+/// An object row and where its bytes are (its manifest, its inline bytes), in one snapshot;
+/// `Ok(Err(()))` when its manifest has more than `max_parts` parts (not read).
+#[allow(clippy::type_complexity)]
+pub(super) fn get_with_layout(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    max_parts: u32,
+) -> MetaResult<Result<Option<(ObjectRow, Layout)>, ()>> {
     let tx = conn.unchecked_transaction()?;
-    let Some(row) = get(&tx, bucket, key)? else { return Ok(None) };
+    let Some(row) = get(&tx, bucket, key)? else { return Ok(Ok(None)) };
     let layout = if row.inline {
         let data: Vec<u8> = tx
             .prepare_cached("SELECT data FROM inline_data WHERE id = ?1")?
@@ -237,6 +248,8 @@ pub(super) fn get_with_layout(conn: &Connection, bucket: &str, key: &str) -> Met
         Layout::Inline(data.into())
     } else if row.parts_count == 0 {
         Layout::Blob
+    } else if row.parts_count > max_parts {
+        return Ok(Err(()));
     } else {
         Layout::Parts(
             tx.prepare_cached(
@@ -254,18 +267,24 @@ pub(super) fn get_with_layout(conn: &Connection, bucket: &str, key: &str) -> Met
         )
     };
     tx.finish()?;
-    Ok(Some((row, layout)))
+    Ok(Ok(Some((row, layout))))
 }
 
 impl Db {
-    /// The object and where its bytes are, consistently.
+    /// The object and where its bytes are, consistently. Read on the calling thread unless
+    /// its manifest is long (the row, inline bytes up to `storage.inline_max_size` and short
+    /// manifests take microseconds; see `read_now`).
     pub async fn get_object_layout(&self, bucket: &str, key: &str) -> MetaResult<Option<(ObjectRow, Layout)>> {
-        self.read_now(|conn| get_with_layout(conn, bucket, key))
+        if let Ok(found) = self.read_now(|conn| get_with_layout(conn, bucket, key, READ_NOW_MAX_PARTS))? {
+            return Ok(found);
+        }
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        self.read(move |conn| Ok(get_with_layout(conn, &bucket, &key, u32::MAX)?.unwrap_or(None))).await
     }
 
+    /// The object's row alone: one indexed lookup, on the calling thread (`read_now`).
     pub async fn get_object(&self, bucket: &str, key: &str) -> MetaResult<Option<ObjectRow>> {
-        let (bucket, key) = (bucket.to_owned(), key.to_owned());
-        self.read(move |conn| get(conn, &bucket, &key)).await
+        self.read_now(|conn| get(conn, bucket, key))
     }
 
     /// Makes `row` the visible version of its key if `condition` holds; `inline` carries the
@@ -383,6 +402,37 @@ mod tests {
         })
         .await
         .unwrap();
+    }
+
+    /// Short manifests are read on the calling thread, long ones on the blocking pool: both
+    /// come back whole and in part order.
+    #[tokio::test]
+    async fn short_and_long_manifests_read_whole() {
+        let (db, _dir) = db();
+        bucket(&db).await;
+        for (key, parts) in [("short", 3u32), ("long", READ_NOW_MAX_PARTS + 7)] {
+            let mut row = obj(key, &format!("manifest-{key}"), &format!("e-{parts}"));
+            row.parts_count = parts;
+            db.put_object(row.clone(), None, PutCondition::None).await.unwrap();
+            let manifest = row.blob_id.clone();
+            db.write(move |tx| {
+                for n in (1..=parts).rev() {
+                    tx.execute(
+                        "INSERT INTO object_parts (manifest_id, part_number, blob_id, size, etag) VALUES (?1, ?2, ?3, 5, 'e')",
+                        params![manifest, n, format!("{manifest}-{n}")],
+                    )?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+            let conn_result = db.read_now(|c| get_with_layout(c, "b", key, READ_NOW_MAX_PARTS)).unwrap();
+            assert_eq!(conn_result.is_err(), parts > READ_NOW_MAX_PARTS, "{key}: deferred only when long");
+            let (got, layout) = db.get_object_layout("b", key).await.unwrap().unwrap();
+            assert_eq!(got, row);
+            let Layout::Parts(list) = layout else { panic!("{key}: not a manifest") };
+            assert_eq!(list.iter().map(|p| p.part_number).collect::<Vec<_>>(), (1..=parts).collect::<Vec<_>>());
+        }
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@
 //! unchanged against each backend (tests/run.sh runs them three times). Those servers share one
 //! remote per test process, each under a prefix of its own; a shared remote runs under `sh`,
 //! which stops it and removes its data once this process's end of the pipe closes, so it never
-//! outlives the test binary, even one that was killed.
+//! outlives the test binary, even one that was killed (alone, or with its process group).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -117,11 +117,16 @@ impl Remote {
                 cmd
             }
             Guard::UntilExit => {
-                // The remote runs in the background; `sh` waits for end of file on its stdin
-                // (this process exiting, however it exits), then stops it and removes its data.
+                // The remote runs in the background; `sh` lets go of the stdout pipe (so a
+                // remote that dies shows as end of file), ignores the signals a Ctrl-C or a job
+                // cancel sends the whole group, waits for end of file on its stdin (this process
+                // exiting, however it exits), then stops the remote and removes its data.
                 let mut cmd = Command::new("sh");
                 cmd.arg("-c")
-                    .arg(r#"dir=$1; shift; "$@" & pid=$!; cat >/dev/null; kill "$pid"; wait "$pid"; rm -rf "$dir""#)
+                    .arg(concat!(
+                        r#"dir=$1; shift; "$@" & pid=$!; exec >/dev/null; trap '' INT TERM HUP; "#,
+                        r#"cat >/dev/null; kill "$pid"; wait "$pid"; rm -rf "$dir""#
+                    ))
                     .arg("sh")
                     .arg(dir.path())
                     .arg(program)
@@ -152,7 +157,14 @@ impl Remote {
 
 impl Drop for Remote {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        match self._lifeline.take() {
+            // Closing the pipe makes `sh` stop the remote and remove its data (a shared remote
+            // dropped only when its start failed).
+            Some(lifeline) => drop(lifeline),
+            None => {
+                let _ = self.child.kill();
+            }
+        }
         let _ = self.child.wait();
         drop(self.dir.take());
     }
@@ -235,16 +247,32 @@ impl Azurite {
         let remote = Remote::spawn(guard, &bin, |dir| {
             let mut args: Vec<std::ffi::OsString> = ["--blobHost", "127.0.0.1", "--blobPort"].map(Into::into).into();
             args.extend([port.to_string().into(), "--silent".into(), "--skipApiVersionCheck".into()]);
+            // No telemetry from a test run (it would try to reach Application Insights).
+            args.push("--disableTelemetry".into());
             args.extend(["--location".into(), dir.into()]);
             args
         });
-        // Ready when it accepts connections (bounded: Node starts in well under a minute).
+        let mut azurite = Self { remote, endpoint: format!("http://127.0.0.1:{port}/{AZURITE_ACCOUNT}") };
+        // Keep draining its stdout so that it never blocks on a full pipe.
+        let stdout = azurite.remote.child.stdout.take().unwrap();
+        std::thread::spawn(move || BufReader::new(stdout).lines().for_each(drop));
+        // Ready when Azurite itself answers on the port (not some other test's server that took
+        // the port first: then Azurite exits, which is reported). Bounded: Node starts in well
+        // under a minute.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            assert!(std::time::Instant::now() < deadline, "Azurite did not start listening on {port}");
+        let http = reqwest::Client::new();
+        loop {
+            if let Some(status) = azurite.remote.child.try_wait().unwrap() {
+                panic!("Azurite exited before serving on port {port}: {status}");
+            }
+            let answer = http.get(format!("http://127.0.0.1:{port}/")).send().await;
+            let server = answer.ok().and_then(|r| r.headers().get("server")?.to_str().ok().map(str::to_owned));
+            if server.is_some_and(|s| s.starts_with("Azurite")) {
+                return azurite;
+            }
+            assert!(std::time::Instant::now() < deadline, "Azurite did not start serving on port {port}");
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        Self { remote, endpoint: format!("http://127.0.0.1:{port}/{AZURITE_ACCOUNT}") }
     }
 
     /// Creates a container with an account SAS signed by the store's own signer.

@@ -390,6 +390,7 @@ impl RemoteS3 {
     async fn start(dir: &std::path::Path, bucket: &str) -> Self {
         use std::io::BufRead;
         let mut child = std::process::Command::new(cluster::binary("bleepstore"))
+            .env_remove("BLEEPSTORE_CONFIG")
             .arg("--data-dir")
             .arg(dir)
             .args(["--listen", "127.0.0.1:0", "--management-listen", "127.0.0.1:0", "--log-level", "warn"])
