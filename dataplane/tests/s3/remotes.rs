@@ -275,15 +275,20 @@ impl Azurite {
         }
     }
 
-    /// Creates a container with an account SAS signed by the store's own signer.
-    pub async fn create_container(&self, name: &str) {
-        let sas = bleepstore::blob::azure_sas::account_sas(
+    /// An account SAS for an hour, signed by the store's own signer.
+    fn sas() -> String {
+        bleepstore::blob::azure_sas::account_sas(
             AZURITE_ACCOUNT,
             AZURITE_KEY,
             time::OffsetDateTime::now_utc(),
             std::time::Duration::from_secs(3600),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    /// Creates a container.
+    pub async fn create_container(&self, name: &str) {
+        let sas = Self::sas();
         let resp = reqwest::Client::new()
             .put(format!("{}/{name}?restype=container&{sas}", self.endpoint))
             .header("x-ms-version", "2021-08-06")
@@ -341,13 +346,7 @@ async fn test_servers_use_the_backend_named() {
             assert_eq!(backend.kind, BackendKind::Azure);
             let prefix = &backend.azure.as_ref().unwrap().prefix;
             let azurite = shared_azurite().await;
-            let sas = bleepstore::blob::azure_sas::account_sas(
-                AZURITE_ACCOUNT,
-                AZURITE_KEY,
-                time::OffsetDateTime::now_utc(),
-                std::time::Duration::from_secs(3600),
-            )
-            .unwrap();
+            let sas = Azurite::sas();
             let listing = reqwest::Client::new()
                 .get(format!("{}/{SHARED_BUCKET}?restype=container&comp=list&prefix={prefix}&{sas}", azurite.endpoint))
                 .header("x-ms-version", "2021-08-06")
