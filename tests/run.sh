@@ -27,13 +27,16 @@ step "the data plane's storage-level suites again, with every blob in a remote S
 # second bleepstore process / Azurite) under a prefix of its own. The suites about the local
 # volume and the process itself (faults, limits, crash loop, management probes) run above only.
 storage_suites=(objects:: multipart:: copy_delete:: auth_streams:: listing:: buckets:: errors::
-  acl_grants:: vhost:: raw:: https:: remotes::)
+  acl_grants:: vhost:: raw:: https:: remotes:: attributes:: conditional_writes:: s3_answers:: signed_headers::)
 for backend in s3 azure; do
   BLEEPSTORE_TEST_BACKEND=$backend cargo test -p bleepstore --locked --test s3 -- "${storage_suites[@]}"
 done
 
 step "fuzz targets: a short coverage-guided run of each (libFuzzer, stable toolchain)"
 tests/fuzz.sh
+
+step "metrics lint: promtool check metrics on a live /metrics (promtool from Debian's prometheus package)"
+tests/metrics/lint.sh
 
 step "real clients: boto3 and the AWS CLI against target/debug/bleepstore"
 tests/clients/run.sh

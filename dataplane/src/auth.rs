@@ -6,8 +6,10 @@
 mod cache;
 pub mod chunked;
 pub mod parse;
+mod pending;
 pub mod sigv2;
 pub mod sigv4;
+mod unsigned;
 
 use std::collections::BTreeMap;
 
@@ -19,6 +21,7 @@ use crate::meta::Db;
 use cache::SigningKeyCache;
 pub use chunked::ChunkSigner;
 use parse::{AuthForm, SignedFields};
+pub use pending::PendingSignature;
 
 /// The `x-amz-date` form of a time (`20130524T000000Z`).
 pub fn sigv4_timestamp(t: OffsetDateTime) -> String {
@@ -54,6 +57,9 @@ pub enum Payload {
     Sha256(String),
     /// `aws-chunked` framing; `signer` verifies chunk and trailer signatures when signed.
     Streaming { signer: Option<ChunkSigner>, trailer: bool },
+    /// A header signature over the hash of a body that did not declare it: the principal is
+    /// only claimed until the body has been read and the signature checked (`pending`).
+    Deferred(Box<PendingSignature>),
 }
 
 #[derive(Debug)]
@@ -76,6 +82,8 @@ pub struct AuthRequest<'a> {
     pub headers: &'a HeaderMap,
     /// `Host` (HTTP/1) or the URI authority (HTTP/2).
     pub host: Option<&'a str>,
+    /// The body is known to be empty (`Content-Length: 0`, or no framing at all).
+    pub body_empty: bool,
 }
 
 /// Verifies requests against the credentials table, caching derived signing keys.
@@ -117,7 +125,26 @@ impl Authenticator {
                 S3Error::new(S3ErrorCode::InvalidAccessKeyId).with_field("AWSAccessKeyId", &fields.access_key)
             })?;
         let key = self.keys.get(&cred.access_key, &cred.secret, &fields.date, &self.region);
-        let creq = canonical_request(req, &query, &fields)?;
+        unsigned::require_signed(req.headers, &fields.signed_headers, fields.presigned.then_some(&query))?;
+        let principal = Principal::Key { access_key: cred.access_key, owner_id: cred.owner_id, is_root: cred.is_root };
+        let payload_hash = match (&fields.payload_hash, req.body_empty) {
+            (Some(hash), _) => hash.as_str(),
+            (None, true) => sigv4::EMPTY_SHA256,
+            (None, false) => {
+                // The canonical request's last line is the body's hash: checked once it is read.
+                let prefix = canonical_request(req, &query, &fields, "")?;
+                let pending = PendingSignature::new(
+                    key,
+                    fields.timestamp.clone(),
+                    fields.scope(),
+                    prefix,
+                    fields.signature.clone(),
+                    fields.access_key.clone(),
+                );
+                return Ok(Authenticated { principal, payload: Payload::Deferred(Box::new(pending)) });
+            }
+        };
+        let creq = canonical_request(req, &query, &fields, payload_hash)?;
         let sts = sigv4::string_to_sign(&fields.timestamp, &fields.scope(), &creq);
         let expected = sigv4::signature(&key, &sts);
         if !sigv4::signatures_equal(&expected, &fields.signature) {
@@ -126,8 +153,7 @@ impl Authenticator {
                 .with_field("StringToSign", sts)
                 .with_field("CanonicalRequest", creq));
         }
-        let payload = payload_mode(&fields, key, expected)?;
-        let principal = Principal::Key { access_key: cred.access_key, owner_id: cred.owner_id, is_root: cred.is_root };
+        let payload = payload_mode(&fields, payload_hash, key, expected)?;
         Ok(Authenticated { principal, payload })
     }
 
@@ -188,12 +214,8 @@ impl Authenticator {
             .ok_or_else(|| S3Error::new(S3ErrorCode::InvalidAccessKeyId).with_field("AWSAccessKeyId", &access_key))?;
         let mut amz: Vec<(String, String)> = Vec::new();
         for name in req.headers.keys().filter(|n| n.as_str().starts_with("x-amz-")) {
-            let values: Vec<String> = req
-                .headers
-                .get_all(name)
-                .iter()
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
-                .collect();
+            let values: Vec<String> =
+                req.headers.get_all(name).iter().map(|v| header_text(v.as_bytes()).trim().to_owned()).collect();
             amz.push((name.as_str().to_owned(), values.join(",")));
         }
         let path = match req.vhost_bucket {
@@ -270,6 +292,16 @@ impl Authenticator {
     }
 }
 
+/// A header value as the text a client signed: UTF-8 when it is, else Latin-1 (one character
+/// per byte), which is what Python's `http.client` puts on the wire for a `str` that botocore
+/// signed as text.
+fn header_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => std::borrow::Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()),
+    }
+}
+
 /// Query pairs percent-decoded without form rules (`+` stays `+`), as SigV4 canonicalises them.
 fn raw_pairs(raw: Option<&str>) -> Result<BTreeMap<String, String>, S3Error> {
     let mut out = BTreeMap::new();
@@ -284,6 +316,7 @@ fn canonical_request(
     req: &AuthRequest<'_>,
     query: &BTreeMap<String, String>,
     f: &SignedFields,
+    payload_hash: &str,
 ) -> Result<String, S3Error> {
     let mut headers = Vec::with_capacity(f.signed_headers.len());
     for name in &f.signed_headers {
@@ -294,7 +327,7 @@ fn canonical_request(
                 .headers
                 .get_all(name.as_str())
                 .iter()
-                .map(|v| sigv4::canonical_header_value(&String::from_utf8_lossy(v.as_bytes())))
+                .map(|v| sigv4::canonical_header_value(&header_text(v.as_bytes())))
                 .collect();
             (!values.is_empty()).then(|| values.join(","))
         };
@@ -308,13 +341,13 @@ fn canonical_request(
         &cquery,
         &headers,
         &f.signed_headers.join(";"),
-        &f.payload_hash,
+        payload_hash,
     ))
 }
 
-fn payload_mode(f: &SignedFields, key: [u8; 32], seed: String) -> Result<Payload, S3Error> {
+fn payload_mode(f: &SignedFields, payload_hash: &str, key: [u8; 32], seed: String) -> Result<Payload, S3Error> {
     let signer = || ChunkSigner::new(key, f.timestamp.clone(), f.scope(), seed.clone());
-    Ok(match f.payload_hash.as_str() {
+    Ok(match payload_hash {
         "UNSIGNED-PAYLOAD" => Payload::Unsigned,
         "STREAMING-UNSIGNED-PAYLOAD-TRAILER" => Payload::Streaming { signer: None, trailer: true },
         "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" => Payload::Streaming { signer: Some(signer()), trailer: false },

@@ -1,5 +1,6 @@
 //! The object integrity algorithms S3 clients send: CRC32, CRC32C, CRC64NVME, SHA1 and SHA256,
-//! computed incrementally while a body streams, base64-encoded as on the wire.
+//! computed incrementally while a body streams, base64-encoded as on the wire; and the two ways
+//! a multipart object's checksum is made from its parts' (`ChecksumType`).
 
 use base64::Engine;
 use sha1::Sha1;
@@ -64,31 +65,115 @@ impl ChecksumAlgorithm {
     }
 }
 
+/// How a multipart object's checksum relates to its parts' (S3's `ChecksumType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChecksumType {
+    /// The checksum of the whole object's bytes; for multipart objects the CRCs of the parts
+    /// combined (CRCs only).
+    FullObject,
+    /// The checksum of the concatenated raw part checksums, written `<base64>-<parts>`.
+    Composite,
+}
+
+impl ChecksumType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FullObject => "FULL_OBJECT",
+            Self::Composite => "COMPOSITE",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::FullObject, Self::Composite].into_iter().find(|t| t.as_str().eq_ignore_ascii_case(value.trim()))
+    }
+
+    /// The type a stored checksum value has: composite values end in `-<parts>`.
+    pub fn of_value(value: &str) -> Self {
+        if value.contains('-') {
+            Self::Composite
+        } else {
+            Self::FullObject
+        }
+    }
+}
+
+impl ChecksumAlgorithm {
+    /// The type a multipart upload gets when CreateMultipartUpload names none (AWS's defaults).
+    pub fn default_type(self) -> ChecksumType {
+        match self {
+            Self::Crc64Nvme => ChecksumType::FullObject,
+            _ => ChecksumType::Composite,
+        }
+    }
+
+    /// May a multipart upload with this algorithm have this type? Full-object checksums need a
+    /// CRC (whose values combine); CRC64NVME is full-object only.
+    pub fn allows(self, t: ChecksumType) -> bool {
+        !matches!(
+            (self, t),
+            (Self::Crc64Nvme, ChecksumType::Composite) | (Self::Sha1 | Self::Sha256, ChecksumType::FullObject)
+        )
+    }
+
+    fn crc(self) -> Option<crc_fast::CrcAlgorithm> {
+        match self {
+            Self::Crc32 => Some(crc_fast::CrcAlgorithm::Crc32IsoHdlc),
+            Self::Crc32c => Some(crc_fast::CrcAlgorithm::Crc32Iscsi),
+            Self::Crc64Nvme => Some(crc_fast::CrcAlgorithm::Crc64Nvme),
+            Self::Sha1 | Self::Sha256 => None,
+        }
+    }
+
+    fn encode_crc(self, crc: u64) -> String {
+        let raw =
+            if self == Self::Crc64Nvme { crc.to_be_bytes().to_vec() } else { (crc as u32).to_be_bytes().to_vec() };
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    }
+
+    fn decode_crc(self, b64: &str) -> Option<u64> {
+        let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+        match (self, raw.len()) {
+            (Self::Crc64Nvme, 8) => Some(u64::from_be_bytes(raw.try_into().ok()?)),
+            (Self::Crc32 | Self::Crc32c, 4) => Some(u64::from(u32::from_be_bytes(raw.try_into().ok()?))),
+            _ => None,
+        }
+    }
+
+    /// The full-object CRC of a multipart object from its parts' CRCs (base64) and sizes, in
+    /// part order; `None` for a SHA or a malformed part value.
+    pub fn combine_parts<'a>(self, parts: impl IntoIterator<Item = (&'a str, u64)>) -> Option<String> {
+        let crc = self.crc()?;
+        let mut total: Option<u64> = None;
+        for (value, len) in parts {
+            let part = self.decode_crc(value)?;
+            total = Some(match total {
+                None => part,
+                Some(acc) => crc_fast::checksum_combine(crc, acc, part, len),
+            });
+        }
+        Some(self.encode_crc(total.unwrap_or_else(|| crc_fast::checksum(crc, b""))))
+    }
+}
+
 /// An incremental checksum computation.
 pub enum ChecksumHasher {
-    Crc32(crc32fast::Hasher),
-    Crc32c(u32),
-    Crc64Nvme(crc64fast_nvme::Digest),
+    Crc(ChecksumAlgorithm, crc_fast::Digest),
     Sha1(Sha1),
     Sha256(Sha256),
 }
 
 impl ChecksumHasher {
     pub fn new(algorithm: ChecksumAlgorithm) -> Self {
-        match algorithm {
-            ChecksumAlgorithm::Crc32 => Self::Crc32(crc32fast::Hasher::new()),
-            ChecksumAlgorithm::Crc32c => Self::Crc32c(0),
-            ChecksumAlgorithm::Crc64Nvme => Self::Crc64Nvme(crc64fast_nvme::Digest::new()),
-            ChecksumAlgorithm::Sha1 => Self::Sha1(Sha1::new()),
-            ChecksumAlgorithm::Sha256 => Self::Sha256(Sha256::new()),
+        match algorithm.crc() {
+            Some(crc) => Self::Crc(algorithm, crc_fast::Digest::new(crc)),
+            None if algorithm == ChecksumAlgorithm::Sha1 => Self::Sha1(Sha1::new()),
+            None => Self::Sha256(Sha256::new()),
         }
     }
 
     pub fn update(&mut self, data: &[u8]) {
         match self {
-            Self::Crc32(h) => h.update(data),
-            Self::Crc32c(c) => *c = crc32c::crc32c_append(*c, data),
-            Self::Crc64Nvme(h) => h.write(data),
+            Self::Crc(_, h) => h.update(data),
             Self::Sha1(h) => h.update(data),
             Self::Sha256(h) => h.update(data),
         }
@@ -96,14 +181,11 @@ impl ChecksumHasher {
 
     /// The base64 value as it appears in `x-amz-checksum-*`.
     pub fn finish(self) -> String {
-        let raw: Vec<u8> = match self {
-            Self::Crc32(h) => h.finalize().to_be_bytes().to_vec(),
-            Self::Crc32c(c) => c.to_be_bytes().to_vec(),
-            Self::Crc64Nvme(h) => h.sum64().to_be_bytes().to_vec(),
-            Self::Sha1(h) => h.finalize().to_vec(),
-            Self::Sha256(h) => h.finalize().to_vec(),
-        };
-        base64::engine::general_purpose::STANDARD.encode(raw)
+        match self {
+            Self::Crc(algorithm, h) => algorithm.encode_crc(h.finalize()),
+            Self::Sha1(h) => base64::engine::general_purpose::STANDARD.encode(h.finalize()),
+            Self::Sha256(h) => base64::engine::general_purpose::STANDARD.encode(h.finalize()),
+        }
     }
 }
 
@@ -132,6 +214,36 @@ mod tests {
         assert_eq!(sum(ChecksumAlgorithm::Sha1, &[b"abc"]), "qZk+NkcGgWq6PiVxeFDCbJzQ2J0=");
         assert_eq!(sum(ChecksumAlgorithm::Sha256, &[b""]), "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
         assert_eq!(sum(ChecksumAlgorithm::Crc32, &[b"hello world"]), "DUoRhQ==");
+    }
+
+    /// A multipart object's full-object CRC equals the CRC of its bytes, however they were cut.
+    #[test]
+    fn combined_part_crcs_are_the_whole_object_crc() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        for algorithm in [ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Crc32c, ChecksumAlgorithm::Crc64Nvme] {
+            let whole = sum(algorithm, &[&data]);
+            for cuts in [&[5000][..], &[1, 2, 9998], &[3333, 6666, 9999]] {
+                let mut bounds = vec![0];
+                bounds.extend_from_slice(cuts);
+                bounds.push(data.len());
+                let parts: Vec<(String, u64)> =
+                    bounds.windows(2).map(|w| (sum(algorithm, &[&data[w[0]..w[1]]]), (w[1] - w[0]) as u64)).collect();
+                let combined = algorithm.combine_parts(parts.iter().map(|(v, n)| (v.as_str(), *n)));
+                assert_eq!(combined.as_deref(), Some(whole.as_str()), "{algorithm:?} cut at {cuts:?}");
+            }
+        }
+        assert_eq!(ChecksumAlgorithm::Sha256.combine_parts([("x", 1)]), None);
+    }
+
+    #[test]
+    fn checksum_types() {
+        assert_eq!(ChecksumAlgorithm::Crc64Nvme.default_type(), ChecksumType::FullObject);
+        assert_eq!(ChecksumAlgorithm::Crc32.default_type(), ChecksumType::Composite);
+        assert!(!ChecksumAlgorithm::Crc64Nvme.allows(ChecksumType::Composite));
+        assert!(!ChecksumAlgorithm::Sha256.allows(ChecksumType::FullObject));
+        assert!(ChecksumAlgorithm::Crc32c.allows(ChecksumType::FullObject));
+        assert_eq!(ChecksumType::parse("full_object"), Some(ChecksumType::FullObject));
+        assert_eq!(ChecksumType::of_value("AAAAAA==-3"), ChecksumType::Composite);
     }
 
     #[test]

@@ -239,7 +239,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 9000)),
             data_dir: PathBuf::from("./data"),
             region: "us-east-1".to_owned(),
-            virtual_host_domains: Vec::new(),
+            virtual_host_domains: vec!["localhost".to_owned()],
             root_credentials: None,
             tls: None,
             limits: Limits::default(),

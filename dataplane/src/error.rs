@@ -58,6 +58,7 @@ s3_codes! {
     InvalidURI => StatusCode::BAD_REQUEST, "Couldn't parse the specified URI.";
     KeyTooLongError => StatusCode::BAD_REQUEST, "Your key is too long";
     MalformedACLError => StatusCode::BAD_REQUEST, "The XML you provided was not well-formed or did not validate against our published schema.";
+    MaxMessageLengthExceeded => StatusCode::BAD_REQUEST, "Your request was too big.";
     MalformedXML => StatusCode::BAD_REQUEST, "The XML you provided was not well-formed or did not validate against our published schema.";
     MetadataTooLarge => StatusCode::BAD_REQUEST, "Your metadata headers exceed the maximum allowed metadata size.";
     MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED, "The specified method is not allowed against this resource.";

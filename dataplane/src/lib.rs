@@ -9,6 +9,7 @@ pub mod config;
 pub mod deleter;
 pub mod encryption;
 pub mod error;
+pub mod etag;
 pub mod meta;
 pub mod metrics;
 pub mod mgmt;

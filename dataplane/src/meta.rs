@@ -6,6 +6,7 @@
 
 mod buckets;
 mod cache;
+mod conditions;
 mod credentials;
 mod deletions;
 mod list;
@@ -20,10 +21,11 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use buckets::{BucketRow, CreateBucketOutcome, DeleteBucketOutcome};
+pub use conditions::{DeleteCondition, PutCondition, Refusal};
 pub use credentials::{Credential, GRANT_OWNER, GRANT_READ, GRANT_WRITE};
 pub use list::{ListItem, ListPage, ListQuery, ListStart};
 pub use multipart::{CompleteOutcome, PartOutcome, PartRow, UploadRow, UploadsPage};
-pub use objects::{Checksum, Layout, ManifestPart, ObjectMeta, ObjectRow, PutCondition, PutOutcome};
+pub use objects::{Checksum, DeleteOutcome, Layout, ManifestPart, ObjectMeta, ObjectPart, ObjectRow, PutOutcome};
 
 /// A metadata failure. Domain outcomes (no such bucket, not empty, …) are values, not errors.
 #[derive(Debug, thiserror::Error)]

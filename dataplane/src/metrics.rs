@@ -53,8 +53,8 @@ impl Metrics {
             Opts::new("bleepstore_s3_operations_total", "S3 operations by name and outcome (HTTP status)"),
             &["operation", "status"],
         )?;
-        let objects = IntGauge::new("bleepstore_objects_total", "Objects stored")?;
-        let buckets = IntGauge::new("bleepstore_buckets_total", "Buckets")?;
+        let objects = IntGauge::new("bleepstore_objects", "Objects stored")?;
+        let buckets = IntGauge::new("bleepstore_buckets", "Buckets")?;
         let bytes_received = IntCounter::new("bleepstore_bytes_received_total", "Request body bytes received")?;
         let bytes_sent = IntCounter::new("bleepstore_bytes_sent_total", "Response body bytes sent")?;
         registry.register(Box::new(http_requests.clone()))?;

@@ -29,7 +29,9 @@ pub struct SignedFields {
     pub signature: String,
     /// `YYYYMMDD'T'HHMMSS'Z'`.
     pub timestamp: String,
-    pub payload_hash: String,
+    /// `x-amz-content-sha256`; `None` when a header-signed request omits it (generic SigV4
+    /// signers), in which case the signature covers the SHA-256 of the body.
+    pub payload_hash: Option<String>,
     pub presigned: bool,
     /// Presigned lifetime in seconds.
     pub expires: Option<i64>,
@@ -150,14 +152,7 @@ pub fn header_fields(value: &str, headers: &HeaderMap) -> Result<SignedFields, S
         S3Error::new(S3ErrorCode::AccessDenied)
             .with_message("AWS authentication requires a valid Date or x-amz-date header")
     })?;
-    let payload_hash = headers
-        .get("x-amz-content-sha256")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            S3Error::new(S3ErrorCode::InvalidRequest)
-                .with_message("Missing required header for this request: x-amz-content-sha256")
-        })?
-        .to_owned();
+    let payload_hash = headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok()).map(str::to_owned);
     Ok(SignedFields {
         access_key,
         date,
@@ -202,7 +197,7 @@ pub fn presigned_fields(query: &BTreeMap<String, String>) -> Result<SignedFields
         return Err(query_malformed("X-Amz-Signature must be 64 hex digits."));
     }
     // A presigned URL never signs the body: S3's canonical request says UNSIGNED-PAYLOAD.
-    let payload_hash = "UNSIGNED-PAYLOAD".to_owned();
+    let payload_hash = Some("UNSIGNED-PAYLOAD".to_owned());
     Ok(SignedFields {
         access_key,
         date,
@@ -252,8 +247,9 @@ mod tests {
         ] {
             assert_eq!(header_fields(bad, &h).unwrap_err().code, S3ErrorCode::AuthorizationHeaderMalformed, "{bad}");
         }
+        // Generic signers omit x-amz-content-sha256: the body's hash is then signed.
         let no_sha = hdrs(&[("x-amz-date", "20130524T000000Z")]);
-        assert_eq!(header_fields(AUTH, &no_sha).unwrap_err().code, S3ErrorCode::InvalidRequest);
+        assert_eq!(header_fields(AUTH, &no_sha).unwrap().payload_hash, None);
     }
 
     #[test]
@@ -286,7 +282,7 @@ mod tests {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         let f = presigned_fields(&q).unwrap();
-        assert_eq!((f.expires, f.payload_hash.as_str()), (Some(86400), "UNSIGNED-PAYLOAD"));
+        assert_eq!((f.expires, f.payload_hash.as_deref()), (Some(86400), Some("UNSIGNED-PAYLOAD")));
         for bad in ["0", "604801", "-5", "soon"] {
             q.insert("X-Amz-Expires".into(), bad.into());
             assert_eq!(presigned_fields(&q).unwrap_err().code, S3ErrorCode::AuthorizationQueryParametersError, "{bad}");

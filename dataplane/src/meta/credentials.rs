@@ -70,6 +70,19 @@ impl Db {
         Ok(found)
     }
 
+    /// Is `owner_id` a canonical user of this store (the owner of a key or of a bucket)?
+    pub async fn owner_known(&self, owner_id: &str) -> MetaResult<bool> {
+        let id = owner_id.to_owned();
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT 1 FROM credentials WHERE owner_id = ?1 UNION ALL SELECT 1 FROM buckets WHERE owner = ?1 LIMIT 1",
+                )?
+                .exists([id])?)
+        })
+        .await
+    }
+
     /// Creates or updates a non-root access key owned by `owner_id`.
     pub async fn put_credential(
         &self,

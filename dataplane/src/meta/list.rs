@@ -192,7 +192,7 @@ mod tests {
                 parts_count: 0,
                 inline: false,
             };
-            db.put_object(row, None, PutCondition::None).await.unwrap();
+            db.put_object(row, None, PutCondition::none()).await.unwrap();
         }
         (db, dir)
     }

@@ -5,7 +5,8 @@
 
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
-use super::objects::{upsert, ObjectMeta, ObjectRow, PutCondition};
+use super::conditions::{PutCondition, Refusal};
+use super::objects::{current_etag, upsert, ObjectMeta, ObjectRow};
 use super::{buckets, deletions, Db, MetaError, MetaResult};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +19,8 @@ pub struct UploadRow {
     pub meta: ObjectMeta,
     pub acl: String,
     pub checksum_algorithm: Option<String>,
+    /// `FULL_OBJECT` or `COMPOSITE`, with `checksum_algorithm`.
+    pub checksum_type: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +67,7 @@ pub struct UploadsPage {
     pub truncated: bool,
 }
 
-const UPLOAD_COLUMNS: &str = "upload_id, bucket, key, initiated, owner, meta, acl, checksum_algorithm";
+const UPLOAD_COLUMNS: &str = "upload_id, bucket, key, initiated, owner, meta, acl, checksum_algorithm, checksum_type";
 const PART_COLUMNS: &str = "part_number, blob_id, size, etag, last_modified, checksum";
 
 fn upload_from_row(r: &Row<'_>) -> rusqlite::Result<(UploadRow, String)> {
@@ -79,6 +82,7 @@ fn upload_from_row(r: &Row<'_>) -> rusqlite::Result<(UploadRow, String)> {
             meta: ObjectMeta::default(),
             acl: r.get(6)?,
             checksum_algorithm: r.get(7)?,
+            checksum_type: r.get(8)?,
         },
         r.get(5)?,
     ))
@@ -128,7 +132,7 @@ impl Db {
             }
             let meta = serde_json::to_string(&row.meta).map_err(|e| MetaError::Corrupt(e.to_string()))?;
             tx.prepare_cached(&format!(
-                "INSERT INTO multipart_uploads ({UPLOAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                "INSERT INTO multipart_uploads ({UPLOAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
             ))?
             .execute(params![
                 row.upload_id,
@@ -138,7 +142,8 @@ impl Db {
                 row.owner,
                 meta,
                 row.acl,
-                row.checksum_algorithm
+                row.checksum_algorithm,
+                row.checksum_type
             ])?;
             Ok(true)
         })
@@ -227,17 +232,10 @@ impl Db {
                     None => CompleteOutcome::NoSuchUpload,
                 });
             }
-            let current: Option<String> = tx
-                .prepare_cached("SELECT etag FROM objects WHERE bucket = ?1 AND key = ?2")?
-                .query_row(params![bucket, key.as_bytes()], |r| r.get(0))
-                .optional()?;
-            match (&condition, &current) {
-                (PutCondition::IfAbsent, Some(_)) => return Ok(CompleteOutcome::PreconditionFailed),
-                (PutCondition::IfMatch(_), None) => return Ok(CompleteOutcome::NoSuchKey),
-                (PutCondition::IfMatch(want), Some(etag)) if !crate::s3::conditional::etag_list_matches(want, etag) => {
-                    return Ok(CompleteOutcome::PreconditionFailed)
-                }
-                _ => {}
+            match condition.check(current_etag(tx, &bucket, &key)?.as_deref()) {
+                Ok(()) => {}
+                Err(Refusal::NoSuchKey) => return Ok(CompleteOutcome::NoSuchKey),
+                Err(Refusal::PreconditionFailed) => return Ok(CompleteOutcome::PreconditionFailed),
             }
             let parts: Vec<PartRow> = tx
                 .prepare_cached(&format!(

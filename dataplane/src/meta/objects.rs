@@ -6,6 +6,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde::{Deserialize, Serialize};
 
+use super::conditions::{DeleteCondition, PutCondition, Refusal};
 use super::{buckets, deletions, Db, MetaError, MetaResult};
 
 /// Headers stored with an object and returned on GET/HEAD.
@@ -26,6 +27,10 @@ pub struct ObjectMeta {
     /// `x-amz-meta-*` pairs, names lowercased, without the prefix.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub user: Vec<(String, String)>,
+    /// Names of `user` entries whose values arrived as bytes that are not UTF-8: stored one
+    /// character per byte, and sent back as those bytes.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub latin1: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub checksum: Option<Checksum>,
 }
@@ -76,17 +81,6 @@ pub struct ManifestPart {
     pub etag: String,
 }
 
-/// A condition a PUT must satisfy against the current row, checked inside the write
-/// transaction so that it is atomic against concurrent writers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PutCondition {
-    None,
-    /// `If-None-Match: *`: only create.
-    IfAbsent,
-    /// `If-Match: <etag>` (or `*`): only replace this version.
-    IfMatch(String),
-}
-
 #[derive(Debug, PartialEq, Eq)]
 pub enum PutOutcome {
     /// Stored; `replaced` is the previous blob, now queued for deletion.
@@ -131,10 +125,6 @@ pub(super) fn decode((mut row, meta): (ObjectRow, String)) -> MetaResult<ObjectR
 pub(super) fn get(conn: &Connection, bucket: &str, key: &str) -> MetaResult<Option<ObjectRow>> {
     let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM objects WHERE bucket = ?1 AND key = ?2"))?;
     stmt.query_row(params![bucket, key.as_bytes()], from_row).optional()?.map(decode).transpose()
-}
-
-fn etag_matches(stored: &str, wanted: &str) -> bool {
-    crate::s3::conditional::etag_list_matches(wanted, stored)
 }
 
 /// Inserts or replaces a row (with its bytes when `inline`), releasing what the replaced row
@@ -282,6 +272,18 @@ impl Db {
         self.read(move |conn| Ok(get_with_layout(conn, &bucket, &key, u32::MAX)?.unwrap_or(None))).await
     }
 
+    /// The object's row and one page of its parts (GetObjectAttributes).
+    pub async fn get_object_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        marker: u32,
+        limit: usize,
+    ) -> MetaResult<Option<(ObjectRow, Vec<ObjectPart>, bool)>> {
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        self.read(move |conn| get_with_parts(conn, &bucket, &key, marker, limit)).await
+    }
+
     /// The object's row alone: one indexed lookup, on the calling thread (`read_now`).
     pub async fn get_object(&self, bucket: &str, key: &str) -> MetaResult<Option<ObjectRow>> {
         self.read_now(|conn| get(conn, bucket, key))
@@ -299,40 +301,39 @@ impl Db {
             if !buckets::exists(tx, &row.bucket)? {
                 return Ok(PutOutcome::NoSuchBucket);
             }
-            let current: Option<String> = tx
-                .prepare_cached("SELECT etag FROM objects WHERE bucket = ?1 AND key = ?2")?
-                .query_row(params![row.bucket, row.key.as_bytes()], |r| r.get(0))
-                .optional()?;
-            match (&condition, &current) {
-                (PutCondition::IfAbsent, Some(_)) => return Ok(PutOutcome::PreconditionFailed),
-                (PutCondition::IfMatch(_), None) => return Ok(PutOutcome::NoSuchKey),
-                (PutCondition::IfMatch(want), Some(etag)) if !etag_matches(etag, want) => {
-                    return Ok(PutOutcome::PreconditionFailed)
+            if condition != PutCondition::none() {
+                match condition.check(current_etag(tx, &row.bucket, &row.key)?.as_deref()) {
+                    Ok(()) => {}
+                    Err(Refusal::NoSuchKey) => return Ok(PutOutcome::NoSuchKey),
+                    Err(Refusal::PreconditionFailed) => return Ok(PutOutcome::PreconditionFailed),
                 }
-                _ => {}
             }
             Ok(PutOutcome::Stored { replaced: upsert(tx, &row, inline.as_deref())? })
         })
         .await
     }
 
-    /// Deletes a key; `None` when there was nothing to delete (not an error in S3).
-    pub async fn delete_object(&self, bucket: &str, key: &str) -> MetaResult<Option<String>> {
+    /// Deletes a key if `condition` holds; `Deleted(None)` when there was nothing to delete
+    /// (not an error in S3).
+    pub async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        condition: DeleteCondition,
+    ) -> MetaResult<DeleteOutcome> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
-        self.write(move |tx| remove(tx, &bucket, &key)).await
+        self.write(move |tx| delete_one(tx, &bucket, &key, &condition)).await
     }
 
-    /// Deletes many keys in one transaction; returns how many existed.
-    pub async fn delete_objects(&self, bucket: &str, keys: Vec<String>) -> MetaResult<u64> {
+    /// Deletes many keys in one transaction, each if its condition holds.
+    pub async fn delete_objects(
+        &self,
+        bucket: &str,
+        entries: Vec<(String, DeleteCondition)>,
+    ) -> MetaResult<Vec<DeleteOutcome>> {
         let bucket = bucket.to_owned();
-        self.write(move |tx| {
-            let mut removed = 0;
-            for key in &keys {
-                removed += u64::from(remove(tx, &bucket, key)?.is_some());
-            }
-            Ok(removed)
-        })
-        .await
+        self.write(move |tx| entries.iter().map(|(key, condition)| delete_one(tx, &bucket, key, condition)).collect())
+            .await
     }
 
     /// Sets an object's ACL (stored form); `false` when there is no such object.
@@ -358,6 +359,68 @@ impl Db {
     pub async fn count_objects(&self) -> MetaResult<u64> {
         self.read(|conn| Ok(conn.query_row("SELECT count(*) FROM objects", [], |r| r.get::<_, i64>(0))? as u64)).await
     }
+}
+
+/// A part of a multipart object as GetObjectAttributes lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectPart {
+    pub part_number: u32,
+    pub size: u64,
+    pub checksum: Option<String>,
+}
+
+/// An object's row and one page of its parts (after part number `marker`, at most `limit`)
+/// with whether more follow, in one snapshot.
+pub(super) fn get_with_parts(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    marker: u32,
+    limit: usize,
+) -> MetaResult<Option<(ObjectRow, Vec<ObjectPart>, bool)>> {
+    let tx = conn.unchecked_transaction()?;
+    let Some(row) = get(&tx, bucket, key)? else { return Ok(None) };
+    let mut parts: Vec<ObjectPart> = if row.parts_count == 0 {
+        Vec::new()
+    } else {
+        tx.prepare_cached(
+            "SELECT part_number, size, checksum FROM object_parts
+             WHERE manifest_id = ?1 AND part_number > ?2 ORDER BY part_number LIMIT ?3",
+        )?
+        .query_map(params![row.blob_id, marker, limit as i64 + 1], |r| {
+            Ok(ObjectPart { part_number: r.get(0)?, size: r.get::<_, i64>(1)? as u64, checksum: r.get(2)? })
+        })?
+        .collect::<Result<_, _>>()?
+    };
+    tx.finish()?;
+    let truncated = parts.len() > limit;
+    parts.truncate(limit);
+    Ok(Some((row, parts, truncated)))
+}
+
+/// What a delete came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    /// Gone; the id of what the removed row used, `None` when there was no object.
+    Deleted(Option<String>),
+    Refused(Refusal),
+}
+
+fn delete_one(tx: &Transaction<'_>, bucket: &str, key: &str, condition: &DeleteCondition) -> MetaResult<DeleteOutcome> {
+    if !condition.is_empty() {
+        if let Err(refusal) = condition.check(get(tx, bucket, key)?.as_ref()) {
+            return Ok(DeleteOutcome::Refused(refusal));
+        }
+    }
+    Ok(DeleteOutcome::Deleted(remove(tx, bucket, key)?))
+}
+
+/// The ETag of the key's current object.
+pub(super) fn current_etag(tx: &Transaction<'_>, bucket: &str, key: &str) -> MetaResult<Option<String>> {
+    Ok(tx
+        .prepare_cached("SELECT etag FROM objects WHERE bucket = ?1 AND key = ?2")?
+        .query_row(params![bucket, key.as_bytes()], |r| r.get(0))
+        .optional()?)
 }
 
 pub(super) fn blob_referenced(conn: &Connection, id: &str) -> MetaResult<bool> {
@@ -413,7 +476,7 @@ mod tests {
         for (key, parts) in [("short", 3u32), ("long", READ_NOW_MAX_PARTS + 7)] {
             let mut row = obj(key, &format!("manifest-{key}"), &format!("e-{parts}"));
             row.parts_count = parts;
-            db.put_object(row.clone(), None, PutCondition::None).await.unwrap();
+            db.put_object(row.clone(), None, PutCondition::none()).await.unwrap();
             let manifest = row.blob_id.clone();
             db.write(move |tx| {
                 for n in (1..=parts).rev() {
@@ -439,20 +502,21 @@ mod tests {
     async fn put_replace_delete_enqueue_old_blobs() {
         let (db, _dir) = db();
         assert_eq!(
-            db.put_object(obj("k", "b1", "e1"), None, PutCondition::None).await.unwrap(),
+            db.put_object(obj("k", "b1", "e1"), None, PutCondition::none()).await.unwrap(),
             PutOutcome::NoSuchBucket
         );
         bucket(&db).await;
         assert_eq!(
-            db.put_object(obj("k", "b1", "e1"), None, PutCondition::None).await.unwrap(),
+            db.put_object(obj("k", "b1", "e1"), None, PutCondition::none()).await.unwrap(),
             PutOutcome::Stored { replaced: None }
         );
         assert_eq!(db.get_object("b", "k").await.unwrap().unwrap(), obj("k", "b1", "e1"));
-        let out = db.put_object(obj("k", "b2", "e2"), None, PutCondition::None).await.unwrap();
+        let out = db.put_object(obj("k", "b2", "e2"), None, PutCondition::none()).await.unwrap();
         assert_eq!(out, PutOutcome::Stored { replaced: Some("b1".into()) });
         assert_eq!(db.pending_deletions(10).await.unwrap(), vec![("b1".to_string(), Some("b1".to_string()))]);
-        assert_eq!(db.delete_object("b", "k").await.unwrap(), Some("b2".into()));
-        assert_eq!(db.delete_object("b", "k").await.unwrap(), None);
+        let any = DeleteCondition::default;
+        assert_eq!(db.delete_object("b", "k", any()).await.unwrap(), DeleteOutcome::Deleted(Some("b2".into())));
+        assert_eq!(db.delete_object("b", "k", any()).await.unwrap(), DeleteOutcome::Deleted(None));
         assert_eq!(db.pending_deletions(10).await.unwrap().len(), 2);
     }
 
@@ -461,23 +525,53 @@ mod tests {
         let (db, _dir) = db();
         bucket(&db).await;
         assert_eq!(
-            db.put_object(obj("k", "b1", "e1"), None, PutCondition::IfMatch("e1".into())).await.unwrap(),
+            db.put_object(
+                obj("k", "b1", "e1"),
+                None,
+                PutCondition { if_match: Some("e1".into()), ..PutCondition::none() }
+            )
+            .await
+            .unwrap(),
             PutOutcome::NoSuchKey
         );
         assert!(matches!(
-            db.put_object(obj("k", "b1", "e1"), None, PutCondition::IfAbsent).await.unwrap(),
+            db.put_object(
+                obj("k", "b1", "e1"),
+                None,
+                PutCondition { if_none_match: Some("*".into()), ..PutCondition::none() }
+            )
+            .await
+            .unwrap(),
             PutOutcome::Stored { .. }
         ));
         assert_eq!(
-            db.put_object(obj("k", "b2", "e2"), None, PutCondition::IfAbsent).await.unwrap(),
+            db.put_object(
+                obj("k", "b2", "e2"),
+                None,
+                PutCondition { if_none_match: Some("*".into()), ..PutCondition::none() }
+            )
+            .await
+            .unwrap(),
             PutOutcome::PreconditionFailed
         );
         assert_eq!(
-            db.put_object(obj("k", "b2", "e2"), None, PutCondition::IfMatch("\"zz\"".into())).await.unwrap(),
+            db.put_object(
+                obj("k", "b2", "e2"),
+                None,
+                PutCondition { if_match: Some("\"zz\"".into()), ..PutCondition::none() }
+            )
+            .await
+            .unwrap(),
             PutOutcome::PreconditionFailed
         );
         assert!(matches!(
-            db.put_object(obj("k", "b2", "e2"), None, PutCondition::IfMatch("\"e1\"".into())).await.unwrap(),
+            db.put_object(
+                obj("k", "b2", "e2"),
+                None,
+                PutCondition { if_match: Some("\"e1\"".into()), ..PutCondition::none() }
+            )
+            .await
+            .unwrap(),
             PutOutcome::Stored { .. }
         ));
         assert!(db.blob_in_use("b2").await.unwrap());
@@ -495,24 +589,27 @@ mod tests {
         let inline = |id: &str| ObjectRow { inline: true, ..obj("k", id, "e") };
         let bytes = bytes::Bytes::from_static(b"abc");
         // A row marked inline needs its bytes, and bytes need a row marked inline.
-        assert!(db.put_object(inline("i0"), None, PutCondition::None).await.is_err());
-        assert!(db.put_object(obj("k", "b0", "e"), Some(bytes.clone()), PutCondition::None).await.is_err());
+        assert!(db.put_object(inline("i0"), None, PutCondition::none()).await.is_err());
+        assert!(db.put_object(obj("k", "b0", "e"), Some(bytes.clone()), PutCondition::none()).await.is_err());
 
-        db.put_object(inline("i1"), Some(bytes.clone()), PutCondition::None).await.unwrap();
+        db.put_object(inline("i1"), Some(bytes.clone()), PutCondition::none()).await.unwrap();
         let (row, layout) = db.get_object_layout("b", "k").await.unwrap().unwrap();
         assert!(row.inline);
         assert_eq!(layout, Layout::Inline(bytes.clone()));
         // Inline replaced by inline, then by a blob: the old bytes go at once, nothing is queued.
-        db.put_object(inline("i2"), Some(bytes::Bytes::from_static(b"xyz")), PutCondition::None).await.unwrap();
-        db.put_object(obj("k", "b1", "e"), None, PutCondition::None).await.unwrap();
+        db.put_object(inline("i2"), Some(bytes::Bytes::from_static(b"xyz")), PutCondition::none()).await.unwrap();
+        db.put_object(obj("k", "b1", "e"), None, PutCondition::none()).await.unwrap();
         assert_eq!(db.get_object_layout("b", "k").await.unwrap().unwrap().1, Layout::Blob);
         assert!(db.pending_deletions(10).await.unwrap().is_empty());
         assert_eq!(left(&db).await.unwrap(), 0);
         // A blob replaced by inline bytes is queued; deleting the inline row removes its bytes.
-        db.put_object(inline("i3"), Some(bytes), PutCondition::None).await.unwrap();
+        db.put_object(inline("i3"), Some(bytes), PutCondition::none()).await.unwrap();
         assert_eq!(db.pending_deletions(10).await.unwrap(), vec![("b1".to_string(), Some("b1".to_string()))]);
         assert_eq!(left(&db).await.unwrap(), 1);
-        assert_eq!(db.delete_object("b", "k").await.unwrap(), Some("i3".into()));
+        assert_eq!(
+            db.delete_object("b", "k", DeleteCondition::default()).await.unwrap(),
+            DeleteOutcome::Deleted(Some("i3".into()))
+        );
         assert_eq!(left(&db).await.unwrap(), 0);
         assert_eq!(db.pending_deletions(10).await.unwrap().len(), 1);
     }

@@ -110,6 +110,12 @@ CREATE TABLE inline_data (
     data  BLOB NOT NULL
 );
 "#,
+    r#"
+-- How a multipart upload's object checksum is made from its parts': FULL_OBJECT or COMPOSITE
+-- (NULL for uploads without a checksum algorithm, and for uploads created before this column,
+-- which were all COMPOSITE).
+ALTER TABLE multipart_uploads ADD COLUMN checksum_type TEXT;
+"#,
 ];
 
 /// Brings the schema to the newest version.

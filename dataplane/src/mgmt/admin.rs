@@ -239,7 +239,7 @@ fn bucket_request(name: &str, body: &[u8]) -> Result<(BucketBody, String), Admin
     let requested = body.acl.as_deref().unwrap_or("private");
     // Stored as S3 stores it (e.g. bucket-owner-full-control is private for a bucket).
     let acl = crate::s3::acl::Acl::canned(requested)
-        .map(|a| a.to_stored())
+        .map(|a| a.for_bucket().to_stored())
         .ok_or_else(|| bad_request(format!("acl must be a canned ACL, not {requested}")))?;
     Ok((body, acl))
 }

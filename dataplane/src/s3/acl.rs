@@ -12,6 +12,7 @@ use crate::s3::xml::XmlWriter;
 
 const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 const AUTHENTICATED_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
+const LOG_DELIVERY: &str = "http://acs.amazonaws.com/groups/s3/LogDelivery";
 const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,6 +20,27 @@ pub enum Grantee {
     User(String),
     AllUsers,
     AuthenticatedUsers,
+    LogDelivery,
+}
+
+impl Grantee {
+    fn from_uri(uri: &str) -> Option<Self> {
+        match uri {
+            ALL_USERS => Some(Self::AllUsers),
+            AUTHENTICATED_USERS => Some(Self::AuthenticatedUsers),
+            LOG_DELIVERY => Some(Self::LogDelivery),
+            _ => None,
+        }
+    }
+
+    fn uri(&self) -> Option<&'static str> {
+        match self {
+            Self::User(_) => None,
+            Self::AllUsers => Some(ALL_USERS),
+            Self::AuthenticatedUsers => Some(AUTHENTICATED_USERS),
+            Self::LogDelivery => Some(LOG_DELIVERY),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,10 +76,84 @@ pub struct Grant {
     pub permission: Permission,
 }
 
-/// The grants on a bucket or object. The resource owner's full control is always implied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Acl {
-    pub grants: Vec<Grant>,
+/// The canned ACLs S3 defines, each standing for a fixed list of grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Canned {
+    Private,
+    PublicRead,
+    PublicReadWrite,
+    AuthenticatedRead,
+    AwsExecRead,
+    BucketOwnerRead,
+    BucketOwnerFullControl,
+    LogDeliveryWrite,
+}
+
+/// The canonical user S3 grants READ under `aws-exec-read` (EC2 reading AMI bundles).
+const EC2_BUNDLE_READER: &str = "6aa5a366c34c1cbe25dc49211496e913e0351eb0e8c37aa3477e40942ec6b97c";
+
+impl Canned {
+    const ALL: [(Self, &'static str); 8] = [
+        (Self::Private, "private"),
+        (Self::PublicRead, "public-read"),
+        (Self::PublicReadWrite, "public-read-write"),
+        (Self::AuthenticatedRead, "authenticated-read"),
+        (Self::AwsExecRead, "aws-exec-read"),
+        (Self::BucketOwnerRead, "bucket-owner-read"),
+        (Self::BucketOwnerFullControl, "bucket-owner-full-control"),
+        (Self::LogDeliveryWrite, "log-delivery-write"),
+    ];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(_, n)| *n == name).map(|(c, _)| *c)
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(c, _)| *c == self).map_or("private", |(_, n)| n)
+    }
+
+    /// The grants, as S3 lists them: the resource owner's full control first, then (for the
+    /// `bucket-owner-*` ACLs of an object) the bucket owner's.
+    fn grants(self, owner: &str, bucket_owner: &str) -> Vec<Grant> {
+        let g = |grantee, permission| Grant { grantee, permission };
+        let user = |id: &str| Grantee::User(id.to_owned());
+        let mut out = vec![g(user(owner), Permission::FullControl)];
+        match self {
+            Self::Private => {}
+            Self::PublicRead => out.push(g(Grantee::AllUsers, Permission::Read)),
+            Self::PublicReadWrite => {
+                out.push(g(Grantee::AllUsers, Permission::Read));
+                out.push(g(Grantee::AllUsers, Permission::Write));
+            }
+            Self::AuthenticatedRead => out.push(g(Grantee::AuthenticatedUsers, Permission::Read)),
+            Self::AwsExecRead => out.push(g(user(EC2_BUNDLE_READER), Permission::Read)),
+            Self::BucketOwnerRead if bucket_owner != owner => out.push(g(user(bucket_owner), Permission::Read)),
+            Self::BucketOwnerFullControl if bucket_owner != owner => {
+                out.push(g(user(bucket_owner), Permission::FullControl));
+            }
+            Self::BucketOwnerRead | Self::BucketOwnerFullControl => {}
+            Self::LogDeliveryWrite => {
+                out.push(g(Grantee::LogDelivery, Permission::Write));
+                out.push(g(Grantee::LogDelivery, Permission::ReadAcp));
+            }
+        }
+        out
+    }
+}
+
+/// The ACL of a bucket or object: a canned ACL, or an explicit list of grants. Authorization
+/// always lets the resource owner do everything, whatever the list says; the list is what
+/// Get*Acl shows, exactly (an empty list shows no grant at all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acl {
+    Canned(Canned),
+    Grants(Vec<Grant>),
+}
+
+/// The stored form of an explicit grant list.
+#[derive(Serialize, Deserialize)]
+struct StoredGrants {
+    grants: Vec<Grant>,
 }
 
 fn malformed(msg: &str) -> S3Error {
@@ -67,34 +163,58 @@ fn malformed(msg: &str) -> S3Error {
 }
 
 impl Acl {
-    /// The grants a canned ACL stands for (besides the owner's full control).
+    pub const PRIVATE: Self = Self::Canned(Canned::Private);
+
     pub fn canned(name: &str) -> Option<Self> {
-        let g = |grantee, permission| Grant { grantee, permission };
-        let grants = match name {
-            "private" | "bucket-owner-full-control" | "bucket-owner-read" | "aws-exec-read" => vec![],
-            "public-read" => vec![g(Grantee::AllUsers, Permission::Read)],
-            "public-read-write" => {
-                vec![g(Grantee::AllUsers, Permission::Read), g(Grantee::AllUsers, Permission::Write)]
-            }
-            "authenticated-read" => vec![g(Grantee::AuthenticatedUsers, Permission::Read)],
-            _ => return None,
-        };
-        Some(Self { grants })
+        Canned::parse(name).map(Self::Canned)
     }
 
-    /// Reads the stored form: a canned name or JSON.
+    /// This ACL as set on a bucket: S3 ignores the object-only `bucket-owner-*` ACLs there.
+    pub fn for_bucket(self) -> Self {
+        match self {
+            Self::Canned(Canned::BucketOwnerRead | Canned::BucketOwnerFullControl) => Self::PRIVATE,
+            other => other,
+        }
+    }
+
+    /// Reads the stored form: a canned name or JSON. An unreadable value is read as private.
     pub fn from_stored(stored: &str) -> Self {
-        Self::canned(stored).or_else(|| serde_json::from_str(stored).ok()).unwrap_or(Self { grants: vec![] })
+        if let Some(canned) = Canned::parse(stored) {
+            return Self::Canned(canned);
+        }
+        serde_json::from_str::<StoredGrants>(stored).map_or(Self::PRIVATE, |s| Self::Grants(s.grants))
     }
 
     /// The stored form; canned ACLs keep their name.
     pub fn to_stored(&self) -> String {
-        for name in ["private", "public-read", "public-read-write", "authenticated-read"] {
-            if Self::canned(name).as_ref() == Some(self) {
-                return name.to_owned();
+        match self {
+            Self::Canned(c) => c.name().to_owned(),
+            Self::Grants(grants) => {
+                serde_json::to_string(&StoredGrants { grants: grants.clone() }).unwrap_or_else(|_| "private".to_owned())
             }
         }
-        serde_json::to_string(self).unwrap_or_else(|_| "private".to_owned())
+    }
+
+    /// The grants as S3 lists them; `bucket_owner` matters for objects' `bucket-owner-*` ACLs.
+    pub fn grants(&self, owner: &str, bucket_owner: &str) -> Vec<Grant> {
+        match self {
+            Self::Canned(c) => c.grants(owner, bucket_owner),
+            Self::Grants(grants) => grants.clone(),
+        }
+    }
+
+    /// The canonical user ids this ACL grants to (to check they exist).
+    pub fn user_ids(&self) -> Vec<&str> {
+        match self {
+            Self::Canned(_) => Vec::new(),
+            Self::Grants(grants) => grants
+                .iter()
+                .filter_map(|g| match &g.grantee {
+                    Grantee::User(id) => Some(id.as_str()),
+                    _ => None,
+                })
+                .collect(),
+        }
     }
 
     /// Does this ACL (plus `owner`'s implied full control) give `principal` `permission`?
@@ -102,7 +222,7 @@ impl Acl {
         if matches!(principal, Principal::Key { owner_id, .. } if owner_id == owner) {
             return true;
         }
-        self.grants.iter().any(|g| {
+        self.grants(owner, owner).iter().any(|g| {
             let who = match (&g.grantee, principal) {
                 (Grantee::AllUsers, _) => true,
                 (Grantee::AuthenticatedUsers, Principal::Key { .. }) => true,
@@ -114,7 +234,8 @@ impl Acl {
     }
 
     /// The ACL a request's headers ask for: `x-amz-acl` or `x-amz-grant-*` (not both), or
-    /// `None` when it names neither.
+    /// `None` when it names neither. Header grants are exactly the list (one grant per grantee
+    /// and permission); the owner keeps full control through ownership.
     pub fn from_headers(headers: &HeaderMap) -> Result<Option<Self>, S3Error> {
         const GRANT_HEADERS: [(&str, Permission); 5] = [
             ("x-amz-grant-read", Permission::Read),
@@ -133,7 +254,7 @@ impl Acl {
                 .ok_or_else(|| S3Error::invalid_argument("x-amz-acl", name, "The canned ACL is not valid.")),
             (None, false) => Ok(None),
             (None, true) => {
-                let mut grants = Vec::new();
+                let mut grants: Vec<Grant> = Vec::new();
                 for (header, permission) in GRANT_HEADERS {
                     let Some(value) = get(headers, header) else { continue };
                     for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -146,34 +267,39 @@ impl Acl {
                         })?;
                         let who = who.trim().trim_matches('"');
                         let grantee = match kind.trim().to_ascii_lowercase().as_str() {
-                            "id" => Grantee::User(who.to_owned()),
-                            "uri" if who == ALL_USERS => Grantee::AllUsers,
-                            "uri" if who == AUTHENTICATED_USERS => Grantee::AuthenticatedUsers,
+                            "id" if !who.is_empty() => Grantee::User(who.to_owned()),
+                            "id" => return Err(S3Error::invalid_argument("id", who, "Invalid id")),
+                            "uri" => Grantee::from_uri(who)
+                                .ok_or_else(|| S3Error::invalid_argument("uri", who, "Invalid group uri"))?,
                             "emailaddress" => {
                                 return Err(S3Error::new(S3ErrorCode::NotImplemented)
                                     .with_message("Grants by email address are not supported."))
                             }
                             _ => return Err(S3Error::invalid_argument(header, value, "Unknown grantee.")),
                         };
-                        grants.push(Grant { grantee, permission });
+                        let grant = Grant { grantee, permission };
+                        if !grants.contains(&grant) {
+                            grants.push(grant);
+                        }
                     }
                 }
-                Ok(Some(Self { grants }))
+                Ok(Some(Self::Grants(grants)))
             }
         }
     }
 
-    /// Parses an `AccessControlPolicy` document; returns its owner id and the grants.
+    /// Parses an `AccessControlPolicy` document; returns its owner id and the grants (which
+    /// may be none: revoking every grant is allowed).
     pub fn from_xml(body: &[u8]) -> Result<(String, Self), S3Error> {
         let text = std::str::from_utf8(body).map_err(|_| malformed("not UTF-8"))?;
         let doc: PolicyDoc = quick_xml::de::from_str(text).map_err(|e| malformed(&e.to_string()))?;
         let owner = doc.owner.and_then(|o| o.id).ok_or_else(|| malformed("Owner/ID is required"))?;
-        let mut grants = Vec::new();
-        for g in doc.list.map(|l| l.grants).unwrap_or_default() {
+        let mut grants: Vec<Grant> = Vec::new();
+        for g in doc.list.ok_or_else(|| malformed("AccessControlList is required"))?.grants {
             let grantee = match (g.grantee.id, g.grantee.uri, g.grantee.email) {
-                (Some(id), None, None) => Grantee::User(id),
-                (None, Some(uri), None) if uri == ALL_USERS => Grantee::AllUsers,
-                (None, Some(uri), None) if uri == AUTHENTICATED_USERS => Grantee::AuthenticatedUsers,
+                (Some(id), None, None) if !id.is_empty() => Grantee::User(id),
+                (None, Some(uri), None) => Grantee::from_uri(&uri)
+                    .ok_or_else(|| S3Error::invalid_argument("uri", &uri, "Invalid group uri"))?,
                 (None, None, Some(_)) => {
                     return Err(S3Error::new(S3ErrorCode::NotImplemented)
                         .with_message("Grants by email address are not supported."))
@@ -181,13 +307,18 @@ impl Acl {
                 _ => return Err(malformed("each Grantee needs exactly one of ID or a known group URI")),
             };
             let permission = Permission::parse(&g.permission).ok_or_else(|| malformed("unknown Permission"))?;
-            grants.push(Grant { grantee, permission });
+            let grant = Grant { grantee, permission };
+            if !grants.contains(&grant) {
+                grants.push(grant);
+            }
         }
-        Ok((owner, Self { grants }))
+        Ok((owner, Self::Grants(grants)))
     }
 
-    /// The `AccessControlPolicy` document, the owner's full control first.
-    pub fn to_xml(&self, owner: &str) -> String {
+    /// The `AccessControlPolicy` document of a resource owned by `owner` in a bucket owned by
+    /// `bucket_owner`. Every canonical user carries its ID and DisplayName (the id: this store
+    /// has no separate display names).
+    pub fn to_xml(&self, owner: &str, bucket_owner: &str) -> String {
         let mut w = XmlWriter::new();
         w.root("AccessControlPolicy");
         w.open("Owner");
@@ -195,8 +326,7 @@ impl Acl {
         w.elem("DisplayName", owner);
         w.close("Owner");
         w.open("AccessControlList");
-        let owner_grant = Grant { grantee: Grantee::User(owner.to_owned()), permission: Permission::FullControl };
-        for g in std::iter::once(&owner_grant).chain(self.grants.iter().filter(|g| **g != owner_grant)) {
+        for g in self.grants(owner, bucket_owner) {
             w.open("Grant");
             match &g.grantee {
                 Grantee::User(id) => {
@@ -204,9 +334,9 @@ impl Acl {
                     w.elem("ID", id);
                     w.elem("DisplayName", id);
                 }
-                Grantee::AllUsers | Grantee::AuthenticatedUsers => {
+                group => {
                     w.raw(&format!("<Grantee xmlns:xsi=\"{XSI}\" xsi:type=\"Group\">"));
-                    w.elem("URI", if g.grantee == Grantee::AllUsers { ALL_USERS } else { AUTHENTICATED_USERS });
+                    w.elem("URI", group.uri().unwrap_or_default());
                 }
             }
             w.close("Grantee");
@@ -265,6 +395,10 @@ mod tests {
         Principal::Key { access_key: id.into(), owner_id: id.into(), is_root: false }
     }
 
+    fn user(id: &str, permission: Permission) -> Grant {
+        Grant { grantee: Grantee::User(id.into()), permission }
+    }
+
     #[test]
     fn canned_acls_round_trip_and_grant() {
         let acl = Acl::canned("public-read").unwrap();
@@ -272,21 +406,64 @@ mod tests {
         assert_eq!(Acl::from_stored("public-read"), acl);
         assert!(acl.allows("alice", &Principal::Anonymous, Permission::Read));
         assert!(!acl.allows("alice", &Principal::Anonymous, Permission::Write));
-        assert!(Acl::canned("private").unwrap().allows("alice", &key("alice"), Permission::WriteAcp));
-        assert!(!Acl::canned("private").unwrap().allows("alice", &key("bob"), Permission::Read));
+        assert!(Acl::PRIVATE.allows("alice", &key("alice"), Permission::WriteAcp));
+        assert!(!Acl::PRIVATE.allows("alice", &key("bob"), Permission::Read));
         assert!(Acl::canned("authenticated-read").unwrap().allows("alice", &key("bob"), Permission::Read));
         assert!(Acl::canned("nope").is_none());
+        assert_eq!(Acl::canned("bucket-owner-full-control").unwrap().for_bucket(), Acl::PRIVATE);
+    }
+
+    /// Each canned ACL expands to AWS's documented grant list, the owner's full control first.
+    #[test]
+    fn canned_expansions() {
+        let all = |p| Grant { grantee: Grantee::AllUsers, permission: p };
+        let cases: [(&str, Vec<Grant>); 7] = [
+            ("private", vec![user("o", Permission::FullControl)]),
+            ("public-read", vec![user("o", Permission::FullControl), all(Permission::Read)]),
+            (
+                "public-read-write",
+                vec![user("o", Permission::FullControl), all(Permission::Read), all(Permission::Write)],
+            ),
+            (
+                "authenticated-read",
+                vec![
+                    user("o", Permission::FullControl),
+                    Grant { grantee: Grantee::AuthenticatedUsers, permission: Permission::Read },
+                ],
+            ),
+            ("bucket-owner-read", vec![user("o", Permission::FullControl), user("b", Permission::Read)]),
+            ("bucket-owner-full-control", vec![user("o", Permission::FullControl), user("b", Permission::FullControl)]),
+            (
+                "log-delivery-write",
+                vec![
+                    user("o", Permission::FullControl),
+                    Grant { grantee: Grantee::LogDelivery, permission: Permission::Write },
+                    Grant { grantee: Grantee::LogDelivery, permission: Permission::ReadAcp },
+                ],
+            ),
+        ];
+        for (name, want) in cases {
+            assert_eq!(Acl::canned(name).unwrap().grants("o", "b"), want, "{name}");
+        }
+        // The bucket owner writing its own object: one grant, not two.
+        assert_eq!(
+            Acl::canned("bucket-owner-full-control").unwrap().grants("o", "o"),
+            vec![user("o", Permission::FullControl)]
+        );
     }
 
     #[test]
     fn header_grants() {
         let mut h = HeaderMap::new();
-        h.insert("x-amz-grant-read", format!("uri=\"{ALL_USERS}\", id=\"bob\"").parse().unwrap());
+        h.insert("x-amz-grant-read", format!("uri=\"{ALL_USERS}\", id=\"bob\", id=\"bob\"").parse().unwrap());
         h.insert("x-amz-grant-full-control", "id=\"carol\"".parse().unwrap());
         let acl = Acl::from_headers(&h).unwrap().unwrap();
         assert!(acl.allows("alice", &Principal::Anonymous, Permission::Read));
         assert!(acl.allows("alice", &key("carol"), Permission::WriteAcp));
         assert!(!acl.allows("alice", &key("bob"), Permission::Write));
+        // Exactly the grants asked for, one per grantee and permission.
+        assert_eq!(acl.grants("alice", "alice").len(), 3);
+        assert_eq!(acl.user_ids(), ["bob", "carol"]);
         let stored = acl.to_stored();
         assert_eq!(Acl::from_stored(&stored), acl);
         h.insert("x-amz-acl", "private".parse().unwrap());
@@ -294,27 +471,48 @@ mod tests {
         let mut e = HeaderMap::new();
         e.insert("x-amz-grant-read", "emailAddress=\"a@b.c\"".parse().unwrap());
         assert_eq!(Acl::from_headers(&e).unwrap_err().code, S3ErrorCode::NotImplemented);
+        let mut u = HeaderMap::new();
+        u.insert("x-amz-grant-read", "uri=\"http://example.com/group\"".parse().unwrap());
+        assert_eq!(Acl::from_headers(&u).unwrap_err().code, S3ErrorCode::InvalidArgument);
     }
 
     #[test]
     fn xml_round_trip_and_errors() {
-        let acl = Acl {
-            grants: vec![
-                Grant { grantee: Grantee::AllUsers, permission: Permission::Read },
-                Grant { grantee: Grantee::User("bob".into()), permission: Permission::Write },
-            ],
-        };
-        let xml = acl.to_xml("alice");
-        assert!(xml.contains("<Permission>FULL_CONTROL</Permission>"));
+        let acl = Acl::Grants(vec![
+            user("alice", Permission::FullControl),
+            Grant { grantee: Grantee::AllUsers, permission: Permission::Read },
+            user("bob", Permission::Write),
+        ]);
+        let xml = acl.to_xml("alice", "alice");
+        assert!(xml.contains("<ID>bob</ID><DisplayName>bob</DisplayName>"), "{xml}");
         let (owner, parsed) = Acl::from_xml(xml.as_bytes()).unwrap();
         assert_eq!(owner, "alice");
-        assert!(parsed.grants.contains(&acl.grants[0]) && parsed.grants.contains(&acl.grants[1]));
+        assert_eq!(parsed, acl);
+        // Revoking every grant leaves an empty list, shown as such.
+        let (_, empty) = Acl::from_xml(
+            b"<AccessControlPolicy><Owner><ID>alice</ID></Owner><AccessControlList/></AccessControlPolicy>",
+        )
+        .unwrap();
+        assert_eq!(empty, Acl::Grants(vec![]));
+        assert!(empty.to_xml("alice", "alice").contains("<AccessControlList></AccessControlList>"));
+        assert!(empty.allows("alice", &key("alice"), Permission::Read), "the owner keeps control");
         for bad in [
             "<AccessControlPolicy><AccessControlList/></AccessControlPolicy>",
+            "<AccessControlPolicy><Owner><ID>a</ID></Owner></AccessControlPolicy>",
             "<AccessControlPolicy><Owner><ID>a</ID></Owner><AccessControlList><Grant><Grantee><ID>b</ID></Grantee><Permission>ALL</Permission></Grant></AccessControlList></AccessControlPolicy>",
             "<AccessControlPolicy><Owner><ID>a</ID>",
         ] {
             assert_eq!(Acl::from_xml(bad.as_bytes()).unwrap_err().code, S3ErrorCode::MalformedACLError, "{bad}");
         }
+    }
+
+    /// Rows written before grant lists were exact still read.
+    #[test]
+    fn older_stored_forms_read() {
+        let old = r#"{"grants":[{"grantee":"AllUsers","permission":"Read"}]}"#;
+        assert_eq!(
+            Acl::from_stored(old),
+            Acl::Grants(vec![Grant { grantee: Grantee::AllUsers, permission: Permission::Read }])
+        );
     }
 }

@@ -83,6 +83,15 @@ pub fn object_allows(acl: &str, object_owner: &str, principal: &Principal, permi
     Acl::from_stored(acl).allows(object_owner, principal, permission)
 }
 
+/// `x-amz-expected-bucket-owner` (or, for a copy source, `x-amz-source-expected-bucket-owner`):
+/// when sent, the bucket must belong to that owner, else 403 `AccessDenied`.
+pub fn expected_owner(headers: &http::HeaderMap, header: &str, bucket: &BucketRow) -> Result<(), S3Error> {
+    match crate::s3::headers::get(headers, header) {
+        Some(expected) if expected.trim() != bucket.owner => Err(S3ErrorCode::AccessDenied.into()),
+        _ => Ok(()),
+    }
+}
+
 /// Anonymous callers may not create buckets or list them.
 pub fn require_signed(principal: &Principal) -> Result<(), S3Error> {
     match principal {

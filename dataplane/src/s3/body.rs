@@ -11,7 +11,7 @@ use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use crate::auth::chunked::{ChunkError, ChunkedDecoder};
-use crate::auth::Payload;
+use crate::auth::{Payload, PendingSignature};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 
 type DataStream = http_body_util::BodyDataStream<Body>;
@@ -25,6 +25,8 @@ pub struct BodyReader {
     declared: Option<u64>,
     received: u64,
     sha256: Option<(Sha256, String)>,
+    /// A signature over the hash of the bytes as sent, checked when they end.
+    pending: Option<(Sha256, Box<PendingSignature>)>,
     eof: bool,
     finished: bool,
 }
@@ -54,6 +56,7 @@ impl BodyReader {
         };
         let aws_chunked = header(headers, "content-encoding")
             .is_some_and(|v| v.split(',').any(|e| e.trim().eq_ignore_ascii_case("aws-chunked")));
+        let mut pending = None;
         let (decoder, declared, sha256) = match payload {
             Payload::Streaming { signer, trailer } => {
                 let declared = parse_len(headers, "x-amz-decoded-content-length")?.ok_or_else(|| {
@@ -65,6 +68,10 @@ impl BodyReader {
             other => {
                 let sha = match other {
                     Payload::Sha256(hex) => Some((Sha256::new(), hex)),
+                    Payload::Deferred(signature) => {
+                        pending = Some((Sha256::new(), signature));
+                        None
+                    }
                     _ => None,
                 };
                 if aws_chunked {
@@ -92,6 +99,7 @@ impl BodyReader {
             declared,
             received: 0,
             sha256,
+            pending,
             eof: false,
             finished: false,
         })
@@ -126,6 +134,14 @@ impl BodyReader {
                 Err(_) => return Err(S3ErrorCode::RequestTimeout.into()),
                 Ok(None) => self.eof = true,
                 Ok(Some(Err(e))) => return Err(S3Error::new(S3ErrorCode::IncompleteBody).with_source(e)),
+                Ok(Some(Ok(data))) if self.pending.is_some() && self.decoder.is_some() => {
+                    self.hash_as_sent(&data);
+                    self.buf.extend_from_slice(&data);
+                }
+                Ok(Some(Ok(data))) if self.pending.is_some() => {
+                    self.hash_as_sent(&data);
+                    return self.account(data).map(Some);
+                }
                 // The decoder drains `buf` on every call (header lines are bounded), so it never
                 // holds more than one partial line plus one frame.
                 Ok(Some(Ok(data))) if self.decoder.is_some() => self.buf.extend_from_slice(&data),
@@ -135,21 +151,30 @@ impl BodyReader {
     }
 
     /// Reads the whole body, refusing more than `max` bytes (small XML documents only).
-    pub async fn read_small(mut self, max: usize) -> S3Result<Bytes> {
+    pub async fn read_small(self, max: usize) -> S3Result<Bytes> {
+        self.read_all(max, S3ErrorCode::MalformedXML).await
+    }
+
+    /// Reads the whole body; more than `max` bytes is `too_big`.
+    pub async fn read_all(mut self, max: usize, too_big: S3ErrorCode) -> S3Result<Bytes> {
+        let refuse = || S3Error::new(too_big).with_message(format!("The request body exceeds {max} bytes."));
         if self.declared.is_some_and(|d| d > max as u64) {
-            return Err(
-                S3Error::new(S3ErrorCode::MalformedXML).with_message(format!("The request body exceeds {max} bytes."))
-            );
+            return Err(refuse());
         }
         let mut out = BytesMut::new();
         while let Some(data) = self.next().await? {
             if out.len() + data.len() > max {
-                return Err(S3Error::new(S3ErrorCode::MalformedXML)
-                    .with_message(format!("The request body exceeds {max} bytes.")));
+                return Err(refuse());
             }
             out.extend_from_slice(&data);
         }
         Ok(out.freeze())
+    }
+
+    fn hash_as_sent(&mut self, data: &[u8]) {
+        if let Some((hasher, _)) = &mut self.pending {
+            hasher.update(data);
+        }
     }
 
     fn account(&mut self, data: Bytes) -> S3Result<Bytes> {
@@ -170,6 +195,10 @@ impl BodyReader {
 
     fn finish(&mut self) -> S3Result<()> {
         self.finished = true;
+        // The signature first: until it holds, nothing about this body is the caller's.
+        if let Some((hasher, signature)) = self.pending.take() {
+            signature.verify(&hex::encode(hasher.finalize()))?;
+        }
         if let Some(dec) = &self.decoder {
             dec.finish().map_err(chunk_error)?;
         }

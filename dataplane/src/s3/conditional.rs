@@ -4,6 +4,7 @@
 
 use http::HeaderMap;
 
+use crate::etag::{list_matches as etag_list_matches, list_matches_weak as etag_list_matches_weak};
 use crate::s3::headers::{get, http_date_secs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,22 +12,6 @@ pub enum Outcome {
     Proceed,
     NotModified,
     PreconditionFailed,
-}
-
-/// Strong comparison (If-Match): does the list `header` (`"a", "b"`, `*`) match `etag`
-/// (unquoted)? A weak tag (`W/"a"`) never matches strongly.
-pub fn etag_list_matches(header: &str, etag: &str) -> bool {
-    header
-        .split(',')
-        .map(str::trim)
-        .filter(|t| !t.starts_with("W/"))
-        .map(|t| t.trim_matches('"'))
-        .any(|t| t == "*" || t == etag)
-}
-
-/// Weak comparison (If-None-Match): `W/` prefixes are ignored.
-pub fn etag_list_matches_weak(header: &str, etag: &str) -> bool {
-    header.split(',').map(|t| t.trim().trim_start_matches("W/").trim_matches('"')).any(|t| t == "*" || t == etag)
 }
 
 struct Names {

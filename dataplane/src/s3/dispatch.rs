@@ -18,10 +18,11 @@ use super::ops::{self, Req};
 use super::path::{decode, virtual_host_bucket, S3Path};
 use super::query::Query;
 use super::response;
-use crate::auth::{AuthRequest, Principal};
+use crate::auth::{AuthRequest, Payload, Principal};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::meta::BucketRow;
 use crate::metrics::{method_label, CountingBody, Direction};
+use crate::s3::body::BodyReader;
 use crate::state::AppState;
 
 /// The axum handler for every S3 request.
@@ -116,16 +117,38 @@ async fn route(state: &Arc<AppState>, req: Request, operation: &mut &'static str
         raw_query: parts.uri.query(),
         headers: &parts.headers,
         host,
+        body_empty: http_body::Body::size_hint(&body).exact() == Some(0),
     };
     let auth = state.auth.authenticate(&auth_req, time::OffsetDateTime::now_utc()).await?;
-    let req = Req { principal: auth.principal, payload: auth.payload, headers: parts.headers, body };
+    let (payload, body) = match auth.payload {
+        // A signature over an undeclared body hash: an upload checks it when its body ends,
+        // before anything is committed; every other operation reads its (small) body and
+        // checks it before acting at all.
+        Payload::Deferred(_) if !endpoint.streams_body() => {
+            let limits = &state.config.limits;
+            let bytes = BodyReader::new(
+                body,
+                auth.payload,
+                &parts.headers,
+                limits.max_xml_body as u64,
+                limits.body_idle_timeout(),
+            )?
+            .read_all(limits.max_xml_body, S3ErrorCode::MaxMessageLengthExceeded)
+            .await?;
+            (Payload::Unsigned, Body::from(bytes))
+        }
+        payload => (payload, body),
+    };
+    let req = Req { principal: auth.principal, payload, headers: parts.headers, body };
     dispatch(state, endpoint, req).await
 }
 
-/// Loads the bucket and checks the caller's access to it.
+/// Loads the bucket and checks the caller's access to it, and the owner the caller expects
+/// (`x-amz-expected-bucket-owner`).
 async fn bucket_for(
     state: &AppState,
     principal: &Principal,
+    headers: &http::HeaderMap,
     bucket: &str,
     access: Access,
 ) -> S3Result<(BucketRow, Decision)> {
@@ -135,6 +158,7 @@ async fn bucket_for(
         .await
         .map_err(ops::meta_error)?
         .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchBucket).with_field("BucketName", bucket))?;
+    authorize::expected_owner(headers, "x-amz-expected-bucket-owner", &row)?;
     let grant = ops::grant_for(state, principal, &row).await?;
     let decision = authorize::bucket_access(principal, &row, access, grant)?;
     Ok((row, decision))
@@ -166,7 +190,7 @@ async fn object_acl_check(
 }
 
 async fn dispatch(state: &Arc<AppState>, endpoint: Endpoint, req: Req) -> S3Result<Response> {
-    use ops::{acl, bucket, copy, delete, get, list, multipart, multipart_list, put};
+    use ops::{acl, attributes, bucket, copy, delete, get, list, multipart, multipart_list, put};
     match endpoint {
         Endpoint::ListBuckets(params) => {
             authorize::require_signed(&req.principal)?;
@@ -177,93 +201,102 @@ async fn dispatch(state: &Arc<AppState>, endpoint: Endpoint, req: Req) -> S3Resu
             bucket::create_bucket(state, req, name).await
         }
         Endpoint::DeleteBucket { bucket: name } => {
-            bucket_for(state, &req.principal, name.as_str(), Access::Admin).await?;
+            bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::Admin).await?;
             bucket::delete_bucket(state, name).await
         }
         Endpoint::HeadBucket { bucket: name } => {
-            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::BucketRead).await?;
+            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::BucketRead).await?;
             Ok(bucket::head_bucket(&row))
         }
         Endpoint::GetBucketLocation { bucket: name } => {
-            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::Admin).await?;
+            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::Admin).await?;
             Ok(bucket::get_bucket_location(&row))
         }
         Endpoint::GetBucketVersioning { bucket: name } => {
-            bucket_for(state, &req.principal, name.as_str(), Access::BucketRead).await?;
+            bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::BucketRead).await?;
             Ok(bucket::get_bucket_versioning())
         }
         Endpoint::GetBucketAcl { bucket: name } => {
-            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::AclRead).await?;
+            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::AclRead).await?;
             Ok(acl::get_bucket_acl(&row))
         }
         Endpoint::PutBucketAcl { bucket: name } => {
-            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::AclWrite).await?;
+            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::AclWrite).await?;
             acl::put_bucket_acl(state, &row, req).await
         }
         Endpoint::GetObjectAcl { bucket: name, key } => {
-            let (row, decision) = bucket_for(state, &req.principal, name.as_str(), Access::ObjectAcl).await?;
+            let (row, decision) =
+                bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::ObjectAcl).await?;
             object_acl_check(state, &row, &key, &req.principal, decision, Permission::ReadAcp).await?;
             acl::get_object_acl(state, &row, &key).await
         }
         Endpoint::PutObjectAcl { bucket: name, key } => {
-            let (row, decision) = bucket_for(state, &req.principal, name.as_str(), Access::ObjectAcl).await?;
+            let (row, decision) =
+                bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::ObjectAcl).await?;
             let version = object_acl_check(state, &row, &key, &req.principal, decision, Permission::WriteAcp).await?;
             acl::put_object_acl(state, &row, &key, version, req).await
         }
         Endpoint::ListObjects { bucket: name, params } => {
-            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::BucketRead).await?;
+            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::BucketRead).await?;
             list::list_objects(state, &row, params).await
         }
         Endpoint::DeleteObjects { bucket: name } => {
-            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::Write).await?;
+            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::Write).await?;
             delete::delete_objects(state, &row, req).await
         }
         Endpoint::PutObject { bucket: name, key } => {
-            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::Write).await?;
+            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::Write).await?;
             put::put_object(state, &row, key, req).await
         }
         Endpoint::CopyObject { bucket: name, key } => {
-            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::Write).await?;
+            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::Write).await?;
             copy::copy_object(state, &row, key, req).await
         }
         Endpoint::GetObject { bucket: name, key, read } => {
-            let (row, decision) = bucket_for(state, &req.principal, name.as_str(), Access::ObjectRead).await?;
+            let (row, decision) =
+                bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::ObjectRead).await?;
             get::get_object(state, &row, key, read, decision, req, false).await
         }
+        Endpoint::GetObjectAttributes { bucket: name, key } => {
+            let (row, decision) =
+                bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::ObjectRead).await?;
+            attributes::get_object_attributes(state, &row, key, decision, req).await
+        }
         Endpoint::HeadObject { bucket: name, key, read } => {
-            let (row, decision) = bucket_for(state, &req.principal, name.as_str(), Access::ObjectRead).await?;
+            let (row, decision) =
+                bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::ObjectRead).await?;
             get::get_object(state, &row, key, read, decision, req, true).await
         }
         Endpoint::DeleteObject { bucket: name, key } => {
-            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::Write).await?;
-            delete::delete_object(state, &row, key).await
+            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::Write).await?;
+            delete::delete_object(state, &row, key, req).await
         }
         Endpoint::CreateMultipartUpload { bucket: name, key } => {
-            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::Write).await?;
+            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::Write).await?;
             multipart::create(state, &row, key, req).await
         }
         Endpoint::UploadPart { bucket: name, key, part_number, upload_id } => {
-            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::Write).await?;
+            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::Write).await?;
             multipart::upload_part(state, &row, key, part_number, upload_id, req).await
         }
         Endpoint::UploadPartCopy { bucket: name, key, part_number, upload_id } => {
-            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::Write).await?;
+            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::Write).await?;
             multipart::upload_part_copy(state, &row, key, part_number, upload_id, req).await
         }
         Endpoint::CompleteMultipartUpload { bucket: name, key, upload_id } => {
-            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::Write).await?;
+            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::Write).await?;
             multipart::complete(state, &row, key, upload_id, req).await
         }
         Endpoint::AbortMultipartUpload { bucket: name, key, upload_id } => {
-            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::Write).await?;
+            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::Write).await?;
             multipart::abort(state, &row, key, upload_id).await
         }
         Endpoint::ListMultipartUploads { bucket: name, params } => {
-            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::BucketRead).await?;
+            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::BucketRead).await?;
             multipart_list::list_uploads(state, &row, params).await
         }
         Endpoint::ListParts { bucket: name, key, params } => {
-            let (row, _) = bucket_for(state, &req.principal, name.as_str(), Access::BucketRead).await?;
+            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::BucketRead).await?;
             multipart_list::list_parts(state, &row, key, params).await
         }
     }

@@ -26,6 +26,7 @@ pub enum Endpoint {
     PutObject { bucket: BucketName, key: ObjectKey },
     CopyObject { bucket: BucketName, key: ObjectKey },
     GetObject { bucket: BucketName, key: ObjectKey, read: ReadParams },
+    GetObjectAttributes { bucket: BucketName, key: ObjectKey },
     HeadObject { bucket: BucketName, key: ObjectKey, read: ReadParams },
     DeleteObject { bucket: BucketName, key: ObjectKey },
     CreateMultipartUpload { bucket: BucketName, key: ObjectKey },
@@ -98,7 +99,6 @@ pub struct ReadParams {
 const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
     "accelerate",
     "analytics",
-    "attributes",
     "cors",
     "encryption",
     "intelligent-tiering",
@@ -192,6 +192,7 @@ impl Endpoint {
             (Method::DELETE, None) => Ok(Self::DeleteObject { bucket, key }),
             (Method::POST, Some("uploads")) => Ok(Self::CreateMultipartUpload { bucket, key }),
             (Method::GET, Some("acl")) => Ok(Self::GetObjectAcl { bucket, key }),
+            (Method::GET, Some("attributes")) => Ok(Self::GetObjectAttributes { bucket, key }),
             (Method::PUT, Some("acl")) => Ok(Self::PutObjectAcl { bucket, key }),
             (Method::PUT, Some("uploadId")) => {
                 let upload_id = upload_id(query)?;
@@ -223,6 +224,12 @@ impl Endpoint {
         }
     }
 
+    /// Operations that stream a body of object bytes into storage (and check its signature,
+    /// hash and digests before committing anything).
+    pub fn streams_body(&self) -> bool {
+        matches!(self, Self::PutObject { .. } | Self::UploadPart { .. })
+    }
+
     /// The operation's name as AWS spells it: a fixed set, safe as a metric label.
     pub fn name(&self) -> &'static str {
         match self {
@@ -242,6 +249,7 @@ impl Endpoint {
             Self::PutObject { .. } => "PutObject",
             Self::CopyObject { .. } => "CopyObject",
             Self::GetObject { .. } => "GetObject",
+            Self::GetObjectAttributes { .. } => "GetObjectAttributes",
             Self::HeadObject { .. } => "HeadObject",
             Self::DeleteObject { .. } => "DeleteObject",
             Self::CreateMultipartUpload { .. } => "CreateMultipartUpload",
@@ -261,7 +269,7 @@ fn subresource(query: &Query) -> Option<&'static str> {
 }
 
 fn subresource_except(query: &Query, except: Option<&str>) -> Option<&'static str> {
-    const SUPPORTED: &[&str] = &["acl", "location", "delete", "uploads", "uploadId"];
+    const SUPPORTED: &[&str] = &["acl", "location", "delete", "uploads", "uploadId", "attributes"];
     SUPPORTED.iter().chain(UNSUPPORTED_SUBRESOURCES).copied().find(|s| Some(*s) != except && query.has(s))
 }
 
@@ -396,6 +404,7 @@ mod tests {
             (Method::PUT, "/b1b/k", "x-id=PutObject", "PutObject"),
             (Method::GET, "/b1b/k", "", "GetObject"),
             (Method::GET, "/b1b/k", "partNumber=1", "GetObject"),
+            (Method::GET, "/b1b/k", "attributes", "GetObjectAttributes"),
             (Method::HEAD, "/b1b/k", "versionId=null", "HeadObject"),
             (Method::DELETE, "/b1b/k", "", "DeleteObject"),
             (Method::POST, "/b1b/k", "uploads", "CreateMultipartUpload"),

@@ -14,39 +14,43 @@ pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// The stored headers a PUT / CopyObject(REPLACE) / CreateMultipartUpload carries.
+///
+/// User metadata values are kept byte for byte: UTF-8 as text, and values that are not UTF-8
+/// (Python's `http.client` sends Latin-1) as one character per byte, named in `meta.latin1` so
+/// that GET sends the same bytes back.
 pub fn object_meta_from(headers: &HeaderMap) -> S3Result<ObjectMeta> {
     let text = |name: &str| get(headers, name).map(str::to_owned);
-    let mut user = Vec::new();
-    let mut size = 0;
+    // A repeated header is one entry with its values comma-joined, as HTTP combines them.
+    let mut raw: Vec<(&str, Vec<u8>)> = Vec::new();
     for (name, value) in headers {
         let Some(suffix) = name.as_str().strip_prefix("x-amz-meta-") else { continue };
-        let value = String::from_utf8(value.as_bytes().to_vec())
-            .map_err(|_| S3Error::invalid_argument(name.as_str(), "", "User metadata values must be UTF-8."))?;
-        size += value.len();
-        // A repeated header is one entry with its values comma-joined, as HTTP combines them.
-        match user.iter_mut().find(|(n, _): &&mut (String, String)| n == suffix) {
+        match raw.iter_mut().find(|(n, _)| *n == suffix) {
             Some((_, existing)) => {
-                existing.push(',');
-                existing.push_str(&value);
-                size += 1;
+                existing.push(b',');
+                existing.extend_from_slice(value.as_bytes());
             }
-            None => {
-                size += suffix.len();
-                user.push((suffix.to_owned(), value));
-            }
+            None => raw.push((suffix, value.as_bytes().to_vec())),
         }
     }
+    let size: usize = raw.iter().map(|(n, v)| n.len() + v.len()).sum();
     if size > MAX_USER_METADATA {
         return Err(S3Error::new(S3ErrorCode::MetadataTooLarge)
             .with_field("Size", size.to_string())
             .with_field("MaxSizeAllowed", MAX_USER_METADATA.to_string()));
     }
-    // aws-chunked is transfer framing, never part of the stored encoding.
-    let content_encoding = get(headers, "content-encoding").and_then(|v| {
-        let kept: Vec<&str> =
-            v.split(',').map(str::trim).filter(|e| !e.eq_ignore_ascii_case("aws-chunked") && !e.is_empty()).collect();
-        (!kept.is_empty()).then(|| kept.join(","))
-    });
+    let mut user = Vec::with_capacity(raw.len());
+    let mut latin1 = Vec::new();
+    for (name, bytes) in raw {
+        let value = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                latin1.push(name.to_owned());
+                e.into_bytes().into_iter().map(char::from).collect()
+            }
+        };
+        user.push((name.to_owned(), value));
+    }
+    let content_encoding = get(headers, "content-encoding").and_then(stored_content_encoding);
     Ok(ObjectMeta {
         content_type: text("content-type"),
         content_encoding,
@@ -55,8 +59,18 @@ pub fn object_meta_from(headers: &HeaderMap) -> S3Result<ObjectMeta> {
         cache_control: text("cache-control"),
         expires: text("expires"),
         user,
+        latin1,
         checksum: None,
     })
+}
+
+/// `Content-Encoding` as stored: exactly as sent, less the `aws-chunked` token, which is transfer
+/// framing (nothing at all when it was the only one, as S3 does since 2024).
+fn stored_content_encoding(value: &str) -> Option<String> {
+    let kept: Vec<&str> = value.split(',').filter(|e| !e.trim().eq_ignore_ascii_case("aws-chunked")).collect();
+    let joined = kept.join(",");
+    let trimmed = joined.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 
 /// Writes an object's stored headers onto a response, then the `response-*` overrides.
@@ -66,12 +80,12 @@ pub fn write_object_headers(
     overrides: &[(&'static str, String)],
     checksum_mode: bool,
 ) {
-    let mut set = |name: &str, value: &str| {
-        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+    let mut set = |name: &str, value: &[u8]| {
+        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::from_bytes(value)) {
             out.insert(n, v);
         }
     };
-    set("content-type", meta.content_type.as_deref().unwrap_or("binary/octet-stream"));
+    set("content-type", meta.content_type.as_deref().unwrap_or("binary/octet-stream").as_bytes());
     for (name, value) in [
         ("content-encoding", &meta.content_encoding),
         ("content-disposition", &meta.content_disposition),
@@ -80,20 +94,25 @@ pub fn write_object_headers(
         ("expires", &meta.expires),
     ] {
         if let Some(v) = value {
-            set(name, v);
+            set(name, v.as_bytes());
         }
     }
     for (name, value) in &meta.user {
-        set(&format!("x-amz-meta-{name}"), value);
+        let bytes: Vec<u8> = if meta.latin1.contains(name) {
+            value.chars().map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')).collect()
+        } else {
+            value.as_bytes().to_vec()
+        };
+        set(&format!("x-amz-meta-{name}"), &bytes);
     }
     if checksum_mode {
         if let Some(c) = &meta.checksum {
-            set(&format!("x-amz-checksum-{}", c.algorithm), &c.value);
-            set("x-amz-checksum-type", "FULL_OBJECT");
+            set(&format!("x-amz-checksum-{}", c.algorithm), c.value.as_bytes());
+            set("x-amz-checksum-type", crate::checksum::ChecksumType::of_value(&c.value).as_str().as_bytes());
         }
     }
     for (name, value) in overrides {
-        set(name, value);
+        set(name, value.as_bytes());
     }
 }
 
@@ -136,6 +155,32 @@ mod tests {
         write_object_headers(&mut out, &m, &[("content-type", "x/y".into())], false);
         assert_eq!(out["content-type"], "x/y");
         assert_eq!(out["x-amz-meta-color"], "blue");
+    }
+
+    #[test]
+    fn content_encoding_is_stored_as_sent_without_aws_chunked() {
+        for (sent, stored) in [
+            ("deflate, gzip", Some("deflate, gzip")),
+            ("aws-chunked", None),
+            ("aws-chunked,gzip", Some("gzip")),
+            ("aws-chunked, deflate, gzip", Some("deflate, gzip")),
+            ("gzip, AWS-CHUNKED", Some("gzip")),
+        ] {
+            assert_eq!(stored_content_encoding(sent).as_deref(), stored, "{sent}");
+        }
+    }
+
+    #[test]
+    fn non_ascii_metadata_round_trips_byte_for_byte() {
+        let mut h = HeaderMap::new();
+        h.insert("x-amz-meta-utf8", HeaderValue::from_bytes("café €".as_bytes()).unwrap());
+        h.insert("x-amz-meta-latin1", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        let m = object_meta_from(&h).unwrap();
+        assert_eq!(m.latin1, vec!["latin1".to_string()]);
+        let mut out = HeaderMap::new();
+        write_object_headers(&mut out, &m, &[], false);
+        assert_eq!(out["x-amz-meta-utf8"].as_bytes(), "café €".as_bytes());
+        assert_eq!(out["x-amz-meta-latin1"].as_bytes(), b"caf\xe9");
     }
 
     #[test]

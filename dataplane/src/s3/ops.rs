@@ -2,6 +2,7 @@
 //! authenticated request; none parses URLs or checks signatures.
 
 pub mod acl;
+pub mod attributes;
 pub mod bucket;
 pub mod copy;
 pub mod delete;
@@ -20,6 +21,7 @@ use crate::auth::{Payload, Principal};
 use crate::blob::BlobError;
 use crate::error::{S3Error, S3ErrorCode};
 use crate::meta::MetaError;
+use crate::s3::acl::Acl;
 
 /// An authenticated request as the operations see it.
 pub struct Req {
@@ -99,20 +101,22 @@ pub fn reject_unsupported(headers: &HeaderMap) -> Result<(), S3Error> {
     }
 }
 
-/// PutObject and UploadPart need a declared length: `Content-Length`, or for aws-chunked
-/// bodies `x-amz-decoded-content-length` (HTTP chunked transfer alone is refused, as S3 does).
-pub fn require_length(headers: &HeaderMap) -> Result<(), S3Error> {
-    if headers.contains_key(http::header::CONTENT_LENGTH) || headers.contains_key("x-amz-decoded-content-length") {
-        Ok(())
-    } else {
-        Err(S3ErrorCode::MissingContentLength.into())
-    }
+/// The ACL a request asks for with `x-amz-acl` or `x-amz-grant-*`, its grantees checked;
+/// `private` when it names none.
+pub async fn request_acl(state: &crate::state::AppState, headers: &HeaderMap) -> Result<Acl, S3Error> {
+    let acl = Acl::from_headers(headers)?.unwrap_or(Acl::PRIVATE);
+    check_grantees(state, &acl).await?;
+    Ok(acl)
 }
 
-/// The ACL (stored form) a request asks for with `x-amz-acl` or `x-amz-grant-*`; `private`
-/// when it names none.
-pub fn request_acl(headers: &HeaderMap) -> Result<String, S3Error> {
-    Ok(crate::s3::acl::Acl::from_headers(headers)?.map_or_else(|| "private".to_owned(), |acl| acl.to_stored()))
+/// Every canonical user an ACL grants to must exist: 400 `InvalidArgument` "Invalid id".
+pub async fn check_grantees(state: &crate::state::AppState, acl: &Acl) -> Result<(), S3Error> {
+    for id in acl.user_ids() {
+        if !state.db.owner_known(id).await.map_err(meta_error)? {
+            return Err(S3Error::invalid_argument("id", id, "Invalid id"));
+        }
+    }
+    Ok(())
 }
 
 /// The caller's grant flags on `bucket`: looked up only for keys that neither are root nor

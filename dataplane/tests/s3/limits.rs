@@ -15,7 +15,7 @@ async fn oversize_bodies_are_refused_while_streaming() {
     let err = c.put_object().bucket("lim").key("big").body(vec![0u8; 1001].into()).send().await.unwrap_err();
     assert_eq!(code(&err), "EntityTooLarge");
     c.put_object().bucket("lim").key("ok").body(vec![0u8; 1000].into()).send().await.unwrap();
-    // Without a declared length (HTTP chunked transfer), the limit is enforced as bytes arrive.
+    // Without a declared length (plain HTTP chunked transfer), the limit holds as bytes arrive.
     let r = raw::send(
         srv.addr,
         "PUT",
@@ -25,8 +25,9 @@ async fn oversize_bodies_are_refused_while_streaming() {
         Auth::root("UNSIGNED-PAYLOAD"),
     )
     .await;
-    assert_eq!((r.status, r.code()), (411, "MissingContentLength"));
+    assert_eq!((r.status, r.code()), (400, "EntityTooLarge"));
     assert_eq!(srv.temp_files(), 0);
+    assert!(c.head_object().bucket("lim").key("chunked").send().await.is_err());
     assert!(c.head_object().bucket("lim").key("big").send().await.is_err());
 }
 

@@ -2,10 +2,12 @@
 //! One test binary (modules below) so the SDK is linked once.
 
 mod acl_grants;
+mod attributes;
 mod auth_streams;
 mod backends;
 mod buckets;
 mod common;
+mod conditional_writes;
 mod copy_delete;
 mod crash_loop;
 mod errors;
@@ -19,4 +21,6 @@ mod objects;
 mod process;
 mod raw;
 mod remotes;
+mod s3_answers;
+mod signed_headers;
 mod vhost;

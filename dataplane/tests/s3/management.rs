@@ -77,10 +77,10 @@ async fn metrics_move_by_exactly_the_requests_made() {
     assert_eq!(srv.metric(missing).await - m0, 1.0);
     assert!(srv.metric("bleepstore_bytes_received_total").await - rx0 >= 3000.0);
     assert!(srv.metric("bleepstore_bytes_sent_total").await - tx0 >= 2000.0);
-    assert_eq!(srv.metric("bleepstore_objects_total").await, 3.0);
-    assert_eq!(srv.metric("bleepstore_buckets_total").await, 1.0);
+    assert_eq!(srv.metric("bleepstore_objects").await, 3.0);
+    assert_eq!(srv.metric("bleepstore_buckets").await, 1.0);
     c.delete_object().bucket("metrics").key("k1").send().await.unwrap();
-    assert_eq!(srv.metric("bleepstore_objects_total").await, 2.0);
+    assert_eq!(srv.metric("bleepstore_objects").await, 2.0);
     let (_, text) = srv.mgmt("GET", "/metrics", None, None).await;
     assert!(text.contains("bleepstore_http_request_duration_seconds_bucket"));
     assert!(text.contains("bleepstore_http_request_size_bytes_bucket{le=\"256\"}"));

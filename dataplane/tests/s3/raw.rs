@@ -51,15 +51,44 @@ pub fn sign(
     method: &str,
     path_and_query: &str,
     all: &mut Vec<(String, String)>,
+    credentials: (&str, &str),
+    payload_hash: &str,
+    at: OffsetDateTime,
+) -> Signed {
+    sign_with(addr, method, path_and_query, all, credentials, payload_hash, at, true)
+}
+
+/// As a generic SigV4 signer does (botocore's plain `SigV4Auth`, aws4): `payload_hash` is
+/// the body's SHA-256 and signed, but no x-amz-content-sha256 header is sent.
+pub fn sign_generic(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path_and_query: &str,
+    all: &mut Vec<(String, String)>,
+    payload_hash: &str,
+) -> Signed {
+    let now = OffsetDateTime::now_utc();
+    sign_with(addr, method, path_and_query, all, (ACCESS_KEY, SECRET_KEY), payload_hash, now, false)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sign_with(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path_and_query: &str,
+    all: &mut Vec<(String, String)>,
     (access_key, secret): (&str, &str),
     payload_hash: &str,
     at: OffsetDateTime,
+    hash_header: bool,
 ) -> Signed {
     let host = addr.to_string();
     let ts = bleepstore::auth::sigv4_timestamp(at);
     let date = ts[..8].to_owned();
     all.push(("x-amz-date".into(), ts.clone()));
-    all.push(("x-amz-content-sha256".into(), payload_hash.to_string()));
+    if hash_header {
+        all.push(("x-amz-content-sha256".into(), payload_hash.to_string()));
+    }
     let mut signed: Vec<(String, String)> = all.clone();
     signed.push(("host".into(), host));
     signed.sort();

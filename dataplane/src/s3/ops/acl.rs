@@ -15,8 +15,15 @@ use crate::s3::names::ObjectKey;
 use crate::s3::response;
 use crate::state::AppState;
 
-/// The ACL a Put*Acl request carries, checked against the resource owner.
+/// The ACL a Put*Acl request carries, checked against the resource owner; its grantees must
+/// exist.
 async fn requested_acl(state: &AppState, req: Req, owner: &str) -> S3Result<Acl> {
+    let acl = acl_from_request(state, req, owner).await?;
+    super::check_grantees(state, &acl).await?;
+    Ok(acl)
+}
+
+async fn acl_from_request(state: &AppState, req: Req, owner: &str) -> S3Result<Acl> {
     let from_headers = Acl::from_headers(&req.headers)?;
     let limits = &state.config.limits;
     let body =
@@ -42,11 +49,11 @@ async fn requested_acl(state: &AppState, req: Req, owner: &str) -> S3Result<Acl>
 }
 
 pub fn get_bucket_acl(bucket: &BucketRow) -> Response {
-    response::xml(StatusCode::OK, Acl::from_stored(&bucket.acl).to_xml(&bucket.owner))
+    response::xml(StatusCode::OK, Acl::from_stored(&bucket.acl).to_xml(&bucket.owner, &bucket.owner))
 }
 
 pub async fn put_bucket_acl(state: &Arc<AppState>, bucket: &BucketRow, req: Req) -> S3Result<Response> {
-    let acl = requested_acl(state, req, &bucket.owner).await?;
+    let acl = requested_acl(state, req, &bucket.owner).await?.for_bucket();
     if !state.db.set_bucket_acl(&bucket.name, &bucket.owner, acl.to_stored()).await.map_err(meta_error)? {
         return Err(S3Error::new(S3ErrorCode::NoSuchBucket).with_field("BucketName", bucket.name.as_str()));
     }
@@ -60,7 +67,7 @@ pub async fn get_object_acl(state: &Arc<AppState>, bucket: &BucketRow, key: &Obj
         .await
         .map_err(meta_error)?
         .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", key.as_str()))?;
-    Ok(response::xml(StatusCode::OK, Acl::from_stored(&row.acl).to_xml(&row.owner)))
+    Ok(response::xml(StatusCode::OK, Acl::from_stored(&row.acl).to_xml(&row.owner, &bucket.owner)))
 }
 
 /// `version` (owner, blob id) names the object version whose permissions were checked: the

@@ -90,7 +90,7 @@ pub(crate) struct CreateBucketConfiguration {
 }
 
 pub async fn create_bucket(state: &Arc<AppState>, req: Req, name: BucketName) -> S3Result<Response> {
-    let acl = request_acl(&req.headers)?;
+    let acl = request_acl(state, &req.headers).await?.for_bucket().to_stored();
     super::reject_unsupported(&req.headers)?;
     let region = &state.config.region;
     let limits = &state.config.limits;

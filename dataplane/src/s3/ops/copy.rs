@@ -12,7 +12,7 @@ use super::{blob_error, meta_error, quoted, read, reject_unsupported, request_ac
 use crate::auth::Principal;
 use crate::checksum::ChecksumAlgorithm;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::meta::{now_ms, BucketRow, ObjectRow, PutCondition};
+use crate::meta::{now_ms, BucketRow, ObjectRow};
 use crate::s3::acl::Permission;
 use crate::s3::authorize::{self, object_allows, Access, Decision};
 use crate::s3::conditional::{self, Outcome};
@@ -74,6 +74,7 @@ pub async fn load_source(state: &AppState, principal: &Principal, headers: &Head
         .await
         .map_err(meta_error)?
         .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchBucket).with_field("BucketName", src_bucket.as_str()))?;
+    authorize::expected_owner(headers, "x-amz-source-expected-bucket-owner", &bucket)?;
     let grant = super::grant_for(state, principal, &bucket).await?;
     let decision = authorize::bucket_access(principal, &bucket, Access::ObjectRead, grant)?;
     let source = match read::load(state, src_bucket.as_str(), src_key.as_str()).await {
@@ -98,7 +99,7 @@ pub async fn load_source(state: &AppState, principal: &Principal, headers: &Head
 pub async fn copy_object(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKey, req: Req) -> S3Result<Response> {
     reject_unsupported(&req.headers)?;
     let directive = directive(&req.headers)?;
-    let acl = request_acl(&req.headers)?;
+    let acl = request_acl(state, &req.headers).await?.to_stored();
     let pinned = load_source(state, &req.principal, &req.headers).await?;
     let source = pinned.row.clone();
     if source.bucket == bucket.name && source.key == key.as_str() && directive == Directive::Copy {
@@ -145,7 +146,7 @@ pub async fn copy_object(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectK
         parts_count: 0,
         inline: false,
     };
-    let row = received.commit(state, row, PutCondition::None).await?;
+    let row = received.commit(state, row, super::put::put_condition(&req.headers)).await?;
 
     let mut w = XmlWriter::new();
     w.root("CopyObjectResult");

@@ -1,5 +1,6 @@
 //! DeleteObject (204 whether or not the key existed) and DeleteObjects (≤ 1000 keys, an
-//! integrity header required, quiet mode).
+//! integrity header required, quiet mode), each optionally conditional on the object's ETag,
+//! Last-Modified time and size.
 
 use std::sync::Arc;
 
@@ -11,8 +12,9 @@ use super::put::{content_md5, requested_checksum, trailer_value};
 use super::{meta_error, Req};
 use crate::checksum::ChecksumHasher;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::meta::BucketRow;
+use crate::meta::{BucketRow, DeleteCondition, DeleteOutcome, Refusal};
 use crate::s3::body::BodyReader;
+use crate::s3::headers::{get, http_date_secs};
 use crate::s3::names::{ObjectKey, MAX_KEY_BYTES};
 use crate::s3::response;
 use crate::s3::xml::{self, XmlWriter};
@@ -20,10 +22,42 @@ use crate::state::AppState;
 
 const MAX_DELETE_KEYS: usize = 1000;
 
-pub async fn delete_object(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKey) -> S3Result<Response> {
-    if state.db.delete_object(&bucket.name, key.as_str()).await.map_err(meta_error)?.is_some() {
-        state.metrics.objects.dec();
-        state.deleter.notify_one();
+/// `If-Match`, `x-amz-if-match-last-modified-time` (an HTTP date) and `x-amz-if-match-size`.
+fn delete_condition(headers: &http::HeaderMap) -> S3Result<DeleteCondition> {
+    let last_modified_secs = match get(headers, "x-amz-if-match-last-modified-time") {
+        None => None,
+        Some(v) => Some(http_date_secs(v).ok_or_else(|| {
+            S3Error::invalid_argument("x-amz-if-match-last-modified-time", v, "The value is not a valid HTTP date.")
+        })?),
+    };
+    let size = match get(headers, "x-amz-if-match-size") {
+        None => None,
+        Some(v) => Some(
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| S3Error::invalid_argument("x-amz-if-match-size", v, "The value is not a valid size."))?,
+        ),
+    };
+    Ok(DeleteCondition { if_match: get(headers, "if-match").map(str::to_owned), last_modified_secs, size })
+}
+
+fn refusal_error(refusal: Refusal, key: &str) -> S3Error {
+    match refusal {
+        Refusal::NoSuchKey => S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", key),
+        Refusal::PreconditionFailed => S3Error::new(S3ErrorCode::PreconditionFailed)
+            .with_field("Condition", "If-Match / x-amz-if-match-last-modified-time / x-amz-if-match-size"),
+    }
+}
+
+pub async fn delete_object(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKey, req: Req) -> S3Result<Response> {
+    let condition = delete_condition(&req.headers)?;
+    match state.db.delete_object(&bucket.name, key.as_str(), condition).await.map_err(meta_error)? {
+        DeleteOutcome::Deleted(Some(_)) => {
+            state.metrics.objects.dec();
+            state.deleter.notify_one();
+        }
+        DeleteOutcome::Deleted(None) => {}
+        DeleteOutcome::Refused(refusal) => return Err(refusal_error(refusal, key.as_str())),
     }
     Ok(response::empty(StatusCode::NO_CONTENT))
 }
@@ -42,6 +76,30 @@ struct DeleteEntry {
     key: String,
     #[serde(rename = "VersionId", default)]
     version_id: Option<String>,
+    #[serde(rename = "ETag", default)]
+    etag: Option<String>,
+    /// ISO 8601, as S3 writes `LastModified` in listings.
+    #[serde(rename = "LastModifiedTime", default)]
+    last_modified_time: Option<String>,
+    #[serde(rename = "Size", default)]
+    size: Option<u64>,
+}
+
+impl DeleteEntry {
+    fn condition(&self) -> Result<DeleteCondition, &'static str> {
+        let last_modified_secs = match &self.last_modified_time {
+            None => None,
+            Some(t) => Some(parse_iso8601_secs(t).ok_or("LastModifiedTime is not a valid timestamp.")?),
+        };
+        Ok(DeleteCondition { if_match: self.etag.clone(), last_modified_secs, size: self.size })
+    }
+}
+
+/// `2009-10-12T17:50:30.000Z` (fractions optional) as Unix seconds.
+fn parse_iso8601_secs(value: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(value.trim(), &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(time::OffsetDateTime::unix_timestamp)
 }
 
 pub async fn delete_objects(state: &Arc<AppState>, bucket: &BucketRow, req: Req) -> S3Result<Response> {
@@ -98,21 +156,36 @@ pub async fn delete_objects(state: &Arc<AppState>, bucket: &BucketRow, req: Req)
         } else {
             None
         };
-        match problem {
-            Some((code, msg)) => errors.push((entry.key, code, msg)),
-            None => to_delete.push(entry.key),
+        match (problem, entry.condition()) {
+            (Some((code, msg)), _) => errors.push((entry.key, code, msg)),
+            (None, Err(msg)) => errors.push((entry.key, S3ErrorCode::InvalidArgument, msg)),
+            (None, Ok(condition)) => to_delete.push((entry.key, condition)),
         }
     }
-    let removed = state.db.delete_objects(&bucket.name, to_delete.clone()).await.map_err(meta_error)?;
-    state.metrics.objects.sub(removed as i64);
+    let outcomes = state.db.delete_objects(&bucket.name, to_delete.clone()).await.map_err(meta_error)?;
+    let mut removed = 0;
+    for ((key, _), outcome) in to_delete.into_iter().zip(outcomes) {
+        match outcome {
+            DeleteOutcome::Deleted(existed) => {
+                removed += i64::from(existed.is_some());
+                if !request.quiet {
+                    w.open("Deleted");
+                    w.elem("Key", &key);
+                    w.close("Deleted");
+                }
+            }
+            DeleteOutcome::Refused(Refusal::NoSuchKey) => {
+                errors.push((key, S3ErrorCode::NoSuchKey, "The specified key does not exist."));
+            }
+            DeleteOutcome::Refused(Refusal::PreconditionFailed) => errors.push((
+                key,
+                S3ErrorCode::PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold",
+            )),
+        }
+    }
+    state.metrics.objects.sub(removed);
     state.deleter.notify_one();
-    if !request.quiet {
-        for key in &to_delete {
-            w.open("Deleted");
-            w.elem("Key", key);
-            w.close("Deleted");
-        }
-    }
     for (key, code, message) in errors {
         w.open("Error");
         w.elem("Key", &key);

@@ -100,11 +100,6 @@ fn build(
     *resp.status_mut() = if partial { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
     // A checksum describes the whole object; a range does not carry it.
     write_object_headers(resp.headers_mut(), &row.meta, &read.overrides, checksum_mode && !partial);
-    if let Some(c) = &row.meta.checksum {
-        if checksum_mode && !partial && c.value.contains('-') {
-            response::set(&mut resp, "x-amz-checksum-type", "COMPOSITE");
-        }
-    }
     validators(&mut resp, row);
     response::set(&mut resp, "content-length", &len.to_string());
     response::set(&mut resp, "accept-ranges", "bytes");

@@ -11,12 +11,10 @@ use serde::Deserialize;
 
 use super::put::{content_md5, requested_checksum, trailer_value};
 use super::store::Sink;
-use super::{blob_error, meta_error, quoted, reject_unsupported, request_acl, require_length, Req};
-use crate::checksum::{ChecksumAlgorithm, ChecksumHasher};
+use super::{blob_error, meta_error, quoted, reject_unsupported, request_acl, Req};
+use crate::checksum::{ChecksumAlgorithm, ChecksumHasher, ChecksumType};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::meta::{
-    now_ms, BucketRow, Checksum, CompleteOutcome, ObjectRow, PartOutcome, PartRow, PutCondition, UploadRow,
-};
+use crate::meta::{now_ms, BucketRow, Checksum, CompleteOutcome, ObjectRow, PartOutcome, PartRow, UploadRow};
 use crate::s3::body::BodyReader;
 use crate::s3::headers::{get, iso8601, object_meta_from};
 use crate::s3::names::ObjectKey;
@@ -33,16 +31,44 @@ fn no_such_upload(upload_id: &str) -> S3Error {
     S3Error::new(S3ErrorCode::NoSuchUpload).with_field("UploadId", upload_id)
 }
 
-pub async fn create(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKey, req: Req) -> S3Result<Response> {
-    reject_unsupported(&req.headers)?;
-    let meta = object_meta_from(&req.headers)?;
-    let acl = request_acl(&req.headers)?;
-    let algorithm = match get(&req.headers, "x-amz-checksum-algorithm") {
+/// `x-amz-checksum-algorithm` and `x-amz-checksum-type` of CreateMultipartUpload: the type
+/// defaults per algorithm, and must suit it (full-object checksums need a CRC).
+fn upload_checksum(headers: &http::HeaderMap) -> S3Result<Option<(ChecksumAlgorithm, ChecksumType)>> {
+    let algorithm = match get(headers, "x-amz-checksum-algorithm") {
         None => None,
         Some(a) => Some(ChecksumAlgorithm::parse(a).ok_or_else(|| {
             S3Error::invalid_argument("x-amz-checksum-algorithm", a, "Checksum algorithm provided is unsupported.")
         })?),
     };
+    let requested = match get(headers, "x-amz-checksum-type") {
+        None => None,
+        Some(t) => Some(ChecksumType::parse(t).ok_or_else(|| {
+            S3Error::new(S3ErrorCode::InvalidRequest).with_message("Value for x-amz-checksum-type header is invalid.")
+        })?),
+    };
+    match (algorithm, requested) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(S3Error::new(S3ErrorCode::InvalidRequest)
+            .with_message("The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.")),
+        (Some(a), t) => {
+            let t = t.unwrap_or_else(|| a.default_type());
+            if !a.allows(t) {
+                return Err(S3Error::new(S3ErrorCode::InvalidRequest).with_message(format!(
+                    "The {} checksum type cannot be used with the {} checksum algorithm.",
+                    t.as_str(),
+                    a.name()
+                )));
+            }
+            Ok(Some((a, t)))
+        }
+    }
+}
+
+pub async fn create(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKey, req: Req) -> S3Result<Response> {
+    reject_unsupported(&req.headers)?;
+    let meta = object_meta_from(&req.headers)?;
+    let acl = request_acl(state, &req.headers).await?.to_stored();
+    let checksum = upload_checksum(&req.headers)?;
     let upload_id = crate::blob::new_blob_id();
     let row = UploadRow {
         upload_id: upload_id.clone(),
@@ -52,7 +78,8 @@ pub async fn create(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKey, r
         owner: req.principal.owner_id().to_owned(),
         meta,
         acl,
-        checksum_algorithm: algorithm.map(|a| a.name().to_owned()),
+        checksum_algorithm: checksum.map(|(a, _)| a.name().to_owned()),
+        checksum_type: checksum.map(|(_, t)| t.as_str().to_owned()),
     };
     if !state.db.create_upload(row).await.map_err(meta_error)? {
         return Err(S3Error::new(S3ErrorCode::NoSuchBucket).with_field("BucketName", bucket.name.as_str()));
@@ -64,9 +91,9 @@ pub async fn create(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKey, r
     w.elem("UploadId", &upload_id);
     w.close("InitiateMultipartUploadResult");
     let mut resp = response::xml(StatusCode::OK, w.finish());
-    if let Some(a) = algorithm {
+    if let Some((a, t)) = checksum {
         response::set(&mut resp, "x-amz-checksum-algorithm", &a.name().to_uppercase());
-        response::set(&mut resp, "x-amz-checksum-type", "COMPOSITE");
+        response::set(&mut resp, "x-amz-checksum-type", t.as_str());
     }
     Ok(resp)
 }
@@ -138,7 +165,6 @@ pub async fn upload_part(
     let upload = upload_for(state, bucket, &key, &upload_id).await?;
     let h = &req.headers;
     reject_unsupported(h)?;
-    require_length(h)?;
     let md5 = content_md5(h)?;
     let requested = requested_checksum(h)?;
     let upload_algorithm = upload.checksum_algorithm.as_deref().and_then(ChecksumAlgorithm::parse);
@@ -154,9 +180,6 @@ pub async fn upload_part(
     let algorithm = requested.algorithm.or(upload_algorithm);
     let limits = &state.config.limits;
     let mut reader = BodyReader::new(req.body, req.payload, h, MAX_PART_SIZE, limits.body_idle_timeout())?;
-    if reader.declared_len().is_none() {
-        return Err(S3ErrorCode::MissingContentLength.into());
-    }
     let mut sink = Sink::for_blob(state, algorithm, reader.declared_len()).await?;
     while let Some(data) = reader.next().await? {
         sink.write(data).await?;
@@ -258,15 +281,82 @@ impl CompletedPart {
     }
 }
 
-/// Validates the client's part list against the stored parts and builds the object row.
-fn assemble(upload: &UploadRow, given: &[CompletedPart], stored: &[PartRow]) -> S3Result<(ObjectRow, Vec<u32>)> {
+/// What CompleteMultipartUpload's headers say the whole object must be: its checksum
+/// (`x-amz-checksum-<algorithm>`), the checksum type, and its size (`x-amz-mp-object-size`).
+#[derive(Default)]
+pub(crate) struct Expected {
+    checksum: Option<(ChecksumAlgorithm, String)>,
+    checksum_type: Option<ChecksumType>,
+    size: Option<u64>,
+}
+
+impl Expected {
+    fn from_headers(headers: &http::HeaderMap) -> S3Result<Self> {
+        let checksum =
+            ChecksumAlgorithm::ALL.into_iter().find_map(|a| get(headers, a.header()).map(|v| (a, v.to_owned())));
+        let checksum_type = match get(headers, "x-amz-checksum-type") {
+            None => None,
+            Some(t) => Some(ChecksumType::parse(t).ok_or_else(|| {
+                S3Error::new(S3ErrorCode::InvalidRequest)
+                    .with_message("Value for x-amz-checksum-type header is invalid.")
+            })?),
+        };
+        let size = match get(headers, "x-amz-mp-object-size") {
+            None => None,
+            Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
+                S3Error::invalid_argument("x-amz-mp-object-size", v, "The value must be a non-negative integer.")
+            })?),
+        };
+        Ok(Self { checksum, checksum_type, size })
+    }
+}
+
+/// The object checksum of an upload with `algorithm` and `kind` from the stored parts in use
+/// (their raw checksums and sizes), or why the parts cannot give one.
+fn object_checksum(algorithm: ChecksumAlgorithm, kind: ChecksumType, parts: &[&PartRow]) -> S3Result<String> {
+    let missing = |p: &PartRow| {
+        S3Error::new(S3ErrorCode::InvalidRequest)
+            .with_message(format!("Part {} was uploaded without the upload's checksum.", p.part_number))
+    };
+    match kind {
+        ChecksumType::FullObject => {
+            let values: Vec<(&str, u64)> = parts
+                .iter()
+                .map(|p| p.checksum.as_deref().map(|c| (c, p.size)).ok_or_else(|| missing(p)))
+                .collect::<S3Result<_>>()?;
+            algorithm.combine_parts(values).ok_or_else(|| S3Error::internal("a stored part checksum is malformed"))
+        }
+        ChecksumType::Composite => {
+            let mut h = ChecksumHasher::new(algorithm);
+            for p in parts {
+                let raw = p
+                    .checksum
+                    .as_deref()
+                    .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
+                    .ok_or_else(|| missing(p))?;
+                h.update(&raw);
+            }
+            Ok(format!("{}-{}", h.finish(), parts.len()))
+        }
+    }
+}
+
+/// Validates the client's part list (and what its headers expect of the whole object) against
+/// the stored parts and builds the object row.
+fn assemble(
+    upload: &UploadRow,
+    given: &[CompletedPart],
+    expected: &Expected,
+    stored: &[PartRow],
+) -> S3Result<(ObjectRow, Vec<u32>)> {
     if given.windows(2).any(|w| w[0].part_number >= w[1].part_number) {
         return Err(S3ErrorCode::InvalidPartOrder.into());
     }
     let algorithm = upload.checksum_algorithm.as_deref().and_then(ChecksumAlgorithm::parse);
+    // Uploads from before checksum types were recorded are composite.
+    let kind = upload.checksum_type.as_deref().and_then(ChecksumType::parse).unwrap_or(ChecksumType::Composite);
     let mut etag_md5 = Md5::new();
-    let mut checksum = algorithm.map(ChecksumHasher::new);
-    let mut size = 0;
+    let mut used = Vec::with_capacity(given.len());
     for (i, g) in given.iter().enumerate() {
         let invalid = || {
             S3Error::new(S3ErrorCode::InvalidPart)
@@ -290,25 +380,34 @@ fn assemble(upload: &UploadRow, given: &[CompletedPart], stored: &[PartRow]) -> 
                 .with_field("ETag", quoted(&part.etag)));
         }
         etag_md5.update(hex::decode(&part.etag).map_err(S3Error::internal)?);
-        if let Some(h) = &mut checksum {
-            let raw = part
-                .checksum
-                .as_deref()
-                .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
-                .ok_or_else(|| {
-                S3Error::new(S3ErrorCode::InvalidRequest)
-                    .with_message(format!("Part {} was uploaded without the upload's checksum.", part.part_number))
-            })?;
-            h.update(&raw);
-        }
-        size += part.size;
+        used.push(part);
     }
     let n = given.len();
+    let size: u64 = used.iter().map(|p| p.size).sum();
+    if expected.size.is_some_and(|s| s != size) {
+        return Err(S3Error::new(S3ErrorCode::InvalidRequest).with_message(format!(
+            "The provided 'x-amz-mp-object-size' header value {} does not match what was computed: {size}",
+            expected.size.unwrap_or_default()
+        )));
+    }
+    if expected.checksum_type.is_some_and(|t| Some(t) != algorithm.map(|_| kind)) {
+        return Err(S3Error::new(S3ErrorCode::BadDigest)
+            .with_message("The x-amz-checksum-type does not match the checksum type of the upload."));
+    }
     let mut meta = upload.meta.clone();
-    meta.checksum = match (algorithm, checksum) {
-        (Some(a), Some(h)) => Some(Checksum { algorithm: a.name().to_owned(), value: format!("{}-{n}", h.finish()) }),
-        _ => None,
+    meta.checksum = match algorithm {
+        Some(a) => Some(Checksum { algorithm: a.name().to_owned(), value: object_checksum(a, kind, &used)? }),
+        None => None,
     };
+    if let Some((a, value)) = &expected.checksum {
+        let computed = meta.checksum.as_ref().filter(|c| c.algorithm == a.name());
+        // A composite value may be given with or without its `-<parts>` suffix.
+        let matches = computed.is_some_and(|c| c.value == *value || c.value.split('-').next() == Some(value.as_str()));
+        if !matches {
+            return Err(S3Error::new(S3ErrorCode::BadDigest)
+                .with_message(format!("The {} you specified did not match the calculated checksum.", a.name())));
+        }
+    }
     let row = ObjectRow {
         bucket: upload.bucket.clone(),
         key: upload.key.clone(),
@@ -332,15 +431,8 @@ pub async fn complete(
     upload_id: String,
     req: Req,
 ) -> S3Result<Response> {
-    let condition = match (get(&req.headers, "if-none-match"), get(&req.headers, "if-match")) {
-        (Some("*"), None) => PutCondition::IfAbsent,
-        (None, Some(etag)) => PutCondition::IfMatch(etag.to_owned()),
-        (None, None) => PutCondition::None,
-        _ => {
-            return Err(S3Error::new(S3ErrorCode::NotImplemented)
-                .with_message("Only If-None-Match: * or If-Match are supported on CompleteMultipartUpload."))
-        }
-    };
+    let condition = super::put::put_condition(&req.headers);
+    let expected = Expected::from_headers(&req.headers)?;
     let host = get(&req.headers, "host").unwrap_or("localhost").to_owned();
     let limits = &state.config.limits;
     let body =
@@ -358,7 +450,7 @@ pub async fn complete(
             state
                 .db
                 .complete_upload(&bucket.name, key.as_str(), &upload_id, condition, move |stored| {
-                    assemble(&upload, &given, stored)
+                    assemble(&upload, &given, &expected, stored)
                 })
                 .await
                 .map_err(meta_error)?
@@ -405,7 +497,7 @@ pub async fn complete(
     w.elem("ETag", &quoted(&row.etag));
     if let Some(c) = &row.meta.checksum {
         w.elem(&format!("Checksum{}", c.algorithm.to_uppercase()), &c.value);
-        w.elem("ChecksumType", "COMPOSITE");
+        w.elem("ChecksumType", ChecksumType::of_value(&c.value).as_str());
     }
     w.close("CompleteMultipartUploadResult");
     Ok(response::xml(StatusCode::OK, w.finish()))

@@ -72,6 +72,7 @@ pub async fn list_uploads(state: &Arc<AppState>, bucket: &BucketRow, p: ListUplo
         w.elem("Initiated", &iso8601(u.initiated_ms));
         if let Some(a) = &u.checksum_algorithm {
             w.elem("ChecksumAlgorithm", &a.to_uppercase());
+            w.elem("ChecksumType", u.checksum_type.as_deref().unwrap_or("COMPOSITE"));
         }
         w.close("Upload");
     }
@@ -117,6 +118,7 @@ pub async fn list_parts(
     let algorithm = upload.checksum_algorithm.as_deref().map(str::to_uppercase);
     if let Some(a) = &algorithm {
         w.elem("ChecksumAlgorithm", a);
+        w.elem("ChecksumType", upload.checksum_type.as_deref().unwrap_or("COMPOSITE"));
     }
     for part in &parts {
         w.open("Part");

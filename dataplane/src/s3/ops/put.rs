@@ -8,7 +8,7 @@ use base64::Engine;
 use http::{HeaderMap, StatusCode};
 
 use super::store::Sink;
-use super::{quoted, reject_unsupported, request_acl, require_length, Req};
+use super::{quoted, reject_unsupported, request_acl, Req};
 use crate::checksum::ChecksumAlgorithm;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::meta::{now_ms, BucketRow, ObjectRow, PutCondition};
@@ -102,33 +102,26 @@ pub fn trailer_value(reader: &BodyReader, algorithm: ChecksumAlgorithm) -> S3Res
     Ok(value)
 }
 
-fn put_condition(headers: &HeaderMap) -> S3Result<PutCondition> {
-    match (get(headers, "if-none-match"), get(headers, "if-match")) {
-        (Some(_), Some(_)) => Err(S3Error::new(S3ErrorCode::NotImplemented)
-            .with_message("If-Match and If-None-Match together are not supported on PUT.")),
-        (Some("*"), None) => Ok(PutCondition::IfAbsent),
-        (Some(other), None) => Err(S3Error::new(S3ErrorCode::NotImplemented)
-            .with_message(format!("If-None-Match: {other} is not supported on PUT; only '*' is."))),
-        (None, Some(etag)) => Ok(PutCondition::IfMatch(etag.to_owned())),
-        (None, None) => Ok(PutCondition::None),
+/// `If-Match` / `If-None-Match` on a write: each an ETag list or `*`, checked atomically
+/// against the key's current object when the row is committed.
+pub fn put_condition(headers: &HeaderMap) -> PutCondition {
+    PutCondition {
+        if_match: get(headers, "if-match").map(str::to_owned),
+        if_none_match: get(headers, "if-none-match").map(str::to_owned),
     }
 }
 
 pub async fn put_object(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKey, req: Req) -> S3Result<Response> {
     let h = &req.headers;
     reject_unsupported(h)?;
-    require_length(h)?;
     let md5 = content_md5(h)?;
     let checksum = requested_checksum(h)?;
-    let condition = put_condition(h)?;
+    let condition = put_condition(h);
     let mut meta = headers::object_meta_from(h)?;
-    let acl = request_acl(h)?;
+    let acl = request_acl(state, h).await?.to_stored();
     let limits = &state.config.limits;
 
     let mut reader = BodyReader::new(req.body, req.payload, h, limits.max_object_size, limits.body_idle_timeout())?;
-    if reader.declared_len().is_none() {
-        return Err(S3ErrorCode::MissingContentLength.into());
-    }
     let mut sink = Sink::for_object(state, checksum.algorithm, reader.declared_len()).await?;
     while let Some(data) = reader.next().await? {
         sink.write(data).await?;
@@ -217,8 +210,8 @@ mod tests {
 
     #[test]
     fn put_conditions() {
-        assert_eq!(put_condition(&h(&[("if-none-match", "*")])).unwrap(), PutCondition::IfAbsent);
-        assert_eq!(put_condition(&h(&[("if-match", "\"e\"")])).unwrap(), PutCondition::IfMatch("\"e\"".into()));
-        assert_eq!(put_condition(&h(&[("if-none-match", "\"e\"")])).unwrap_err().code, S3ErrorCode::NotImplemented);
+        let c = put_condition(&h(&[("if-none-match", "*"), ("if-match", "\"e\"")]));
+        assert_eq!((c.if_match.as_deref(), c.if_none_match.as_deref()), (Some("\"e\""), Some("*")));
+        assert_eq!(put_condition(&h(&[])), PutCondition::none());
     }
 }

@@ -40,14 +40,14 @@ impl Hashers {
 }
 
 enum Hashing {
-    Here(Hashers),
+    Here(Box<Hashers>),
     Offloaded { queue: tokio::sync::mpsc::Sender<Bytes>, done: tokio::task::JoinHandle<Hashers> },
 }
 
 impl Hashing {
     fn new(hashers: Hashers, expected: Option<u64>) -> Self {
         if expected.is_none_or(|n| n < OFFLOAD_HASHING_FROM) {
-            return Self::Here(hashers);
+            return Self::Here(Box::new(hashers));
         }
         let (queue, mut chunks) = tokio::sync::mpsc::channel::<Bytes>(HASH_QUEUE);
         let done = tokio::task::spawn_blocking(move || {
@@ -74,7 +74,7 @@ impl Hashing {
 
     async fn finish(self) -> S3Result<Hashers> {
         match self {
-            Self::Here(h) => Ok(h),
+            Self::Here(h) => Ok(*h),
             Self::Offloaded { queue, done } => {
                 drop(queue);
                 done.await.map_err(S3Error::internal)
@@ -111,7 +111,9 @@ pub struct Received {
 
 impl Sink {
     /// A sink for a whole object of `expected` bytes (when known): kept inline in the metadata
-    /// when it fits `storage.inline_max_size`, written to a new blob otherwise.
+    /// when it fits `storage.inline_max_size`, written to a new blob otherwise. A body of
+    /// unknown length (plain chunked transfer) starts inline and moves to a blob once it
+    /// outgrows the limit.
     pub async fn for_object(
         state: &AppState,
         checksum: Option<ChecksumAlgorithm>,
@@ -120,6 +122,7 @@ impl Sink {
         let inline_max = state.config.storage.inline_max_size;
         let dest = match expected {
             Some(n) if inline_max > 0 && n <= inline_max => Dest::Inline(BytesMut::with_capacity(n as usize)),
+            None if inline_max > 0 => Dest::Inline(BytesMut::new()),
             _ => Dest::Blob(state.blobs.create().await.map_err(blob_error)?),
         };
         Ok(Self::with(state, dest, checksum, expected, inline_max))
