@@ -14,6 +14,9 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo deny (licenses, sources, duplicate versions; advisories when reachable)"
+tests/deny.sh
+
 step "Azurite (Azure Storage emulator, from npm) for the Azure backend's tests"
 (cd tests/azurite && npm ci --no-audit --no-fund --loglevel=error)
 

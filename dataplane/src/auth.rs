@@ -153,7 +153,7 @@ impl Authenticator {
                 .with_field("StringToSign", sts)
                 .with_field("CanonicalRequest", creq));
         }
-        let payload = payload_mode(&fields, payload_hash, key, expected)?;
+        let payload = payload_mode(&fields, payload_hash, key, &expected)?;
         Ok(Authenticated { principal, payload })
     }
 
@@ -307,7 +307,7 @@ fn raw_pairs(raw: Option<&str>) -> Result<BTreeMap<String, String>, S3Error> {
     let mut out = BTreeMap::new();
     for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
-        out.insert(crate::s3::path::decode(n)?, crate::s3::path::decode(v)?);
+        out.insert(crate::percent::decode(n)?, crate::percent::decode(v)?);
     }
     Ok(out)
 }
@@ -345,8 +345,8 @@ fn canonical_request(
     ))
 }
 
-fn payload_mode(f: &SignedFields, payload_hash: &str, key: [u8; 32], seed: String) -> Result<Payload, S3Error> {
-    let signer = || ChunkSigner::new(key, f.timestamp.clone(), f.scope(), seed.clone());
+fn payload_mode(f: &SignedFields, payload_hash: &str, key: [u8; 32], seed: &str) -> Result<Payload, S3Error> {
+    let signer = || ChunkSigner::new(key, f.timestamp.clone(), f.scope(), seed.to_owned());
     Ok(match payload_hash {
         "UNSIGNED-PAYLOAD" => Payload::Unsigned,
         "STREAMING-UNSIGNED-PAYLOAD-TRAILER" => Payload::Streaming { signer: None, trailer: true },

@@ -426,7 +426,8 @@ mod tests {
     #[test]
     fn yaml_overrides_nested_fields() {
         let c = Config::from_yaml(
-            "listen: 0.0.0.0:9100\nregion: eu-west-1\nvirtual_host_domains: [s3.local]\nlimits:\n  max_connections: 10\nlog:\n  format: json\n",
+            "listen: 0.0.0.0:9100\nregion: eu-west-1\nvirtual_host_domains: [s3.local]\nlimits:\n  max_connections: \
+                10\nlog:\n  format: json\n",
         )
         .unwrap();
         assert_eq!(c.listen.port(), 9100);

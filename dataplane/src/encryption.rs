@@ -28,7 +28,7 @@ pub struct Resolved {
     pub replaced: Option<Sealer>,
 }
 
-fn invalid(what: &str, e: String) -> std::io::Error {
+fn invalid(what: &str, e: &str) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{what}: {e}"))
 }
 
@@ -36,9 +36,9 @@ fn invalid(what: &str, e: String) -> std::io::Error {
 pub fn resolve(data_dir: &Path, env: impl Fn(&str) -> Option<String>) -> std::io::Result<Resolved> {
     let path = data_dir.join(FILE_NAME);
     if let Some(key) = env(ENV_KEY).filter(|k| !k.is_empty()) {
-        let sealer = Sealer::from_base64(&key).map_err(|e| invalid(ENV_KEY, e))?;
+        let sealer = Sealer::from_base64(&key).map_err(|e| invalid(ENV_KEY, &e))?;
         let replaced = match std::fs::read_to_string(&path) {
-            Ok(old) => Some(Sealer::from_base64(&old).map_err(|e| invalid(&path.display().to_string(), e))?),
+            Ok(old) => Some(Sealer::from_base64(&old).map_err(|e| invalid(&path.display().to_string(), &e))?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
@@ -53,7 +53,7 @@ pub fn resolve(data_dir: &Path, env: impl Fn(&str) -> Option<String>) -> std::io
         }
         Err(e) => return Err(e),
     };
-    let sealer = Sealer::from_base64(&key).map_err(|e| invalid(&path.display().to_string(), e))?;
+    let sealer = Sealer::from_base64(&key).map_err(|e| invalid(&path.display().to_string(), &e))?;
     Ok(Resolved { sealer, source: KeySource::File(path), replaced: None })
 }
 

@@ -1,4 +1,4 @@
-//! The S3 wire error: one code → (status, default message) table and its XML body.
+//! The S3 wire error: one code → (status, default message) table; `s3::response` renders it.
 //!
 //! Lower layers (`meta`, `blob`, `auth`) have their own error enums; the S3 layer maps them here
 //! explicitly. Internal causes are kept in `source` for the log line and never sent to clients.
@@ -36,12 +36,16 @@ s3_codes! {
     AuthorizationHeaderMalformed => StatusCode::BAD_REQUEST, "The authorization header is malformed.";
     AuthorizationQueryParametersError => StatusCode::BAD_REQUEST, "Error parsing the X-Amz-Credential parameter.";
     BadDigest => StatusCode::BAD_REQUEST, "The Content-MD5 you specified did not match what we received.";
-    BucketAlreadyExists => StatusCode::CONFLICT, "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.";
-    BucketAlreadyOwnedByYou => StatusCode::CONFLICT, "Your previous request to create the named bucket succeeded and you already own it.";
+    BucketAlreadyExists => StatusCode::CONFLICT,
+        "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please \
+            select a different name and try again.";
+    BucketAlreadyOwnedByYou => StatusCode::CONFLICT,
+        "Your previous request to create the named bucket succeeded and you already own it.";
     BucketNotEmpty => StatusCode::CONFLICT, "The bucket you tried to delete is not empty.";
     EntityTooLarge => StatusCode::BAD_REQUEST, "Your proposed upload exceeds the maximum allowed object size.";
     EntityTooSmall => StatusCode::BAD_REQUEST, "Your proposed upload is smaller than the minimum allowed object size.";
-    IncompleteBody => StatusCode::BAD_REQUEST, "You did not provide the number of bytes specified by the Content-Length HTTP header.";
+    IncompleteBody => StatusCode::BAD_REQUEST,
+        "You did not provide the number of bytes specified by the Content-Length HTTP header.";
     InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE, "The data volume has no space left for this request.";
     InternalError => StatusCode::INTERNAL_SERVER_ERROR, "We encountered an internal error. Please try again.";
     InvalidAccessKeyId => StatusCode::FORBIDDEN, "The AWS access key Id you provided does not exist in our records.";
@@ -57,24 +61,35 @@ s3_codes! {
     InvalidStorageClass => StatusCode::BAD_REQUEST, "The storage class you specified is not valid";
     InvalidURI => StatusCode::BAD_REQUEST, "Couldn't parse the specified URI.";
     KeyTooLongError => StatusCode::BAD_REQUEST, "Your key is too long";
-    MalformedACLError => StatusCode::BAD_REQUEST, "The XML you provided was not well-formed or did not validate against our published schema.";
+    MalformedACLError => StatusCode::BAD_REQUEST,
+        "The XML you provided was not well-formed or did not validate against our published schema.";
     MaxMessageLengthExceeded => StatusCode::BAD_REQUEST, "Your request was too big.";
-    MalformedXML => StatusCode::BAD_REQUEST, "The XML you provided was not well-formed or did not validate against our published schema.";
+    MalformedXML => StatusCode::BAD_REQUEST,
+        "The XML you provided was not well-formed or did not validate against our published schema.";
     MetadataTooLarge => StatusCode::BAD_REQUEST, "Your metadata headers exceed the maximum allowed metadata size.";
     MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED, "The specified method is not allowed against this resource.";
     MissingContentLength => StatusCode::LENGTH_REQUIRED, "You must provide the Content-Length HTTP header.";
     MissingRequestBodyError => StatusCode::BAD_REQUEST, "Request Body is empty.";
     NoSuchBucket => StatusCode::NOT_FOUND, "The specified bucket does not exist";
     NoSuchKey => StatusCode::NOT_FOUND, "The specified key does not exist.";
-    NoSuchUpload => StatusCode::NOT_FOUND, "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.";
-    NotImplemented => StatusCode::NOT_IMPLEMENTED, "A header or query you provided implies functionality that is not implemented.";
-    PreconditionFailed => StatusCode::PRECONDITION_FAILED, "At least one of the pre-conditions you specified did not hold";
-    RequestTimeTooSkewed => StatusCode::FORBIDDEN, "The difference between the request time and the server's time is too large.";
-    RequestTimeout => StatusCode::BAD_REQUEST, "Your socket connection to the server was not read from or written to within the timeout period.";
+    NoSuchUpload => StatusCode::NOT_FOUND,
+        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or \
+            completed.";
+    NotImplemented => StatusCode::NOT_IMPLEMENTED,
+        "A header or query you provided implies functionality that is not implemented.";
+    PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+        "At least one of the pre-conditions you specified did not hold";
+    RequestTimeTooSkewed => StatusCode::FORBIDDEN,
+        "The difference between the request time and the server's time is too large.";
+    RequestTimeout => StatusCode::BAD_REQUEST,
+        "Your socket connection to the server was not read from or written to within the timeout period.";
     ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE, "Please reduce your request rate.";
-    SignatureDoesNotMatch => StatusCode::FORBIDDEN, "The request signature we calculated does not match the signature you provided. Check your key and signing method.";
+    SignatureDoesNotMatch => StatusCode::FORBIDDEN,
+        "The request signature we calculated does not match the signature you provided. Check your key and signing \
+            method.";
     TooManyBuckets => StatusCode::BAD_REQUEST, "You have attempted to create more buckets than allowed.";
-    XAmzContentSHA256Mismatch => StatusCode::BAD_REQUEST, "The provided 'x-amz-content-sha256' header does not match what was computed.";
+    XAmzContentSHA256Mismatch => StatusCode::BAD_REQUEST,
+        "The provided 'x-amz-content-sha256' header does not match what was computed.";
 }
 
 /// An S3 error as sent to the client: code, message, and extra XML fields.
@@ -138,21 +153,6 @@ impl S3Error {
     pub fn status(&self) -> StatusCode {
         self.code.status()
     }
-
-    /// The `<Error>` document; `resource` is the request path, `request_id` the response's id.
-    pub fn to_xml(&self, resource: &str, request_id: &str) -> String {
-        let mut w = crate::s3::xml::XmlWriter::new();
-        w.open("Error");
-        w.elem("Code", self.code.as_str());
-        w.elem("Message", &self.message);
-        for (name, value) in &self.fields {
-            w.elem(name, value);
-        }
-        w.elem("Resource", resource);
-        w.elem("RequestId", request_id);
-        w.close("Error");
-        w.finish()
-    }
 }
 
 impl From<S3ErrorCode> for S3Error {
@@ -186,20 +186,6 @@ impl std::error::Error for S3Error {}
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn error_xml_has_code_message_resource_and_request_id() {
-        let err = S3Error::invalid_argument("max-keys", "-1", "bad max-keys");
-        let xml = err.to_xml("/b?list-type=2", "REQ1");
-        assert_eq!(
-            xml,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InvalidArgument</Code>\
-             <Message>bad max-keys</Message><ArgumentName>max-keys</ArgumentName>\
-             <ArgumentValue>-1</ArgumentValue><Resource>/b?list-type=2</Resource>\
-             <RequestId>REQ1</RequestId></Error>"
-        );
-        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
-    }
 
     #[test]
     fn status_table_matches_aws() {

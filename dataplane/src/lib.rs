@@ -13,6 +13,7 @@ pub mod etag;
 pub mod meta;
 pub mod metrics;
 pub mod mgmt;
+pub mod percent;
 pub mod pins;
 pub mod recovery;
 pub mod root;

@@ -307,6 +307,15 @@ fn open_connection(path: &Path, read_only: bool) -> MetaResult<Connection> {
     Ok(conn)
 }
 
+/// An object key column (stored as a BLOB for byte ordering) as text. Keys are written from
+/// UTF-8 strings, so anything else is a corrupt row, reported as such, never an empty key.
+pub(crate) fn key_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<String> {
+    let bytes: Vec<u8> = row.get(index)?;
+    String::from_utf8(bytes).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Blob, Box::new(e.utf8_error()))
+    })
+}
+
 /// Milliseconds since the Unix epoch, the unit of every timestamp column.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
@@ -317,7 +326,7 @@ pub(crate) mod test_support {
     use super::*;
 
     /// A fresh database in a temp dir that lives as long as the returned guard.
-    pub fn db() -> (Db, tempfile::TempDir) {
+    pub(crate) fn db() -> (Db, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let sealer = sealing::Sealer::from_base64(&sealing::Sealer::generate_key()).unwrap();
         let db = Db::open(&dir.path().join("meta.db"), sealer, None).unwrap();

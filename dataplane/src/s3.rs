@@ -8,6 +8,7 @@ pub mod conditional;
 mod dispatch;
 pub mod endpoint;
 pub mod headers;
+#[cfg(any(test, feature = "hostile-input"))]
 pub mod hostile;
 pub mod names;
 mod ops;

@@ -208,6 +208,8 @@ pub fn reconcile_key(key: &AccessKey) -> String {
     format!("AccessKey/{}/{}", key.namespace().unwrap_or_default(), key.name_any())
 }
 
+// The signature is kube-runtime's `Controller::run` error policy: it hands over the Arcs.
+#[allow(clippy::needless_pass_by_value)]
 pub fn error_policy(key: Arc<AccessKey>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.failure("AccessKey", error.metric_label());
     tracing::warn!(access_key = %key.name_any(), namespace = ?key.namespace(), %error, "reconcile failed");

@@ -143,7 +143,8 @@ async fn cleanup(bucket: &Bucket, ctx: &Context, ns: &str) -> Result<Action> {
         return Ok(Action::await_change());
     };
     if policy == DeletionPolicy::Retain {
-        tracing::info!(bucket = %name, "Bucket deleted with deletionPolicy Retain: the bucket and its objects are kept");
+        tracing::info!(bucket = %name,
+            "Bucket deleted with deletionPolicy Retain: the bucket and its objects are kept");
         return Ok(Action::await_change());
     }
     let target = match lookup_store(ctx, ns, &bucket.spec.store).await? {
@@ -165,8 +166,10 @@ async fn cleanup(bucket: &Bucket, ctx: &Context, ns: &str) -> Result<Action> {
     match ctx.admin.delete_bucket(&target, &name, policy == DeletionPolicy::Delete).await {
         Ok(BucketDeleted::Deleted) => Ok(Action::await_change()),
         Ok(BucketDeleted::NotEmpty) => {
-            let message =
-                format!("bucket {name} is not empty and deletionPolicy is DeleteIfEmpty; empty it, or set deletionPolicy: Delete");
+            let message = format!(
+                "bucket {name} is not empty and deletionPolicy is DeleteIfEmpty; empty it, or set \
+                    deletionPolicy: Delete"
+            );
             block(bucket, ctx, "BucketNotEmpty", message).await
         }
         Err(error) => block(bucket, ctx, admin_reason(&error), error.to_string()).await,
@@ -190,6 +193,8 @@ pub fn key(bucket: &Bucket) -> String {
     format!("Bucket/{}/{}", bucket.namespace().unwrap_or_default(), bucket.name_any())
 }
 
+// The signature is kube-runtime's `Controller::run` error policy: it hands over the Arcs.
+#[allow(clippy::needless_pass_by_value)]
 pub fn error_policy(bucket: Arc<Bucket>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.failure("Bucket", error.metric_label());
     tracing::warn!(bucket = %bucket.name_any(), namespace = ?bucket.namespace(), %error, "reconcile failed");

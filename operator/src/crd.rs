@@ -3,8 +3,13 @@
 //! schema's CEL rules (immutable fields, storage that may only grow) live here beside the fields
 //! they guard. Nothing here talks to a cluster.
 
+// kube's `KubeSchema` derive emits a private copy of each struct it derives for; the
+// `unreachable_pub` lint reports that copy, although the type itself is re-exported below.
+#[allow(unreachable_pub)]
 mod access_key;
+#[allow(unreachable_pub)]
 mod bucket;
+#[allow(unreachable_pub)]
 mod store;
 
 pub use access_key::{AccessKey, AccessKeySpec, AccessKeyStatus, BucketAccess, BucketGrant};

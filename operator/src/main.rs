@@ -26,7 +26,8 @@ struct Args {
     #[arg(long = "namespace", env = "BLEEPSTORE_OPERATOR_NAMESPACES", value_delimiter = ',')]
     namespaces: Vec<String>,
     /// The store image used when a BleepStore names none.
-    #[arg(long, env = "BLEEPSTORE_OPERATOR_DEFAULT_IMAGE", default_value = concat!("ghcr.io/bleepstore/bleepstore:", env!("CARGO_PKG_VERSION")))]
+    #[arg(long, env = "BLEEPSTORE_OPERATOR_DEFAULT_IMAGE", default_value = concat!("ghcr.io/bleepstore/bleepstore:",
+        env!("CARGO_PKG_VERSION")))]
     default_image: String,
     /// Address of `/metrics`, `/healthz` and `/readyz`.
     #[arg(long, env = "BLEEPSTORE_OPERATOR_LISTEN", default_value = "0.0.0.0:8080")]

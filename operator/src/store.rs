@@ -89,7 +89,8 @@ async fn cleanup(store: &BleepStore, ctx: &Context, ns: &str) -> Result<Action> 
         return Ok(Action::await_change());
     }
     let message = format!(
-        "{bucket_count} Bucket and {key_count} AccessKey resources still use this store; delete them first (the store stays up meanwhile so their deletion policies can run)"
+        "{bucket_count} Bucket and {key_count} AccessKey resources still use this store; delete them first (the store \
+            stays up meanwhile so their deletion policies can run)"
     );
     let want = Want::new(conditions::DELETION_BLOCKED, true, "DependentsExist", message.clone());
     let blocked_before =
@@ -107,6 +108,8 @@ pub fn key(store: &BleepStore) -> String {
 }
 
 /// The controller's error policy: a condition-carrying failure was already written; back off.
+// The signature is kube-runtime's `Controller::run` error policy: it hands over the Arcs.
+#[allow(clippy::needless_pass_by_value)]
 pub fn error_policy(store: Arc<BleepStore>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.failure("BleepStore", error.metric_label());
     tracing::warn!(store = %store.name_any(), namespace = ?store.namespace(), %error, "reconcile failed");

@@ -22,10 +22,10 @@ fn yaml_docs(values: Vec<serde_json::Value>) -> String {
     values.into_iter().map(|v| format!("---\n{}", serde_yaml::to_string(&v).unwrap())).collect()
 }
 
-fn check(case: &str, actual: String) {
+fn check(case: &str, actual: &str) {
     let path = fixture(&format!("{case}.expected.yaml"));
     if std::env::var_os("BLESS").is_some() {
-        std::fs::write(&path, &actual).unwrap();
+        std::fs::write(&path, actual).unwrap();
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_default();
     pretty_assertions::assert_eq!(expected, actual, "{case}: built manifests differ from {}", path.display());
@@ -78,7 +78,7 @@ fn store_case(case: &str) {
         serde_json::to_value(stateful_set).unwrap(),
     ];
     docs.extend(pod_disruption_budget.map(|p| serde_json::to_value(p).unwrap()));
-    check(case, yaml_docs(docs));
+    check(case, &yaml_docs(docs));
 }
 
 #[test]
@@ -145,7 +145,7 @@ fn bucket_admin_request() {
         "bucketName": build::bucket::bucket_name(&bucket),
         "request": build::bucket::request(&bucket),
     })];
-    check("bucket", yaml_docs(docs));
+    check("bucket", &yaml_docs(docs));
 }
 
 #[test]
@@ -167,6 +167,6 @@ fn access_key_secret_and_grants() {
         docs.push(serde_json::to_value(secret(key, &store, &credentials, &resolved)).unwrap());
         docs.push(serde_json::json!({ "grants": grants(&resolved) }));
     }
-    check("access-key", yaml_docs(docs));
+    check("access-key", &yaml_docs(docs));
     assert_eq!(BucketAccess::ReadOnly.admin_name(), "read");
 }

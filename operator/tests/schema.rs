@@ -2,6 +2,9 @@
 //! structural rules with `jsonschema`, the CEL rules (`x-kubernetes-validations`, including the
 //! transition rules that compare with the old object) with `kube-cel`, as the API server would.
 
+// Object builders take `serde_json::Value`s by value, the way `json!` reads as a table.
+#![allow(clippy::needless_pass_by_value)]
+
 use bleepstore_operator::crd;
 use serde_json::{json, Value};
 
@@ -70,15 +73,18 @@ fn assert_rejected(object: &Value, old: Option<&Value>, needle: &str) {
 }
 
 fn store(spec: Value) -> Value {
-    json!({"apiVersion": "bleepstore.io/v1alpha1", "kind": "BleepStore", "metadata": {"name": "demo", "namespace": "ns"}, "spec": spec})
+    json!({"apiVersion": "bleepstore.io/v1alpha1", "kind": "BleepStore", "metadata": {"name": "demo",
+        "namespace": "ns"}, "spec": spec})
 }
 
 fn bucket(name: &str, spec: Value) -> Value {
-    json!({"apiVersion": "bleepstore.io/v1alpha1", "kind": "Bucket", "metadata": {"name": name, "namespace": "ns"}, "spec": spec})
+    json!({"apiVersion": "bleepstore.io/v1alpha1", "kind": "Bucket", "metadata": {"name": name, "namespace": "ns"},
+        "spec": spec})
 }
 
 fn key(spec: Value) -> Value {
-    json!({"apiVersion": "bleepstore.io/v1alpha1", "kind": "AccessKey", "metadata": {"name": "app", "namespace": "ns"}, "spec": spec})
+    json!({"apiVersion": "bleepstore.io/v1alpha1", "kind": "AccessKey", "metadata": {"name": "app", "namespace": "ns"},
+        "spec": spec})
 }
 
 fn fixture(name: &str) -> Vec<Value> {
@@ -133,9 +139,8 @@ fn store_fields_are_checked() {
         "backend.s3 is required",
     );
     assert_rejected(
-        &store(
-            json!({"storage": {"size": "10Gi"}, "backend": {"type": "Local", "azure": {"container": "abc", "credentialsSecret": {"name": "x"}}}}),
-        ),
+        &store(json!({"storage": {"size": "10Gi"}, "backend": {"type": "Local", "azure": {"container": "abc",
+                "credentialsSecret": {"name": "x"}}}})),
         None,
         "backend.azure is required when backend.type is Azure, and only then",
     );
@@ -168,9 +173,8 @@ fn storage_may_only_grow_and_its_class_is_immutable() {
     );
     assert_rejected(&store(json!({"storage": {"size": "10Gi"}})), Some(&old), "storageClassName is immutable");
     let local = store(json!({"storage": {"size": "10Gi"}}));
-    let s3 = store(
-        json!({"storage": {"size": "10Gi"}, "backend": {"type": "S3", "s3": {"bucket": "remote", "credentialsSecret": {"name": "aws"}}}}),
-    );
+    let s3 = store(json!({"storage": {"size": "10Gi"}, "backend": {"type": "S3", "s3": {"bucket": "remote",
+            "credentialsSecret": {"name": "aws"}}}}));
     assert_valid(&s3, None);
     assert_rejected(&s3, Some(&local), "backend.type is immutable");
 }
@@ -223,9 +227,8 @@ fn access_key_rules() {
         "is not one of",
     );
     assert_rejected(
-        &key(
-            json!({"store": "demo", "buckets": [{"bucket": "photos", "access": "ReadOnly"}, {"bucket": "photos", "access": "WriteOnly"}]}),
-        ),
+        &key(json!({"store": "demo", "buckets": [{"bucket": "photos", "access": "ReadOnly"}, {"bucket": "photos",
+                "access": "WriteOnly"}]})),
         None,
         "each bucket may be listed once",
     );

@@ -14,18 +14,18 @@ type CacheKey = (String, String, String);
 /// (secret fingerprint, signing key).
 type CacheEntry = ([u8; 32], [u8; 32]);
 
-pub struct SigningKeyCache {
+pub(super) struct SigningKeyCache {
     max: usize,
     entries: Mutex<HashMap<CacheKey, CacheEntry>>,
 }
 
 impl SigningKeyCache {
-    pub fn new(max: usize) -> Self {
+    pub(super) fn new(max: usize) -> Self {
         Self { max, entries: Mutex::new(HashMap::new()) }
     }
 
     /// The signing key for `secret` on `date` in `region` (service `s3`).
-    pub fn get(&self, access_key: &str, secret: &str, date: &str, region: &str) -> [u8; 32] {
+    pub(super) fn get(&self, access_key: &str, secret: &str, date: &str, region: &str) -> [u8; 32] {
         let fingerprint: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         let id = (access_key.to_owned(), date.to_owned(), region.to_owned());
         if let Ok(map) = self.entries.lock() {

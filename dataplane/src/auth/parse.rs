@@ -50,9 +50,12 @@ pub fn detect(headers: &HeaderMap, query: &BTreeMap<String, String>) -> Result<A
     let presigned = query.contains_key("X-Amz-Algorithm") || query.contains_key("X-Amz-Signature");
     let v2_query = query.contains_key("Signature") && query.contains_key("AWSAccessKeyId");
     match (header, presigned || v2_query) {
-        (Some(_), true) => Err(S3Error::new(S3ErrorCode::InvalidArgument).with_message(
-            "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified",
-        ).with_field("ArgumentName", "Authorization")),
+        (Some(_), true) => Err(S3Error::new(S3ErrorCode::InvalidArgument)
+            .with_message(
+                "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string \
+                parameter or the Authorization header should be specified",
+            )
+            .with_field("ArgumentName", "Authorization")),
         (Some(h), false) if h.starts_with("AWS4-HMAC-SHA256 ") => Ok(AuthForm::Header(h)),
         (Some(h), false) if h.starts_with("AWS ") => Ok(AuthForm::V2Header(h)),
         (Some(_), false) => Err(unsupported_mechanism()),
@@ -182,7 +185,8 @@ pub fn presigned_fields(query: &BTreeMap<String, String>) -> Result<SignedFields
         get("X-Amz-Signature"),
     ) else {
         return Err(query_malformed(
-            "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.",
+            "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, \
+                X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.",
         ));
     };
     let expires = match expires.parse::<i64>() {
@@ -224,7 +228,8 @@ mod tests {
         h
     }
 
-    const AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKID/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41";
+    const AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKID/20130524/us-east-1/s3/aws4_request, \
+        SignedHeaders=host;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41";
 
     #[test]
     fn header_form() {
@@ -242,7 +247,8 @@ mod tests {
             "AWS4-HMAC-SHA256 Credential=AKID/20130524/us-east-1/s3/aws4_request, SignedHeaders=host",
             "AWS4-HMAC-SHA256 Credential=AKID/2013/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00",
             "AWS4-HMAC-SHA256 Credential=AKID/20130524/us-east-1/s3/wrong, SignedHeaders=host, Signature=00",
-            "AWS4-HMAC-SHA256 Credential=AKID/20130524/us-east-1/s3/aws4_request, SignedHeaders=x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41",
+            "AWS4-HMAC-SHA256 Credential=AKID/20130524/us-east-1/s3/aws4_request, SignedHeaders=x-amz-date, \
+                Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41",
             "AWS4-HMAC-SHA256 Credential=AKID/20130524/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=zz",
         ] {
             assert_eq!(header_fields(bad, &h).unwrap_err().code, S3ErrorCode::AuthorizationHeaderMalformed, "{bad}");

@@ -220,7 +220,10 @@ mod tests {
             ("x-amz-decoded-content-length", "66560"),
             ("x-amz-storage-class", "REDUCED_REDUNDANCY"),
         ]);
-        let signed = "content-encoding;content-length;host;x-amz-content-sha256;x-amz-date;x-amz-decoded-content-length;x-amz-storage-class";
+        let signed = concat!(
+            "content-encoding;content-length;host;x-amz-content-sha256;x-amz-date;",
+            "x-amz-decoded-content-length;x-amz-storage-class"
+        );
         let creq = canonical_request(
             "PUT",
             "/examplebucket/chunkObject.txt",

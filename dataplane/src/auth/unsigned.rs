@@ -21,7 +21,7 @@ use crate::error::{S3Error, S3ErrorCode};
 const EXEMPT: [&str; 2] = ["x-amz-date", "x-amz-content-sha256"];
 
 /// The `x-amz-*` headers present in `headers` that the signature does not cover, sorted.
-pub fn unsigned_amz_headers(
+pub(super) fn unsigned_amz_headers(
     headers: &HeaderMap,
     signed: &[String],
     presigned_query: Option<&BTreeMap<String, String>>,
@@ -40,7 +40,7 @@ pub fn unsigned_amz_headers(
 }
 
 /// Refuses a request whose signature leaves `x-amz-*` headers uncovered.
-pub fn require_signed(
+pub(super) fn require_signed(
     headers: &HeaderMap,
     signed: &[String],
     presigned_query: Option<&BTreeMap<String, String>>,

@@ -396,11 +396,13 @@ mod tests {
 
     #[test]
     fn redact_blanks_every_signature() {
-        let text = "error sending request for url (http://127.0.0.1:10000/acct/c/x?sv=2019-12-12&sig=abc%2Bdef&se=1): refused, sig=zzz";
+        let text = "error sending request for url (http://127.0.0.1:10000/acct/c/x?sv=2019-12-12&sig=abc%2Bdef&se=1): \
+            refused, sig=zzz";
         let redacted = redact(text);
         assert_eq!(
             redacted,
-            "error sending request for url (http://127.0.0.1:10000/acct/c/x?sv=2019-12-12&sig=REDACTED&se=1): refused, sig=REDACTED"
+            "error sending request for url (http://127.0.0.1:10000/acct/c/x?sv=2019-12-12&sig=REDACTED&se=1): refused, \
+                sig=REDACTED"
         );
         assert_eq!(redact("no secret here"), "no secret here");
         assert_eq!(redact("ends with sig=abc"), "ends with sig=REDACTED");

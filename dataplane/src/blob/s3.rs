@@ -39,13 +39,13 @@ impl Inner {
 
 /// Classifies a remote failure: no answer, or a 5xx/throttling answer, is `Unavailable` (the
 /// client may retry); anything else is an internal error of this store.
-fn remote<E>(op: &'static str, e: SdkError<E, HttpResponse>) -> BlobError
+fn remote<E>(op: &'static str, e: &SdkError<E, HttpResponse>) -> BlobError
 where
     E: std::error::Error + Send + Sync + 'static,
 {
     let status = e.raw_response().map(|r| r.status().as_u16());
-    let message = format!("{op}: {}", DisplayErrorContext(&e));
-    let unavailable = match &e {
+    let message = format!("{op}: {}", DisplayErrorContext(e));
+    let unavailable = match e {
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => true,
         SdkError::ServiceError(_) | SdkError::ResponseError(_) => status.is_some_and(|s| s >= 500 || s == 429),
         _ => false,
@@ -129,7 +129,7 @@ impl S3Writer {
                 .key(&key)
                 .send()
                 .await
-                .map_err(|e| remote("CreateMultipartUpload", e))?;
+                .map_err(|e| remote("CreateMultipartUpload", &e))?;
             let id = created.upload_id().ok_or_else(|| BlobError::Remote("no UploadId in the answer".into()))?;
             self.upload = Some(Upload { id: id.to_owned(), parts: Vec::new() });
         }
@@ -145,7 +145,7 @@ impl S3Writer {
             .body(ByteStream::from(body))
             .send()
             .await
-            .map_err(|e| remote("UploadPart", e))?;
+            .map_err(|e| remote("UploadPart", &e))?;
         upload
             .parts
             .push(CompletedPart::builder().part_number(number).set_e_tag(sent.e_tag().map(String::from)).build());
@@ -177,7 +177,7 @@ impl BlobWriter for S3Writer {
                 .body(ByteStream::from(rest))
                 .send()
                 .await
-                .map_err(|e| remote("PutObject", e))?;
+                .map_err(|e| remote("PutObject", &e))?;
             return Ok(std::mem::take(&mut self.id));
         }
         if !rest.is_empty() {
@@ -195,7 +195,7 @@ impl BlobWriter for S3Writer {
             .await;
         if let Err(e) = done {
             self.upload = Some(Upload { id: upload.id, parts: Vec::new() });
-            return Err(remote("CompleteMultipartUpload", e));
+            return Err(remote("CompleteMultipartUpload", &e));
         }
         Ok(std::mem::take(&mut self.id))
     }
@@ -208,10 +208,17 @@ impl Drop for S3Writer {
         let (Some(upload), Ok(handle)) = (self.upload.take(), tokio::runtime::Handle::try_current()) else { return };
         let (inner, key) = (self.inner.clone(), self.inner.key(&self.id));
         handle.spawn(async move {
-            let aborted =
-                inner.client.abort_multipart_upload().bucket(&inner.bucket).key(&key).upload_id(&upload.id).send().await;
+            let aborted = inner
+                .client
+                .abort_multipart_upload()
+                .bucket(&inner.bucket)
+                .key(&key)
+                .upload_id(&upload.id)
+                .send()
+                .await;
             if let Err(e) = aborted {
-                tracing::warn!(key, error = %DisplayErrorContext(&e), "could not abort an abandoned remote upload; start-up recovery will");
+                tracing::warn!(key, error = %DisplayErrorContext(e),
+                    "could not abort an abandoned remote upload; start-up recovery will");
             }
         });
     }
@@ -240,7 +247,7 @@ impl BlobStore for S3BlobStore {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
                 return Err(BlobError::NotFound(id.to_owned()))
             }
-            Err(e) => return Err(remote("GetObject", e)),
+            Err(e) => return Err(remote("GetObject", &e)),
         };
         let body = out.body;
         Ok(futures_util::stream::unfold(body, |mut body| async move {
@@ -262,7 +269,7 @@ impl BlobStore for S3BlobStore {
             .key(inner.key(id))
             .send()
             .await
-            .map_err(|e| remote("DeleteObject", e))?;
+            .map_err(|e| remote("DeleteObject", &e))?;
         Ok(())
     }
 
@@ -280,7 +287,7 @@ impl BlobStore for S3BlobStore {
                 .set_upload_id_marker(markers.1.take())
                 .send()
                 .await
-                .map_err(|e| remote("ListMultipartUploads", e))?;
+                .map_err(|e| remote("ListMultipartUploads", &e))?;
             for upload in page.uploads() {
                 let (Some(key), Some(upload_id)) = (upload.key(), upload.upload_id()) else { continue };
                 if !key.strip_prefix(inner.prefix.as_str()).is_some_and(is_blob_id) {
@@ -294,7 +301,7 @@ impl BlobStore for S3BlobStore {
                     .upload_id(upload_id)
                     .send()
                     .await
-                    .map_err(|e| remote("AbortMultipartUpload", e))?;
+                    .map_err(|e| remote("AbortMultipartUpload", &e))?;
                 aborted += 1;
             }
             if page.is_truncated() != Some(true) {
@@ -314,7 +321,7 @@ impl BlobStore for S3BlobStore {
         let mut pages =
             inner.client.list_objects_v2().bucket(&inner.bucket).prefix(&inner.prefix).into_paginator().send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| remote("ListObjectsV2", e))?;
+            let page = page.map_err(|e| remote("ListObjectsV2", &e))?;
             for object in page.contents() {
                 match object.key().and_then(|k| k.strip_prefix(inner.prefix.as_str())) {
                     Some(id) if is_blob_id(id) => ids.push(id.to_owned()),
@@ -329,7 +336,7 @@ impl BlobStore for S3BlobStore {
 
     async fn probe(&self) -> BlobResult<()> {
         let inner = &self.inner;
-        inner.client.head_bucket().bucket(&inner.bucket).send().await.map_err(|e| remote("HeadBucket", e))?;
+        inner.client.head_bucket().bucket(&inner.bucket).send().await.map_err(|e| remote("HeadBucket", &e))?;
         Ok(())
     }
 }

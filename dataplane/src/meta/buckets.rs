@@ -173,12 +173,12 @@ impl Db {
     pub async fn purge_bucket(&self, name: &str) -> MetaResult<u64> {
         let name = name.to_owned();
         self.write_config(move |tx| {
-            let keys: Vec<Vec<u8>> = tx
+            let keys: Vec<String> = tx
                 .prepare("SELECT key FROM objects WHERE bucket = ?1")?
-                .query_map([&name], |r| r.get(0))?
+                .query_map([&name], |r| super::key_column(r, 0))?
                 .collect::<Result<_, _>>()?;
             for key in &keys {
-                super::objects::remove(tx, &name, &String::from_utf8_lossy(key))?;
+                super::objects::remove(tx, &name, key)?;
             }
             let uploads: Vec<String> = tx
                 .prepare("SELECT upload_id FROM multipart_uploads WHERE bucket = ?1")?
@@ -234,7 +234,8 @@ mod tests {
         db.create_bucket(row("b1", "alice")).await.unwrap();
         db.write(|tx| {
             tx.execute(
-                "INSERT INTO multipart_uploads (upload_id, bucket, key, initiated, owner, meta, acl) VALUES ('u', 'b1', x'6b', 0, 'alice', '{}', 'private')",
+                "INSERT INTO multipart_uploads (upload_id, bucket, key, initiated, owner, meta, acl) VALUES ('u', \
+                    'b1', x'6b', 0, 'alice', '{}', 'private')",
                 [],
             )?;
             Ok(())

@@ -48,12 +48,12 @@ impl ConfigCache {
         f(&mut state)
     }
 
-    pub fn ticket(&self) -> Ticket {
+    pub(super) fn ticket(&self) -> Ticket {
         Ticket(self.with(|s| s.generation))
     }
 
     /// Forgets everything; call after a committed (or failed) write to the cached tables.
-    pub fn clear(&self) {
+    pub(super) fn clear(&self) {
         self.with(|s| {
             s.generation += 1;
             s.credentials.clear();
@@ -62,11 +62,11 @@ impl ConfigCache {
         });
     }
 
-    pub fn credential(&self, access_key: &str) -> Option<Credential> {
+    pub(super) fn credential(&self, access_key: &str) -> Option<Credential> {
         self.with(|s| s.credentials.get(access_key).cloned())
     }
 
-    pub fn fill_credential(&self, ticket: Ticket, credential: &Credential) {
+    pub(super) fn fill_credential(&self, ticket: Ticket, credential: &Credential) {
         self.with(|s| {
             if s.generation == ticket.0 {
                 bounded_insert(&mut s.credentials, credential.access_key.clone(), credential.clone());
@@ -74,11 +74,11 @@ impl ConfigCache {
         });
     }
 
-    pub fn bucket(&self, name: &str) -> Option<BucketRow> {
+    pub(super) fn bucket(&self, name: &str) -> Option<BucketRow> {
         self.with(|s| s.buckets.get(name).cloned())
     }
 
-    pub fn fill_bucket(&self, ticket: Ticket, row: &BucketRow) {
+    pub(super) fn fill_bucket(&self, ticket: Ticket, row: &BucketRow) {
         self.with(|s| {
             if s.generation == ticket.0 {
                 bounded_insert(&mut s.buckets, row.name.clone(), row.clone());
@@ -86,11 +86,11 @@ impl ConfigCache {
         });
     }
 
-    pub fn grant(&self, access_key: &str, bucket: &str) -> Option<u8> {
+    pub(super) fn grant(&self, access_key: &str, bucket: &str) -> Option<u8> {
         self.with(|s| s.grants.get(&(access_key.to_owned(), bucket.to_owned())).copied())
     }
 
-    pub fn fill_grant(&self, ticket: Ticket, access_key: &str, bucket: &str, flags: u8) {
+    pub(super) fn fill_grant(&self, ticket: Ticket, access_key: &str, bucket: &str, flags: u8) {
         self.with(|s| {
             if s.generation == ticket.0 {
                 bounded_insert(&mut s.grants, (access_key.to_owned(), bucket.to_owned()), flags);

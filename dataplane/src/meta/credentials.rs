@@ -76,7 +76,8 @@ impl Db {
         self.read(move |conn| {
             Ok(conn
                 .prepare_cached(
-                    "SELECT 1 FROM credentials WHERE owner_id = ?1 UNION ALL SELECT 1 FROM buckets WHERE owner = ?1 LIMIT 1",
+                    "SELECT 1 FROM credentials WHERE owner_id = ?1 UNION ALL SELECT 1 FROM buckets WHERE owner = ?1 \
+                        LIMIT 1",
                 )?
                 .exists([id])?)
         })
@@ -97,7 +98,8 @@ impl Db {
             tx.execute(
                 "INSERT INTO credentials (access_key, secret, owner_id, is_root, enabled, created_at)
                  VALUES (?1, ?2, ?3, 0, ?4, ?5)
-                 ON CONFLICT(access_key) DO UPDATE SET secret = excluded.secret, owner_id = excluded.owner_id, enabled = excluded.enabled
+                 ON CONFLICT(access_key) DO UPDATE SET secret = excluded.secret, owner_id = excluded.owner_id,
+                     enabled = excluded.enabled
                  WHERE is_root = 0",
                 params![key, sealed, owner, enabled, now_ms()],
             )?;

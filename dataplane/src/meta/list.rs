@@ -48,7 +48,7 @@ pub struct ListPage {
 }
 
 /// The smallest byte string greater than every string starting with `bytes`.
-pub fn successor(bytes: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn successor(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut out = bytes.to_vec();
     while let Some(last) = out.pop() {
         if last < 0xff {
@@ -60,7 +60,7 @@ pub fn successor(bytes: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The common prefix `key` rolls up into, if any.
-pub fn common_prefix<'a>(key: &'a str, prefix: &str, delimiter: Option<&str>) -> Option<&'a str> {
+pub(super) fn common_prefix<'a>(key: &'a str, prefix: &str, delimiter: Option<&str>) -> Option<&'a str> {
     let delimiter = delimiter?;
     let rest = key.strip_prefix(prefix)?;
     rest.find(delimiter).map(|pos| &key[..prefix.len() + pos + delimiter.len()])
@@ -93,9 +93,8 @@ fn fetch(
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![bucket, lower, upper, limit as i64], |r| {
-        let key: Vec<u8> = r.get(0)?;
         Ok(ListItem::Object {
-            key: String::from_utf8(key).unwrap_or_default(),
+            key: super::key_column(r, 0)?,
             size: r.get::<_, i64>(1)? as u64,
             etag: r.get(2)?,
             last_modified_ms: r.get(3)?,

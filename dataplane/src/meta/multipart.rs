@@ -71,12 +71,11 @@ const UPLOAD_COLUMNS: &str = "upload_id, bucket, key, initiated, owner, meta, ac
 const PART_COLUMNS: &str = "part_number, blob_id, size, etag, last_modified, checksum";
 
 fn upload_from_row(r: &Row<'_>) -> rusqlite::Result<(UploadRow, String)> {
-    let key: Vec<u8> = r.get(2)?;
     Ok((
         UploadRow {
             upload_id: r.get(0)?,
             bucket: r.get(1)?,
-            key: String::from_utf8(key).unwrap_or_default(),
+            key: super::key_column(r, 2)?,
             initiated_ms: r.get(3)?,
             owner: r.get(4)?,
             meta: ObjectMeta::default(),
@@ -200,7 +199,8 @@ impl Db {
         let id = upload_id.to_owned();
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {PART_COLUMNS} FROM multipart_parts WHERE upload_id = ?1 AND part_number > ?2 ORDER BY part_number LIMIT ?3"
+                "SELECT {PART_COLUMNS} FROM multipart_parts WHERE upload_id = ?1 AND part_number > ?2 ORDER BY \
+                    part_number LIMIT ?3"
             ))?;
             let rows = stmt.query_map(params![id, after, limit as i64], part_from_row)?.collect::<Result<_, _>>()?;
             Ok(rows)

@@ -96,12 +96,11 @@ pub enum PutOutcome {
 const COLUMNS: &str = "bucket, key, blob_id, size, etag, last_modified, meta, owner, acl, parts_count, inline";
 
 pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<(ObjectRow, String)> {
-    let key: Vec<u8> = row.get(1)?;
     let meta: String = row.get(6)?;
     Ok((
         ObjectRow {
             bucket: row.get(0)?,
-            key: String::from_utf8(key).unwrap_or_default(),
+            key: super::key_column(row, 1)?,
             blob_id: row.get(2)?,
             size: row.get::<_, i64>(3)? as u64,
             etag: row.get(4)?,
@@ -218,17 +217,19 @@ fn release(tx: &Transaction<'_>, old: &Stored) -> MetaResult<()> {
 /// longer ones on the blocking pool.
 const READ_NOW_MAX_PARTS: u32 = 64;
 
+/// What a read of an object with its layout found.
+pub(super) enum LayoutRead {
+    Found(Box<(ObjectRow, Layout)>),
+    Missing,
+    /// The manifest has more parts than the reader was to read here.
+    LongManifest,
+}
+
 /// An object row and where its bytes are (its manifest, its inline bytes), in one snapshot;
-/// `Ok(Err(()))` when its manifest has more than `max_parts` parts (not read).
-#[allow(clippy::type_complexity)]
-pub(super) fn get_with_layout(
-    conn: &Connection,
-    bucket: &str,
-    key: &str,
-    max_parts: u32,
-) -> MetaResult<Result<Option<(ObjectRow, Layout)>, ()>> {
+/// a manifest of more than `max_parts` parts is not read.
+pub(super) fn get_with_layout(conn: &Connection, bucket: &str, key: &str, max_parts: u32) -> MetaResult<LayoutRead> {
     let tx = conn.unchecked_transaction()?;
-    let Some(row) = get(&tx, bucket, key)? else { return Ok(Ok(None)) };
+    let Some(row) = get(&tx, bucket, key)? else { return Ok(LayoutRead::Missing) };
     let layout = if row.inline {
         let data: Vec<u8> = tx
             .prepare_cached("SELECT data FROM inline_data WHERE id = ?1")?
@@ -239,7 +240,7 @@ pub(super) fn get_with_layout(
     } else if row.parts_count == 0 {
         Layout::Blob
     } else if row.parts_count > max_parts {
-        return Ok(Err(()));
+        return Ok(LayoutRead::LongManifest);
     } else {
         Layout::Parts(
             tx.prepare_cached(
@@ -257,7 +258,7 @@ pub(super) fn get_with_layout(
         )
     };
     tx.finish()?;
-    Ok(Ok(Some((row, layout))))
+    Ok(LayoutRead::Found(Box::new((row, layout))))
 }
 
 impl Db {
@@ -265,11 +266,17 @@ impl Db {
     /// its manifest is long (the row, inline bytes up to `storage.inline_max_size` and short
     /// manifests take microseconds; see `read_now`).
     pub async fn get_object_layout(&self, bucket: &str, key: &str) -> MetaResult<Option<(ObjectRow, Layout)>> {
-        if let Ok(found) = self.read_now(|conn| get_with_layout(conn, bucket, key, READ_NOW_MAX_PARTS))? {
-            return Ok(found);
-        }
-        let (bucket, key) = (bucket.to_owned(), key.to_owned());
-        self.read(move |conn| Ok(get_with_layout(conn, &bucket, &key, u32::MAX)?.unwrap_or(None))).await
+        let read = match self.read_now(|conn| get_with_layout(conn, bucket, key, READ_NOW_MAX_PARTS))? {
+            LayoutRead::LongManifest => {
+                let (bucket, key) = (bucket.to_owned(), key.to_owned());
+                self.read(move |conn| get_with_layout(conn, &bucket, &key, u32::MAX)).await?
+            }
+            read => read,
+        };
+        Ok(match read {
+            LayoutRead::Found(found) => Some(*found),
+            LayoutRead::Missing | LayoutRead::LongManifest => None,
+        })
     }
 
     /// The object's row and one page of its parts (GetObjectAttributes).
@@ -481,7 +488,8 @@ mod tests {
             db.write(move |tx| {
                 for n in (1..=parts).rev() {
                     tx.execute(
-                        "INSERT INTO object_parts (manifest_id, part_number, blob_id, size, etag) VALUES (?1, ?2, ?3, 5, 'e')",
+                        "INSERT INTO object_parts (manifest_id, part_number, blob_id, size, etag) VALUES (?1, ?2, ?3, \
+                            5, 'e')",
                         params![manifest, n, format!("{manifest}-{n}")],
                     )?;
                 }
@@ -489,8 +497,9 @@ mod tests {
             })
             .await
             .unwrap();
-            let conn_result = db.read_now(|c| get_with_layout(c, "b", key, READ_NOW_MAX_PARTS)).unwrap();
-            assert_eq!(conn_result.is_err(), parts > READ_NOW_MAX_PARTS, "{key}: deferred only when long");
+            let here = db.read_now(|c| get_with_layout(c, "b", key, READ_NOW_MAX_PARTS)).unwrap();
+            let deferred = matches!(here, LayoutRead::LongManifest);
+            assert_eq!(deferred, parts > READ_NOW_MAX_PARTS, "{key}: deferred only when long");
             let (got, layout) = db.get_object_layout("b", key).await.unwrap().unwrap();
             assert_eq!(got, row);
             let Layout::Parts(list) = layout else { panic!("{key}: not a manifest") };

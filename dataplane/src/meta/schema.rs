@@ -119,7 +119,7 @@ ALTER TABLE multipart_uploads ADD COLUMN checksum_type TEXT;
 ];
 
 /// Brings the schema to the newest version.
-pub fn migrate(conn: &mut Connection) -> MetaResult<()> {
+pub(super) fn migrate(conn: &mut Connection) -> MetaResult<()> {
     let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     for (version, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let tx = conn.transaction()?;

@@ -153,7 +153,8 @@ mod tests {
             let mut conn = Connection::open(&path).unwrap();
             crate::meta::schema::migrate(&mut conn).unwrap();
             conn.execute(
-                "INSERT INTO credentials (access_key, secret, owner_id, is_root, enabled, created_at) VALUES ('old', 'plain-old-secret', 'o', 0, 1, 0)",
+                "INSERT INTO credentials (access_key, secret, owner_id, is_root, enabled, created_at) VALUES ('old', \
+                    'plain-old-secret', 'o', 0, 1, 0)",
                 [],
             )
             .unwrap();

@@ -147,7 +147,9 @@ async fn get_key(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> 
         .into_iter()
         .map(|(bucket, flags)| json!({ "bucket": bucket, "access": access_name(flags) }))
         .collect();
-    Ok(Json(json!({ "access_key": cred.access_key, "owner": cred.owner_id, "enabled": cred.enabled, "root": cred.is_root, "grants": grants })).into_response())
+    Ok(Json(json!({ "access_key": cred.access_key, "owner": cred.owner_id, "enabled": cred.enabled,
+        "root": cred.is_root, "grants": grants }))
+    .into_response())
 }
 
 async fn delete_key(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> AdminResult {
@@ -247,6 +249,7 @@ fn bucket_request(name: &str, body: &[u8]) -> Result<(BucketBody, String), Admin
 /// Hostile-input entry point (fuzz target `admin_json`, property test below): the first line is
 /// the id or bucket name from the path, the rest a request body, through every validating
 /// parser of the admin API. Each must answer with a value or a 400, never panic.
+#[cfg(any(test, feature = "hostile-input"))]
 pub fn hostile_input(data: &[u8]) {
     let (path, body) = match data.iter().position(|&b| b == b'\n') {
         Some(i) => (&data[..i], &data[i + 1..]),
@@ -299,7 +302,9 @@ async fn get_bucket(State(state): State<Arc<AppState>>, Path(name): Path<String>
         .map_err(internal)?
         .ok_or_else(|| AdminError(StatusCode::NOT_FOUND, "NoSuchBucket", format!("no bucket {name}")))?;
     let (objects, bytes) = state.db.bucket_usage(&name).await.map_err(internal)?;
-    Ok(Json(json!({ "name": row.name, "owner": row.owner, "region": row.region, "acl": row.acl, "usage": { "objects": objects, "bytes": bytes } })).into_response())
+    Ok(Json(json!({ "name": row.name, "owner": row.owner, "region": row.region, "acl": row.acl,
+        "usage": { "objects": objects, "bytes": bytes } }))
+    .into_response())
 }
 
 #[derive(Deserialize)]

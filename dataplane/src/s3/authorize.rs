@@ -28,7 +28,7 @@ pub enum Access {
 
 /// The outcome of the bucket-level check.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Decision {
+pub(super) enum Decision {
     Allow,
     /// Allowed only if the object's own ACL grants it; `listable` says whether the caller may
     /// learn that a key does not exist (404) or must be told 403.
@@ -38,7 +38,7 @@ pub enum Decision {
 }
 
 /// `grant` is the caller's grant flags on this bucket (0 for none or anonymous).
-pub fn bucket_access(
+pub(super) fn bucket_access(
     principal: &Principal,
     bucket: &BucketRow,
     access: Access,
@@ -79,13 +79,13 @@ pub fn bucket_access(
 
 /// May this caller (not allowed by the bucket check) do `permission` on an object? Its writer
 /// always may; others as the object's ACL says.
-pub fn object_allows(acl: &str, object_owner: &str, principal: &Principal, permission: Permission) -> bool {
+pub(super) fn object_allows(acl: &str, object_owner: &str, principal: &Principal, permission: Permission) -> bool {
     Acl::from_stored(acl).allows(object_owner, principal, permission)
 }
 
 /// `x-amz-expected-bucket-owner` (or, for a copy source, `x-amz-source-expected-bucket-owner`):
 /// when sent, the bucket must belong to that owner, else 403 `AccessDenied`.
-pub fn expected_owner(headers: &http::HeaderMap, header: &str, bucket: &BucketRow) -> Result<(), S3Error> {
+pub(super) fn expected_owner(headers: &http::HeaderMap, header: &str, bucket: &BucketRow) -> Result<(), S3Error> {
     match crate::s3::headers::get(headers, header) {
         Some(expected) if expected.trim() != bucket.owner => Err(S3ErrorCode::AccessDenied.into()),
         _ => Ok(()),
@@ -93,7 +93,7 @@ pub fn expected_owner(headers: &http::HeaderMap, header: &str, bucket: &BucketRo
 }
 
 /// Anonymous callers may not create buckets or list them.
-pub fn require_signed(principal: &Principal) -> Result<(), S3Error> {
+pub(super) fn require_signed(principal: &Principal) -> Result<(), S3Error> {
     match principal {
         Principal::Anonymous => Err(S3ErrorCode::AccessDenied.into()),
         Principal::Key { .. } => Ok(()),

@@ -122,7 +122,7 @@ impl BodyReader {
                 return Ok(None);
             }
             if let Some(dec) = &mut self.decoder {
-                if let Some(data) = dec.decode(&mut self.buf).map_err(chunk_error)? {
+                if let Some(data) = dec.decode(&mut self.buf).map_err(|e| chunk_error(&e))? {
                     return self.account(data).map(Some);
                 }
             }
@@ -150,13 +150,9 @@ impl BodyReader {
         }
     }
 
-    /// Reads the whole body, refusing more than `max` bytes (small XML documents only).
-    pub async fn read_small(self, max: usize) -> S3Result<Bytes> {
-        self.read_all(max, S3ErrorCode::MalformedXML).await
-    }
-
-    /// Reads the whole body; more than `max` bytes is `too_big`.
-    pub async fn read_all(mut self, max: usize, too_big: S3ErrorCode) -> S3Result<Bytes> {
+    /// Reads the whole body; more than `max` bytes is `too_big`. For small documents only; the
+    /// trailers stay readable afterwards.
+    pub async fn read_all(&mut self, max: usize, too_big: S3ErrorCode) -> S3Result<Bytes> {
         let refuse = || S3Error::new(too_big).with_message(format!("The request body exceeds {max} bytes."));
         if self.declared.is_some_and(|d| d > max as u64) {
             return Err(refuse());
@@ -200,7 +196,7 @@ impl BodyReader {
             signature.verify(&hex::encode(hasher.finalize()))?;
         }
         if let Some(dec) = &self.decoder {
-            dec.finish().map_err(chunk_error)?;
+            dec.finish().map_err(|e| chunk_error(&e))?;
         }
         if let Some(declared) = self.declared {
             if self.received != declared {
@@ -219,7 +215,7 @@ impl BodyReader {
     }
 }
 
-fn chunk_error(e: ChunkError) -> S3Error {
+fn chunk_error(e: &ChunkError) -> S3Error {
     match e {
         ChunkError::ChunkSignature | ChunkError::TrailerSignature => {
             S3Error::new(S3ErrorCode::SignatureDoesNotMatch).with_message(e.to_string())

@@ -1,5 +1,6 @@
 //! The request path, each step once: request id → S3Path → Endpoint → authenticate → bucket
-//! lookup + authorize → one `match` calling the operation → response or error document.
+//! lookup + authorize (`resolve`) → one `match` calling the operation → response or error
+//! document.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,15 +14,16 @@ use rand::RngExt;
 
 use super::acl::Permission;
 use super::authorize::{self, Access, Decision};
-use super::endpoint::Endpoint;
+use super::endpoint::{BucketOp, Endpoint};
 use super::ops::{self, Req};
-use super::path::{decode, virtual_host_bucket, S3Path};
+use super::path::{virtual_host_bucket, S3Path};
 use super::query::Query;
 use super::response;
 use crate::auth::{AuthRequest, Payload, Principal};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::meta::BucketRow;
 use crate::metrics::{method_label, CountingBody, Direction};
+use crate::percent::decode;
 use crate::s3::body::BodyReader;
 use crate::state::AppState;
 
@@ -143,15 +145,21 @@ async fn route(state: &Arc<AppState>, req: Request, operation: &mut &'static str
     dispatch(state, endpoint, req).await
 }
 
-/// Loads the bucket and checks the caller's access to it, and the owner the caller expects
-/// (`x-amz-expected-bucket-owner`).
-async fn bucket_for(
+/// The bucket a request operates on, loaded and authorized once, before the operation.
+pub(super) struct BucketContext {
+    pub row: BucketRow,
+    pub decision: Decision,
+}
+
+/// Loads the bucket; checks the owner the caller expects (`x-amz-expected-bucket-owner`) and
+/// the caller's access to it.
+async fn resolve(
     state: &AppState,
     principal: &Principal,
     headers: &http::HeaderMap,
     bucket: &str,
     access: Access,
-) -> S3Result<(BucketRow, Decision)> {
+) -> S3Result<BucketContext> {
     let row = state
         .db
         .get_bucket(bucket)
@@ -161,21 +169,20 @@ async fn bucket_for(
     authorize::expected_owner(headers, "x-amz-expected-bucket-owner", &row)?;
     let grant = ops::grant_for(state, principal, &row).await?;
     let decision = authorize::bucket_access(principal, &row, access, grant)?;
-    Ok((row, decision))
+    Ok(BucketContext { row, decision })
 }
 
 /// For object ACL operations the bucket check may defer to the object: its owner, or its ACL
 /// granting `permission`. Returns the object's owner and version (blob id).
 async fn object_acl_check(
     state: &AppState,
-    bucket: &BucketRow,
+    ctx: &BucketContext,
     key: &crate::s3::names::ObjectKey,
     principal: &Principal,
-    decision: Decision,
     permission: Permission,
 ) -> S3Result<(String, String)> {
-    let row = state.db.get_object(&bucket.name, key.as_str()).await.map_err(ops::meta_error)?;
-    match (row, decision) {
+    let row = state.db.get_object(&ctx.row.name, key.as_str()).await.map_err(ops::meta_error)?;
+    match (row, &ctx.decision) {
         (Some(row), Decision::Allow) => Ok((row.owner, row.blob_id)),
         (Some(row), Decision::IfObjectGrants { .. })
             if authorize::object_allows(&row.acl, &row.owner, principal, permission) =>
@@ -190,114 +197,63 @@ async fn object_acl_check(
 }
 
 async fn dispatch(state: &Arc<AppState>, endpoint: Endpoint, req: Req) -> S3Result<Response> {
-    use ops::{acl, attributes, bucket, copy, delete, get, list, multipart, multipart_list, put};
     match endpoint {
         Endpoint::ListBuckets(params) => {
             authorize::require_signed(&req.principal)?;
-            bucket::list_buckets(state, &req.principal, params).await
+            ops::bucket::list_buckets(state, &req.principal, params).await
         }
-        Endpoint::CreateBucket { bucket: name } => {
+        Endpoint::CreateBucket { bucket } => {
             authorize::require_signed(&req.principal)?;
-            bucket::create_bucket(state, req, name).await
+            ops::bucket::create_bucket(state, req, bucket).await
         }
-        Endpoint::DeleteBucket { bucket: name } => {
-            bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::Admin).await?;
-            bucket::delete_bucket(state, name).await
+        Endpoint::Bucket { bucket, op } => {
+            let ctx = resolve(state, &req.principal, &req.headers, bucket.as_str(), op.access()).await?;
+            bucket_op(state, ctx, op, req).await
         }
-        Endpoint::HeadBucket { bucket: name } => {
-            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::BucketRead).await?;
-            Ok(bucket::head_bucket(&row))
+    }
+}
+
+/// The one `match` that runs an operation on its resolved bucket.
+async fn bucket_op(state: &Arc<AppState>, ctx: BucketContext, op: BucketOp, req: Req) -> S3Result<Response> {
+    use ops::{acl, attributes, bucket, copy, delete, get, list, multipart, multipart_list, put};
+    let row = &ctx.row;
+    match op {
+        BucketOp::DeleteBucket => bucket::delete_bucket(state, row).await,
+        BucketOp::HeadBucket => Ok(bucket::head_bucket(row)),
+        BucketOp::GetBucketLocation => Ok(bucket::get_bucket_location(row)),
+        BucketOp::GetBucketVersioning => Ok(bucket::get_bucket_versioning()),
+        BucketOp::GetBucketAcl => Ok(acl::get_bucket_acl(row)),
+        BucketOp::PutBucketAcl => acl::put_bucket_acl(state, row, req).await,
+        BucketOp::GetObjectAcl { key } => {
+            object_acl_check(state, &ctx, &key, &req.principal, Permission::ReadAcp).await?;
+            acl::get_object_acl(state, row, &key).await
         }
-        Endpoint::GetBucketLocation { bucket: name } => {
-            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::Admin).await?;
-            Ok(bucket::get_bucket_location(&row))
+        BucketOp::PutObjectAcl { key } => {
+            let version = object_acl_check(state, &ctx, &key, &req.principal, Permission::WriteAcp).await?;
+            acl::put_object_acl(state, row, &key, version, req).await
         }
-        Endpoint::GetBucketVersioning { bucket: name } => {
-            bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::BucketRead).await?;
-            Ok(bucket::get_bucket_versioning())
+        BucketOp::ListObjects(params) => list::list_objects(state, row, params).await,
+        BucketOp::DeleteObjects => delete::delete_objects(state, row, req).await,
+        BucketOp::PutObject { key } => put::put_object(state, row, key, req).await,
+        BucketOp::CopyObject { key } => copy::copy_object(state, row, key, req).await,
+        BucketOp::GetObject { key, read } => get::get_object(state, row, key, read, ctx.decision, req, false).await,
+        BucketOp::HeadObject { key, read } => get::get_object(state, row, key, read, ctx.decision, req, true).await,
+        BucketOp::GetObjectAttributes { key } => {
+            attributes::get_object_attributes(state, row, key, ctx.decision, req).await
         }
-        Endpoint::GetBucketAcl { bucket: name } => {
-            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::AclRead).await?;
-            Ok(acl::get_bucket_acl(&row))
+        BucketOp::DeleteObject { key } => delete::delete_object(state, row, key, req).await,
+        BucketOp::CreateMultipartUpload { key } => multipart::create(state, row, key, req).await,
+        BucketOp::UploadPart { key, part_number, upload_id } => {
+            multipart::upload_part(state, row, key, part_number, upload_id, req).await
         }
-        Endpoint::PutBucketAcl { bucket: name } => {
-            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::AclWrite).await?;
-            acl::put_bucket_acl(state, &row, req).await
+        BucketOp::UploadPartCopy { key, part_number, upload_id } => {
+            multipart::upload_part_copy(state, row, key, part_number, upload_id, req).await
         }
-        Endpoint::GetObjectAcl { bucket: name, key } => {
-            let (row, decision) =
-                bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::ObjectAcl).await?;
-            object_acl_check(state, &row, &key, &req.principal, decision, Permission::ReadAcp).await?;
-            acl::get_object_acl(state, &row, &key).await
+        BucketOp::CompleteMultipartUpload { key, upload_id } => {
+            multipart::complete(state, row, key, upload_id, req).await
         }
-        Endpoint::PutObjectAcl { bucket: name, key } => {
-            let (row, decision) =
-                bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::ObjectAcl).await?;
-            let version = object_acl_check(state, &row, &key, &req.principal, decision, Permission::WriteAcp).await?;
-            acl::put_object_acl(state, &row, &key, version, req).await
-        }
-        Endpoint::ListObjects { bucket: name, params } => {
-            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::BucketRead).await?;
-            list::list_objects(state, &row, params).await
-        }
-        Endpoint::DeleteObjects { bucket: name } => {
-            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::Write).await?;
-            delete::delete_objects(state, &row, req).await
-        }
-        Endpoint::PutObject { bucket: name, key } => {
-            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::Write).await?;
-            put::put_object(state, &row, key, req).await
-        }
-        Endpoint::CopyObject { bucket: name, key } => {
-            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::Write).await?;
-            copy::copy_object(state, &row, key, req).await
-        }
-        Endpoint::GetObject { bucket: name, key, read } => {
-            let (row, decision) =
-                bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::ObjectRead).await?;
-            get::get_object(state, &row, key, read, decision, req, false).await
-        }
-        Endpoint::GetObjectAttributes { bucket: name, key } => {
-            let (row, decision) =
-                bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::ObjectRead).await?;
-            attributes::get_object_attributes(state, &row, key, decision, req).await
-        }
-        Endpoint::HeadObject { bucket: name, key, read } => {
-            let (row, decision) =
-                bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::ObjectRead).await?;
-            get::get_object(state, &row, key, read, decision, req, true).await
-        }
-        Endpoint::DeleteObject { bucket: name, key } => {
-            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::Write).await?;
-            delete::delete_object(state, &row, key, req).await
-        }
-        Endpoint::CreateMultipartUpload { bucket: name, key } => {
-            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::Write).await?;
-            multipart::create(state, &row, key, req).await
-        }
-        Endpoint::UploadPart { bucket: name, key, part_number, upload_id } => {
-            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::Write).await?;
-            multipart::upload_part(state, &row, key, part_number, upload_id, req).await
-        }
-        Endpoint::UploadPartCopy { bucket: name, key, part_number, upload_id } => {
-            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::Write).await?;
-            multipart::upload_part_copy(state, &row, key, part_number, upload_id, req).await
-        }
-        Endpoint::CompleteMultipartUpload { bucket: name, key, upload_id } => {
-            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::Write).await?;
-            multipart::complete(state, &row, key, upload_id, req).await
-        }
-        Endpoint::AbortMultipartUpload { bucket: name, key, upload_id } => {
-            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::Write).await?;
-            multipart::abort(state, &row, key, upload_id).await
-        }
-        Endpoint::ListMultipartUploads { bucket: name, params } => {
-            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::BucketRead).await?;
-            multipart_list::list_uploads(state, &row, params).await
-        }
-        Endpoint::ListParts { bucket: name, key, params } => {
-            let (row, _) = bucket_for(state, &req.principal, &req.headers, name.as_str(), Access::BucketRead).await?;
-            multipart_list::list_parts(state, &row, key, params).await
-        }
+        BucketOp::AbortMultipartUpload { key, upload_id } => multipart::abort(state, row, key, upload_id).await,
+        BucketOp::ListMultipartUploads(params) => multipart_list::list_uploads(state, row, params).await,
+        BucketOp::ListParts { key, params } => multipart_list::list_parts(state, row, key, params).await,
     }
 }

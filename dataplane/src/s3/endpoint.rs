@@ -4,38 +4,46 @@
 use http::Method;
 
 use crate::error::{S3Error, S3ErrorCode};
+use crate::s3::authorize::Access;
 use crate::s3::names::{BucketName, ObjectKey};
 use crate::s3::path::S3Path;
 use crate::s3::query::Query;
 
-/// An S3 operation with its typed request parameters.
+/// An S3 request: an operation on the service, or an operation on one bucket (whose row is
+/// loaded, and the caller's access to it decided, once, before the operation runs).
 #[derive(Debug)]
 pub enum Endpoint {
     ListBuckets(ListBucketsParams),
     CreateBucket { bucket: BucketName },
-    DeleteBucket { bucket: BucketName },
-    HeadBucket { bucket: BucketName },
-    GetBucketLocation { bucket: BucketName },
-    GetBucketVersioning { bucket: BucketName },
-    GetBucketAcl { bucket: BucketName },
-    PutBucketAcl { bucket: BucketName },
-    GetObjectAcl { bucket: BucketName, key: ObjectKey },
-    PutObjectAcl { bucket: BucketName, key: ObjectKey },
-    ListObjects { bucket: BucketName, params: ListObjectsParams },
-    DeleteObjects { bucket: BucketName },
-    PutObject { bucket: BucketName, key: ObjectKey },
-    CopyObject { bucket: BucketName, key: ObjectKey },
-    GetObject { bucket: BucketName, key: ObjectKey, read: ReadParams },
-    GetObjectAttributes { bucket: BucketName, key: ObjectKey },
-    HeadObject { bucket: BucketName, key: ObjectKey, read: ReadParams },
-    DeleteObject { bucket: BucketName, key: ObjectKey },
-    CreateMultipartUpload { bucket: BucketName, key: ObjectKey },
-    UploadPart { bucket: BucketName, key: ObjectKey, part_number: u32, upload_id: String },
-    UploadPartCopy { bucket: BucketName, key: ObjectKey, part_number: u32, upload_id: String },
-    CompleteMultipartUpload { bucket: BucketName, key: ObjectKey, upload_id: String },
-    AbortMultipartUpload { bucket: BucketName, key: ObjectKey, upload_id: String },
-    ListMultipartUploads { bucket: BucketName, params: ListUploadsParams },
-    ListParts { bucket: BucketName, key: ObjectKey, params: ListPartsParams },
+    Bucket { bucket: BucketName, op: BucketOp },
+}
+
+/// An operation on an existing bucket (or on an object in it), with its typed parameters.
+#[derive(Debug)]
+pub enum BucketOp {
+    DeleteBucket,
+    HeadBucket,
+    GetBucketLocation,
+    GetBucketVersioning,
+    GetBucketAcl,
+    PutBucketAcl,
+    ListObjects(ListObjectsParams),
+    DeleteObjects,
+    ListMultipartUploads(ListUploadsParams),
+    GetObjectAcl { key: ObjectKey },
+    PutObjectAcl { key: ObjectKey },
+    PutObject { key: ObjectKey },
+    CopyObject { key: ObjectKey },
+    GetObject { key: ObjectKey, read: ReadParams },
+    GetObjectAttributes { key: ObjectKey },
+    HeadObject { key: ObjectKey, read: ReadParams },
+    DeleteObject { key: ObjectKey },
+    CreateMultipartUpload { key: ObjectKey },
+    UploadPart { key: ObjectKey, part_number: u32, upload_id: String },
+    UploadPartCopy { key: ObjectKey, part_number: u32, upload_id: String },
+    CompleteMultipartUpload { key: ObjectKey, upload_id: String },
+    AbortMultipartUpload { key: ObjectKey, upload_id: String },
+    ListParts { key: ObjectKey, params: ListPartsParams },
 }
 
 #[derive(Debug)]
@@ -94,17 +102,22 @@ pub struct ReadParams {
     pub overrides: Vec<(&'static str, String)>,
 }
 
-/// Sub-resources S3 defines that this server does not serve: asking for one is `NotImplemented`,
-/// never a silent fall-through to another operation.
-const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
+/// Every sub-resource S3 defines. A request names at most one (two are 400); which ones are
+/// served is decided by the `match` in `parse_bucket` / `parse_object`, the rest are
+/// `NotImplemented`, never a silent fall-through to another operation.
+const SUBRESOURCES: &[&str] = &[
     "accelerate",
+    "acl",
     "analytics",
+    "attributes",
     "cors",
+    "delete",
     "encryption",
     "intelligent-tiering",
     "inventory",
     "legal-hold",
     "lifecycle",
+    "location",
     "logging",
     "metadataConfiguration",
     "metrics",
@@ -148,25 +161,50 @@ impl Endpoint {
                 Method::GET => Ok(Self::ListBuckets(ListBucketsParams::parse(query)?)),
                 _ => Err(S3ErrorCode::MethodNotAllowed.into()),
             },
-            S3Path::Bucket { bucket } => Self::parse_bucket(method, bucket, query),
-            S3Path::Object { bucket, key } => Self::parse_object(method, bucket, key, query, copy_source),
+            S3Path::Bucket { bucket } => {
+                let sub = subresource(query, false)?;
+                match (method.clone(), sub) {
+                    (Method::PUT, None) => Ok(Self::CreateBucket { bucket }),
+                    _ => Ok(Self::Bucket { op: BucketOp::parse_bucket(method, sub, query)?, bucket }),
+                }
+            }
+            S3Path::Object { bucket, key } => {
+                // On GET/HEAD, partNumber selects a part of the object rather than a sub-resource.
+                let read = *method == Method::GET || *method == Method::HEAD;
+                let sub = subresource(query, read)?;
+                Ok(Self::Bucket { op: BucketOp::parse_object(method, key, sub, query, copy_source)?, bucket })
+            }
         }
     }
 
-    fn parse_bucket(method: &Method, bucket: BucketName, query: &Query) -> Result<Self, S3Error> {
-        match (method.clone(), subresource(query)) {
-            (Method::GET, Some("location")) => Ok(Self::GetBucketLocation { bucket }),
-            (Method::GET, Some("versioning")) => Ok(Self::GetBucketVersioning { bucket }),
-            (Method::GET, Some("acl")) => Ok(Self::GetBucketAcl { bucket }),
-            (Method::PUT, Some("acl")) => Ok(Self::PutBucketAcl { bucket }),
-            (Method::GET, Some("uploads")) => {
-                Ok(Self::ListMultipartUploads { bucket, params: ListUploadsParams::parse(query)? })
-            }
-            (Method::GET, None) => Ok(Self::ListObjects { bucket, params: ListObjectsParams::parse(query)? }),
-            (Method::PUT, None) => Ok(Self::CreateBucket { bucket }),
-            (Method::DELETE, None) => Ok(Self::DeleteBucket { bucket }),
-            (Method::HEAD, None) => Ok(Self::HeadBucket { bucket }),
-            (Method::POST, Some("delete")) => Ok(Self::DeleteObjects { bucket }),
+    /// The operation's name as AWS spells it: a fixed set, safe as a metric label.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::ListBuckets(_) => "ListBuckets",
+            Self::CreateBucket { .. } => "CreateBucket",
+            Self::Bucket { op, .. } => op.name(),
+        }
+    }
+
+    /// Operations that stream a body of object bytes into storage (and check its signature,
+    /// hash and digests before committing anything).
+    pub fn streams_body(&self) -> bool {
+        matches!(self, Self::Bucket { op: BucketOp::PutObject { .. } | BucketOp::UploadPart { .. }, .. })
+    }
+}
+
+impl BucketOp {
+    fn parse_bucket(method: &Method, sub: Option<&'static str>, query: &Query) -> Result<Self, S3Error> {
+        match (method.clone(), sub) {
+            (Method::GET, Some("location")) => Ok(Self::GetBucketLocation),
+            (Method::GET, Some("versioning")) => Ok(Self::GetBucketVersioning),
+            (Method::GET, Some("acl")) => Ok(Self::GetBucketAcl),
+            (Method::PUT, Some("acl")) => Ok(Self::PutBucketAcl),
+            (Method::GET, Some("uploads")) => Ok(Self::ListMultipartUploads(ListUploadsParams::parse(query)?)),
+            (Method::GET, None) => Ok(Self::ListObjects(ListObjectsParams::parse(query)?)),
+            (Method::DELETE, None) => Ok(Self::DeleteBucket),
+            (Method::HEAD, None) => Ok(Self::HeadBucket),
+            (Method::POST, Some("delete")) => Ok(Self::DeleteObjects),
             (Method::GET | Method::PUT | Method::DELETE | Method::HEAD | Method::POST, Some(sub)) => {
                 Err(not_implemented(sub))
             }
@@ -176,47 +214,38 @@ impl Endpoint {
 
     fn parse_object(
         method: &Method,
-        bucket: BucketName,
         key: ObjectKey,
+        sub: Option<&'static str>,
         query: &Query,
         copy: bool,
     ) -> Result<Self, S3Error> {
-        // On GET/HEAD, partNumber selects a part of the object rather than a sub-resource.
-        let read = *method == Method::GET || *method == Method::HEAD;
-        let sub = subresource_except(query, if read { Some("partNumber") } else { None });
         match (method.clone(), sub) {
-            (Method::GET, None) => Ok(Self::GetObject { bucket, key, read: ReadParams::parse(query)? }),
-            (Method::HEAD, None) => Ok(Self::HeadObject { bucket, key, read: ReadParams::parse(query)? }),
-            (Method::PUT, None) if copy => Ok(Self::CopyObject { bucket, key }),
-            (Method::PUT, None) => Ok(Self::PutObject { bucket, key }),
-            (Method::DELETE, None) => Ok(Self::DeleteObject { bucket, key }),
-            (Method::POST, Some("uploads")) => Ok(Self::CreateMultipartUpload { bucket, key }),
-            (Method::GET, Some("acl")) => Ok(Self::GetObjectAcl { bucket, key }),
-            (Method::GET, Some("attributes")) => Ok(Self::GetObjectAttributes { bucket, key }),
-            (Method::PUT, Some("acl")) => Ok(Self::PutObjectAcl { bucket, key }),
+            (Method::GET, None) => Ok(Self::GetObject { key, read: ReadParams::parse(query)? }),
+            (Method::HEAD, None) => Ok(Self::HeadObject { key, read: ReadParams::parse(query)? }),
+            (Method::PUT, None) if copy => Ok(Self::CopyObject { key }),
+            (Method::PUT, None) => Ok(Self::PutObject { key }),
+            (Method::DELETE, None) => Ok(Self::DeleteObject { key }),
+            (Method::POST, Some("uploads")) => Ok(Self::CreateMultipartUpload { key }),
+            (Method::GET, Some("acl")) => Ok(Self::GetObjectAcl { key }),
+            (Method::PUT, Some("acl")) => Ok(Self::PutObjectAcl { key }),
+            (Method::GET, Some("attributes")) => Ok(Self::GetObjectAttributes { key }),
             (Method::PUT, Some("uploadId")) => {
                 let upload_id = upload_id(query)?;
                 let part_number = query.int("partNumber", 1..=10_000)?.ok_or_else(|| {
                     S3Error::invalid_argument("partNumber", "", "UploadPart needs a partNumber between 1 and 10000")
                 })? as u32;
                 Ok(if copy {
-                    Self::UploadPartCopy { bucket, key, part_number, upload_id }
+                    Self::UploadPartCopy { key, part_number, upload_id }
                 } else {
-                    Self::UploadPart { bucket, key, part_number, upload_id }
+                    Self::UploadPart { key, part_number, upload_id }
                 })
             }
             (Method::PUT, Some("partNumber")) => {
                 Err(S3Error::invalid_argument("uploadId", "", "A partNumber needs an uploadId"))
             }
-            (Method::POST, Some("uploadId")) => {
-                Ok(Self::CompleteMultipartUpload { bucket, key, upload_id: upload_id(query)? })
-            }
-            (Method::DELETE, Some("uploadId")) => {
-                Ok(Self::AbortMultipartUpload { bucket, key, upload_id: upload_id(query)? })
-            }
-            (Method::GET, Some("uploadId")) => {
-                Ok(Self::ListParts { bucket, key, params: ListPartsParams::parse(query)? })
-            }
+            (Method::POST, Some("uploadId")) => Ok(Self::CompleteMultipartUpload { key, upload_id: upload_id(query)? }),
+            (Method::DELETE, Some("uploadId")) => Ok(Self::AbortMultipartUpload { key, upload_id: upload_id(query)? }),
+            (Method::GET, Some("uploadId")) => Ok(Self::ListParts { key, params: ListPartsParams::parse(query)? }),
             (Method::GET | Method::PUT | Method::DELETE | Method::HEAD | Method::POST, Some(sub)) => {
                 Err(not_implemented(sub))
             }
@@ -224,28 +253,46 @@ impl Endpoint {
         }
     }
 
-    /// Operations that stream a body of object bytes into storage (and check its signature,
-    /// hash and digests before committing anything).
-    pub fn streams_body(&self) -> bool {
-        matches!(self, Self::PutObject { .. } | Self::UploadPart { .. })
+    /// What the caller must be allowed to do in the bucket (the object's own ACL may still
+    /// decide reads and ACL operations: `authorize`).
+    pub fn access(&self) -> Access {
+        match self {
+            Self::DeleteBucket | Self::GetBucketLocation => Access::Admin,
+            Self::HeadBucket
+            | Self::GetBucketVersioning
+            | Self::ListObjects(_)
+            | Self::ListMultipartUploads(_)
+            | Self::ListParts { .. } => Access::BucketRead,
+            Self::GetBucketAcl => Access::AclRead,
+            Self::PutBucketAcl => Access::AclWrite,
+            Self::GetObjectAcl { .. } | Self::PutObjectAcl { .. } => Access::ObjectAcl,
+            Self::GetObject { .. } | Self::HeadObject { .. } | Self::GetObjectAttributes { .. } => Access::ObjectRead,
+            Self::DeleteObjects
+            | Self::PutObject { .. }
+            | Self::CopyObject { .. }
+            | Self::DeleteObject { .. }
+            | Self::CreateMultipartUpload { .. }
+            | Self::UploadPart { .. }
+            | Self::UploadPartCopy { .. }
+            | Self::CompleteMultipartUpload { .. }
+            | Self::AbortMultipartUpload { .. } => Access::Write,
+        }
     }
 
-    /// The operation's name as AWS spells it: a fixed set, safe as a metric label.
     pub fn name(&self) -> &'static str {
         match self {
-            Self::ListBuckets(_) => "ListBuckets",
-            Self::CreateBucket { .. } => "CreateBucket",
-            Self::DeleteBucket { .. } => "DeleteBucket",
-            Self::HeadBucket { .. } => "HeadBucket",
-            Self::GetBucketLocation { .. } => "GetBucketLocation",
-            Self::GetBucketVersioning { .. } => "GetBucketVersioning",
-            Self::GetBucketAcl { .. } => "GetBucketAcl",
-            Self::PutBucketAcl { .. } => "PutBucketAcl",
+            Self::DeleteBucket => "DeleteBucket",
+            Self::HeadBucket => "HeadBucket",
+            Self::GetBucketLocation => "GetBucketLocation",
+            Self::GetBucketVersioning => "GetBucketVersioning",
+            Self::GetBucketAcl => "GetBucketAcl",
+            Self::PutBucketAcl => "PutBucketAcl",
+            Self::ListObjects(params) if params.version == ListVersion::V2 => "ListObjectsV2",
+            Self::ListObjects(_) => "ListObjects",
+            Self::DeleteObjects => "DeleteObjects",
+            Self::ListMultipartUploads(_) => "ListMultipartUploads",
             Self::GetObjectAcl { .. } => "GetObjectAcl",
             Self::PutObjectAcl { .. } => "PutObjectAcl",
-            Self::ListObjects { params, .. } if params.version == ListVersion::V2 => "ListObjectsV2",
-            Self::ListObjects { .. } => "ListObjects",
-            Self::DeleteObjects { .. } => "DeleteObjects",
             Self::PutObject { .. } => "PutObject",
             Self::CopyObject { .. } => "CopyObject",
             Self::GetObject { .. } => "GetObject",
@@ -257,20 +304,27 @@ impl Endpoint {
             Self::UploadPartCopy { .. } => "UploadPartCopy",
             Self::CompleteMultipartUpload { .. } => "CompleteMultipartUpload",
             Self::AbortMultipartUpload { .. } => "AbortMultipartUpload",
-            Self::ListMultipartUploads { .. } => "ListMultipartUploads",
             Self::ListParts { .. } => "ListParts",
         }
     }
 }
 
-/// The first S3 sub-resource named in the query (supported ones first).
-fn subresource(query: &Query) -> Option<&'static str> {
-    subresource_except(query, None)
-}
-
-fn subresource_except(query: &Query, except: Option<&str>) -> Option<&'static str> {
-    const SUPPORTED: &[&str] = &["acl", "location", "delete", "uploads", "uploadId", "attributes"];
-    SUPPORTED.iter().chain(UNSUPPORTED_SUBRESOURCES).copied().find(|s| Some(*s) != except && query.has(s))
+/// The one sub-resource the query names, if any; two are 400 `InvalidRequest`. `partNumber` is
+/// not one on a read of an object (it picks a part) nor beside `uploadId` (it numbers the part).
+fn subresource(query: &Query, object_read: bool) -> Result<Option<&'static str>, S3Error> {
+    let mut named = SUBRESOURCES
+        .iter()
+        .copied()
+        .filter(|s| query.has(s))
+        .filter(|s| *s != "partNumber" || !(object_read || query.has("uploadId")));
+    let first = named.next();
+    if let Some(second) = named.next() {
+        return Err(S3Error::new(S3ErrorCode::InvalidRequest).with_message(format!(
+            "A request may name one sub-resource; this one names {} and {second}.",
+            first.unwrap_or_default()
+        )));
+    }
+    Ok(first)
 }
 
 /// `encoding-type`: absent, or `url` (the only encoding S3 defines).
@@ -384,6 +438,7 @@ impl ReadParams {
 mod tests {
     use super::*;
 
+    #[allow(clippy::needless_pass_by_value)] // a table of cases reads better with values
     fn parse(method: Method, path: &str, query: &str) -> Result<Endpoint, S3Error> {
         let p = S3Path::parse(None, path, &[]).unwrap();
         Endpoint::parse(&method, p, &Query::parse(Some(query)).unwrap(), false)
@@ -427,9 +482,41 @@ mod tests {
             (Method::GET, "/b1b", "cors"),
             (Method::GET, "/b1b/k", "partNumber=1&tagging"),
             (Method::HEAD, "/b1b/k", "partNumber=1&torrent"),
+            (Method::HEAD, "/b1b/k", "acl"),
+            (Method::POST, "/b1b", "partNumber=2"),
         ] {
             assert_eq!(parse(m, p, q).unwrap_err().code, S3ErrorCode::NotImplemented);
         }
+    }
+
+    #[test]
+    fn two_subresources_are_refused() {
+        for (m, p, q) in [
+            (Method::GET, "/b1b", "acl&uploads"),
+            (Method::PUT, "/b1b/k", "uploadId=x&partNumber=1&acl"),
+            (Method::DELETE, "/b1b/k", "uploadId=x&acl"),
+            (Method::GET, "/b1b/k", "attributes&tagging"),
+        ] {
+            assert_eq!(parse(m, p, q).unwrap_err().code, S3ErrorCode::InvalidRequest, "{q}");
+        }
+        // Parameters that come with a sub-resource are not sub-resources themselves.
+        assert_eq!(parse(Method::PUT, "/b1b/k", "partNumber=3&uploadId=u").unwrap().name(), "UploadPart");
+        assert_eq!(parse(Method::GET, "/b1b/k", "partNumber=1&uploadId=u").unwrap().name(), "ListParts");
+        assert_eq!(parse(Method::GET, "/b1b/k", "acl&versionId=null").unwrap().name(), "GetObjectAcl");
+    }
+
+    #[test]
+    fn access_needed() {
+        let access = |m, p, q| match parse(m, p, q).unwrap() {
+            Endpoint::Bucket { op, .. } => op.access(),
+            other => panic!("{other:?} names no bucket"),
+        };
+        assert_eq!(access(Method::DELETE, "/b1b", ""), Access::Admin);
+        assert_eq!(access(Method::GET, "/b1b", "list-type=2"), Access::BucketRead);
+        assert_eq!(access(Method::GET, "/b1b/k", "attributes"), Access::ObjectRead);
+        assert_eq!(access(Method::PUT, "/b1b/k", "acl"), Access::ObjectAcl);
+        assert_eq!(access(Method::POST, "/b1b", "delete"), Access::Write);
+        assert!(matches!(parse(Method::PUT, "/b1b", "").unwrap(), Endpoint::CreateBucket { .. }));
     }
 
     #[test]
@@ -455,7 +542,7 @@ mod tests {
 
     #[test]
     fn list_params() {
-        let Endpoint::ListObjects { params, .. } = parse(
+        let Endpoint::Bucket { op: BucketOp::ListObjects(params), .. } = parse(
             Method::GET,
             "/b1b",
             "list-type=2&max-keys=5000&prefix=a%2F&delimiter=%2F&encoding-type=url&fetch-owner=true",

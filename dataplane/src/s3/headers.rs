@@ -1,10 +1,14 @@
-//! Object headers in and out: what a PUT stores (Content-Type, caching headers, `x-amz-meta-*`
-//! within the 2 KB limit) and how GET/HEAD return them, `response-*` overrides included.
+//! Request headers with meaning, parsed once: what a PUT stores (Content-Type, caching headers,
+//! `x-amz-meta-*` within the 2 KB limit) and how GET/HEAD return them (`response-*` overrides
+//! included); the digests a body must match (`Content-MD5`, `x-amz-checksum-*`); the conditions
+//! of a write.
 
+use base64::Engine;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::checksum::ChecksumAlgorithm;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::meta::ObjectMeta;
+use crate::meta::{ObjectMeta, PutCondition};
 
 /// User metadata may total 2 KB (UTF-8 bytes of names and values).
 pub const MAX_USER_METADATA: usize = 2048;
@@ -116,6 +120,104 @@ pub fn write_object_headers(
     }
 }
 
+/// `Content-MD5` decoded; a value that is not 16 bytes of base64 is `InvalidDigest`.
+pub fn content_md5(headers: &HeaderMap) -> S3Result<Option<[u8; 16]>> {
+    let Some(value) = get(headers, "content-md5") else { return Ok(None) };
+    base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .ok()
+        .and_then(|raw| <[u8; 16]>::try_from(raw).ok())
+        .map(Some)
+        .ok_or_else(|| S3Error::new(S3ErrorCode::InvalidDigest).with_field("Content-MD5", value))
+}
+
+/// The checksum a request carries or announces: the algorithm and, when sent as a header, the
+/// value. A value in a trailer is read after the body.
+#[derive(Debug)]
+pub struct RequestedChecksum {
+    pub algorithm: Option<ChecksumAlgorithm>,
+    pub header_value: Option<String>,
+    pub in_trailer: bool,
+}
+
+pub fn requested_checksum(headers: &HeaderMap) -> S3Result<RequestedChecksum> {
+    let mut sent: Vec<(ChecksumAlgorithm, &str)> =
+        ChecksumAlgorithm::ALL.into_iter().filter_map(|a| get(headers, a.header()).map(|v| (a, v))).collect();
+    if sent.len() > 1 {
+        return Err(S3Error::new(S3ErrorCode::InvalidRequest)
+            .with_message("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."));
+    }
+    let trailer = get(headers, "x-amz-trailer").map(str::trim);
+    let trailer_algorithm = match trailer {
+        None => None,
+        Some(t) => Some(ChecksumAlgorithm::from_header(t).ok_or_else(|| {
+            S3Error::new(S3ErrorCode::InvalidRequest)
+                .with_message(format!("The value specified in the x-amz-trailer header is not supported: {t}"))
+        })?),
+    };
+    let sdk_algorithm =
+        match get(headers, "x-amz-sdk-checksum-algorithm").or_else(|| get(headers, "x-amz-checksum-algorithm")) {
+            None => None,
+            Some(a) => Some(ChecksumAlgorithm::parse(a).ok_or_else(|| {
+                S3Error::invalid_argument(
+                    "x-amz-sdk-checksum-algorithm",
+                    a,
+                    "Checksum algorithm provided is unsupported. \
+                     Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]",
+                )
+            })?),
+        };
+    if let Some((algorithm, value)) = sent.pop() {
+        if !algorithm.valid_value(value) {
+            return Err(S3Error::new(S3ErrorCode::InvalidRequest)
+                .with_message(format!("Value for {} header is invalid.", algorithm.header())));
+        }
+        if sdk_algorithm.is_some_and(|a| a != algorithm) || trailer_algorithm.is_some() {
+            return Err(S3Error::new(S3ErrorCode::InvalidRequest)
+                .with_message("The checksum headers of this request disagree."));
+        }
+        return Ok(RequestedChecksum {
+            algorithm: Some(algorithm),
+            header_value: Some(value.to_owned()),
+            in_trailer: false,
+        });
+    }
+    if let (Some(t), Some(s)) = (trailer_algorithm, sdk_algorithm) {
+        if t != s {
+            return Err(S3Error::new(S3ErrorCode::InvalidRequest)
+                .with_message("The checksum headers of this request disagree."));
+        }
+    }
+    Ok(RequestedChecksum {
+        algorithm: trailer_algorithm.or(sdk_algorithm),
+        header_value: None,
+        in_trailer: trailer_algorithm.is_some(),
+    })
+}
+
+/// The trailer value for the announced checksum, required once a trailer was announced.
+pub fn trailer_value(trailers: &[(String, String)], algorithm: ChecksumAlgorithm) -> S3Result<String> {
+    let value =
+        trailers.iter().find(|(name, _)| name == algorithm.header()).map(|(_, v)| v.clone()).ok_or_else(|| {
+            S3Error::new(S3ErrorCode::InvalidRequest)
+                .with_message(format!("The {} trailer announced in x-amz-trailer was not sent.", algorithm.header()))
+        })?;
+    if !algorithm.valid_value(&value) {
+        return Err(S3Error::new(S3ErrorCode::InvalidRequest)
+            .with_message(format!("Value for {} trailing header is invalid.", algorithm.header())));
+    }
+    Ok(value)
+}
+
+/// `If-Match` / `If-None-Match` on a write: each an ETag list or `*`, checked atomically
+/// against the key's current object when the row is committed.
+pub fn write_condition(headers: &HeaderMap) -> PutCondition {
+    PutCondition {
+        if_match: get(headers, "if-match").map(str::to_owned),
+        if_none_match: get(headers, "if-none-match").map(str::to_owned),
+    }
+}
+
 /// Parses an HTTP date (`If-Modified-Since`, …) into Unix seconds; malformed dates are ignored.
 pub fn http_date_secs(value: &str) -> Option<i64> {
     httpdate::parse_http_date(value)
@@ -199,5 +301,56 @@ mod tests {
         assert_eq!(http_date(1_255_369_830_999), "Mon, 12 Oct 2009 17:50:30 GMT");
         assert_eq!(http_date_secs("Mon, 12 Oct 2009 17:50:30 GMT"), Some(1_255_369_830));
         assert_eq!(http_date_secs("yesterday"), None);
+    }
+
+    fn h(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (n, v) in pairs {
+            m.insert(*n, v.parse().unwrap());
+        }
+        m
+    }
+
+    #[test]
+    fn content_md5_shapes() {
+        assert_eq!(content_md5(&h(&[])).unwrap(), None);
+        assert!(content_md5(&h(&[("content-md5", "1B2M2Y8AsgTpgAmY7PhCfg==")])).unwrap().is_some());
+        assert_eq!(content_md5(&h(&[("content-md5", "abc")])).unwrap_err().code, S3ErrorCode::InvalidDigest);
+    }
+
+    #[test]
+    fn checksum_requests() {
+        let r = requested_checksum(&h(&[("x-amz-checksum-crc32", "DUoRhQ==")])).unwrap();
+        assert_eq!(
+            (r.algorithm, r.header_value.as_deref(), r.in_trailer),
+            (Some(ChecksumAlgorithm::Crc32), Some("DUoRhQ=="), false)
+        );
+        let r = requested_checksum(&h(&[
+            ("x-amz-trailer", "x-amz-checksum-crc64nvme"),
+            ("x-amz-sdk-checksum-algorithm", "CRC64NVME"),
+        ]))
+        .unwrap();
+        assert_eq!((r.algorithm, r.in_trailer), (Some(ChecksumAlgorithm::Crc64Nvme), true));
+        let r = requested_checksum(&h(&[("x-amz-sdk-checksum-algorithm", "SHA256")])).unwrap();
+        assert_eq!((r.algorithm, r.in_trailer), (Some(ChecksumAlgorithm::Sha256), false));
+        for bad in [
+            &[("x-amz-checksum-crc32", "DUoRhQ=="), ("x-amz-checksum-sha1", "x")][..],
+            &[("x-amz-checksum-crc32", "nope")],
+            &[("x-amz-trailer", "x-amz-checksum-md5")],
+            &[("x-amz-checksum-crc32", "DUoRhQ=="), ("x-amz-sdk-checksum-algorithm", "SHA1")],
+        ] {
+            assert_eq!(requested_checksum(&h(bad)).err().unwrap().code, S3ErrorCode::InvalidRequest, "{bad:?}");
+        }
+        assert_eq!(
+            requested_checksum(&h(&[("x-amz-sdk-checksum-algorithm", "MD5")])).err().unwrap().code,
+            S3ErrorCode::InvalidArgument
+        );
+    }
+
+    #[test]
+    fn write_conditions() {
+        let c = write_condition(&h(&[("if-none-match", "*"), ("if-match", "\"e\"")]));
+        assert_eq!((c.if_match.as_deref(), c.if_none_match.as_deref()), (Some("\"e\""), Some("*")));
+        assert_eq!(write_condition(&h(&[])), PutCondition::none());
     }
 }

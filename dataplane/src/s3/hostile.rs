@@ -13,10 +13,11 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use crate::auth::chunked::{ChunkSigner, ChunkedDecoder};
 use crate::auth::parse;
+use crate::percent::decode;
 use crate::s3::acl::Acl;
 use crate::s3::endpoint::Endpoint;
 use crate::s3::names::{bucket_name_problem, BucketName, ObjectKey};
-use crate::s3::path::{decode, S3Path};
+use crate::s3::path::S3Path;
 use crate::s3::query::Query;
 use crate::s3::{conditional, headers, range, xml};
 
@@ -128,8 +129,9 @@ pub fn request_headers(data: &[u8]) {
     let _ = conditional::evaluate_copy_source(&headers, "0123456789abcdef-3", 0);
     let _ = Acl::from_headers(&headers);
     let _ = headers::object_meta_from(&headers);
-    let _ = super::ops::put::content_md5(&headers);
-    let _ = super::ops::put::requested_checksum(&headers);
+    let _ = headers::content_md5(&headers);
+    let _ = headers::requested_checksum(&headers);
+    let _ = headers::write_condition(&headers);
     if let Some(source) = headers.get("x-amz-copy-source").and_then(|v| v.to_str().ok()) {
         let _ = super::ops::copy::parse_copy_source(source);
     }
@@ -153,11 +155,13 @@ mod tests {
     fn seeded() -> impl Strategy<Value = Vec<u8>> {
         let seeds: Vec<&'static [u8]> = vec![
             b"PUT\nbucket.s3.local\n/key%20name\nuploadId=abc&partNumber=3\nx-amz-copy-source: /b/k?versionId=1",
-            b"AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=abcd\nX-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=60\nx-amz-date: 20260101T000000Z",
+            b"AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, \
+                Signature=abcd\nX-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=60\nx-amz-date: 20260101T000000Z",
             b"\x05a;chunk-signature=00\r\nhello world\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n",
             b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"e\"</ETag></Part></CompleteMultipartUpload>",
             b"<Delete><Quiet>true</Quiet><Object><Key>a</Key></Object></Delete>",
-            b"range: bytes=0-99\nif-match: \"a\", W/\"b\"\nx-amz-grant-read: id=\"x\", uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"\ncontent-md5: 1B2M2Y8AsgTpgAmY7PhCfg==",
+            b"range: bytes=0-99\nif-match: \"a\", W/\"b\"\nx-amz-grant-read: id=\"x\", \
+                uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"\ncontent-md5: 1B2M2Y8AsgTpgAmY7PhCfg==",
         ];
         (proptest::sample::select(seeds), proptest::collection::vec((any::<usize>(), any::<u8>()), 0..8)).prop_map(
             |(seed, edits)| {

@@ -1,17 +1,17 @@
 //! The S3 operations, one file per family. Each gets the resolved bucket row and the
 //! authenticated request; none parses URLs or checks signatures.
 
-pub mod acl;
-pub mod attributes;
-pub mod bucket;
-pub mod copy;
-pub mod delete;
-pub mod get;
-pub mod list;
-pub mod multipart;
-pub mod multipart_list;
-pub mod put;
-pub mod read;
+pub(super) mod acl;
+pub(super) mod attributes;
+pub(super) mod bucket;
+pub(super) mod copy;
+pub(super) mod delete;
+pub(super) mod get;
+pub(super) mod list;
+pub(super) mod multipart;
+pub(super) mod multipart_list;
+pub(super) mod put;
+pub(super) mod read;
 mod store;
 
 use axum::body::Body;
@@ -19,12 +19,14 @@ use http::HeaderMap;
 
 use crate::auth::{Payload, Principal};
 use crate::blob::BlobError;
-use crate::error::{S3Error, S3ErrorCode};
+use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::meta::MetaError;
 use crate::s3::acl::Acl;
+use crate::s3::body::BodyReader;
+use bytes::Bytes;
 
 /// An authenticated request as the operations see it.
-pub struct Req {
+pub(super) struct Req {
     pub principal: Principal,
     pub payload: Payload,
     pub headers: HeaderMap,
@@ -33,7 +35,7 @@ pub struct Req {
 
 /// Metadata failures on the wire: a full disk is 507; a busy database, or a volume that is
 /// read-only or fails I/O, 503; the rest 500.
-pub fn meta_error(e: MetaError) -> S3Error {
+pub(super) fn meta_error(e: MetaError) -> S3Error {
     if e.is_disk_full() {
         S3Error::new(S3ErrorCode::InsufficientStorage).with_source(e)
     } else if e.is_busy() {
@@ -49,7 +51,7 @@ const VOLUME_FAILED: &str = "The data volume refuses writes or failed an I/O ope
 
 /// Blob-store failures on the wire: no space is 507; a volume that refuses writes, or an
 /// unavailable remote, 503; the rest 500.
-pub fn blob_error(e: BlobError) -> S3Error {
+pub(super) fn blob_error(e: BlobError) -> S3Error {
     if e.is_no_space() {
         S3Error::new(S3ErrorCode::InsufficientStorage).with_source(e)
     } else if e.refuses_writes() {
@@ -64,13 +66,13 @@ pub fn blob_error(e: BlobError) -> S3Error {
 }
 
 /// An ETag as it appears in headers and XML: quoted.
-pub fn quoted(etag: &str) -> String {
+pub(super) fn quoted(etag: &str) -> String {
     format!("\"{etag}\"")
 }
 
 /// Refuses request headers that ask for features this server does not have, so a client never
 /// believes its object is encrypted, locked, tagged or tiered when it is not.
-pub fn reject_unsupported(headers: &HeaderMap) -> Result<(), S3Error> {
+pub(super) fn reject_unsupported(headers: &HeaderMap) -> Result<(), S3Error> {
     const NOT_IMPLEMENTED: [(&str, &str); 9] = [
         ("x-amz-server-side-encryption", "Server-side encryption"),
         ("x-amz-server-side-encryption-customer-algorithm", "Server-side encryption with customer keys"),
@@ -101,16 +103,29 @@ pub fn reject_unsupported(headers: &HeaderMap) -> Result<(), S3Error> {
     }
 }
 
+/// Reads a request's small XML body (at most `limits.max_xml_body`, else `MalformedXML`).
+pub(super) async fn read_xml(
+    state: &crate::state::AppState,
+    body: Body,
+    payload: Payload,
+    headers: &HeaderMap,
+) -> S3Result<Bytes> {
+    let limits = &state.config.limits;
+    BodyReader::new(body, payload, headers, limits.max_xml_body as u64, limits.body_idle_timeout())?
+        .read_all(limits.max_xml_body, S3ErrorCode::MalformedXML)
+        .await
+}
+
 /// The ACL a request asks for with `x-amz-acl` or `x-amz-grant-*`, its grantees checked;
 /// `private` when it names none.
-pub async fn request_acl(state: &crate::state::AppState, headers: &HeaderMap) -> Result<Acl, S3Error> {
+pub(super) async fn request_acl(state: &crate::state::AppState, headers: &HeaderMap) -> Result<Acl, S3Error> {
     let acl = Acl::from_headers(headers)?.unwrap_or(Acl::PRIVATE);
     check_grantees(state, &acl).await?;
     Ok(acl)
 }
 
 /// Every canonical user an ACL grants to must exist: 400 `InvalidArgument` "Invalid id".
-pub async fn check_grantees(state: &crate::state::AppState, acl: &Acl) -> Result<(), S3Error> {
+pub(super) async fn check_grantees(state: &crate::state::AppState, acl: &Acl) -> Result<(), S3Error> {
     for id in acl.user_ids() {
         if !state.db.owner_known(id).await.map_err(meta_error)? {
             return Err(S3Error::invalid_argument("id", id, "Invalid id"));
@@ -121,7 +136,7 @@ pub async fn check_grantees(state: &crate::state::AppState, acl: &Acl) -> Result
 
 /// The caller's grant flags on `bucket`: looked up only for keys that neither are root nor
 /// own the bucket.
-pub async fn grant_for(
+pub(super) async fn grant_for(
     state: &crate::state::AppState,
     principal: &Principal,
     bucket: &crate::meta::BucketRow,

@@ -1,9 +1,8 @@
 //! Where a request points: the service root, a bucket, or an object, from path-style or
 //! virtual-hosted-style addressing.
 
-use percent_encoding::percent_decode;
-
-use crate::error::{S3Error, S3ErrorCode};
+use crate::error::S3Error;
+use crate::percent::decode;
 use crate::s3::names::{BucketName, ObjectKey};
 
 /// The resource a request addresses.
@@ -57,14 +56,6 @@ impl S3Path {
     }
 }
 
-/// Percent-decodes a path or query component into UTF-8; anything else is `InvalidURI`.
-pub fn decode(raw: &str) -> Result<String, S3Error> {
-    percent_decode(raw.as_bytes())
-        .decode_utf8()
-        .map(|s| s.into_owned())
-        .map_err(|_| S3Error::new(S3ErrorCode::InvalidURI).with_message("The URI is not valid UTF-8 after decoding."))
-}
-
 /// The bucket named by `host` under one of `domains`, for virtual-hosted-style requests.
 pub fn virtual_host_bucket(host: &str, domains: &[String]) -> Option<String> {
     let host = strip_port(host).trim_end_matches('.').to_ascii_lowercase();
@@ -86,6 +77,7 @@ fn strip_port(host: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::S3ErrorCode;
 
     fn domains() -> Vec<String> {
         vec!["s3.local".into(), "store.ns.svc".into()]

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::S3Error;
-use crate::s3::path::decode;
+use crate::percent::decode;
 
 /// Decoded query parameters. A parameter without `=` has an empty value (`?acl`).
 #[derive(Debug, Default, Clone)]

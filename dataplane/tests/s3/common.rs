@@ -12,12 +12,12 @@ use bleepstore::config::{BackendKind, Config};
 use bleepstore::state::AppState;
 use tokio::sync::oneshot;
 
-pub const ACCESS_KEY: &str = "TESTROOTKEY";
-pub const SECRET_KEY: &str = "test-root-secret-key";
-pub const VHOST_DOMAIN: &str = "s3.local";
-pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+pub(crate) const ACCESS_KEY: &str = "TESTROOTKEY";
+pub(crate) const SECRET_KEY: &str = "test-root-secret-key";
+pub(crate) const VHOST_DOMAIN: &str = "s3.local";
+pub(crate) const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
-pub struct TestServer {
+pub(crate) struct TestServer {
     pub addr: SocketAddr,
     pub state: Arc<AppState>,
     /// The self-signed CA certificate (PEM) when the server speaks HTTPS.
@@ -39,11 +39,11 @@ impl ResolveDns for Loopback {
 }
 
 impl TestServer {
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(|_| {}).await
     }
 
-    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+    pub(crate) async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config {
             data_dir: dir.path().join("data"),
@@ -62,7 +62,7 @@ impl TestServer {
     }
 
     /// A server on HTTPS with a fresh self-signed certificate for localhost.
-    pub async fn start_tls() -> Self {
+    pub(crate) async fn start_tls() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let cert = rcgen::generate_simple_self_signed(vec![
             "localhost".into(),
@@ -108,7 +108,7 @@ impl TestServer {
         Self { addr, state, ca_pem, mgmt, _dir: dir, _shutdown: tx }
     }
 
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         match self.ca_pem {
             Some(_) => format!("https://localhost:{}", self.addr.port()),
             None => format!("http://{}", self.addr),
@@ -116,16 +116,16 @@ impl TestServer {
     }
 
     /// A path-style client with the root credential.
-    pub fn client(&self) -> Client {
+    pub(crate) fn client(&self) -> Client {
         self.client_as(ACCESS_KEY, SECRET_KEY)
     }
 
-    pub fn client_as(&self, access_key: &str, secret: &str) -> Client {
+    pub(crate) fn client_as(&self, access_key: &str, secret: &str) -> Client {
         client_with_ca(&self.endpoint(), access_key, secret, true, self.ca_pem.as_deref())
     }
 
     /// A virtual-hosted-style client: requests go to `<bucket>.s3.local:<port>`.
-    pub fn vhost_client(&self) -> Client {
+    pub(crate) fn vhost_client(&self) -> Client {
         let scheme = if self.ca_pem.is_some() { "https" } else { "http" };
         client_with_ca(
             &format!("{scheme}://{VHOST_DOMAIN}:{}", self.addr.port()),
@@ -137,7 +137,7 @@ impl TestServer {
     }
 
     /// A plain HTTP client (for presigned URLs) that trusts this server's certificate.
-    pub fn http(&self) -> reqwest::Client {
+    pub(crate) fn http(&self) -> reqwest::Client {
         let mut b = reqwest::Client::builder();
         if let Some(pem) = &self.ca_pem {
             b = b.tls_certs_only([reqwest::Certificate::from_pem(pem.as_bytes()).unwrap()]);
@@ -146,12 +146,12 @@ impl TestServer {
     }
 
     /// Adds a non-root key owned by `owner`.
-    pub async fn add_key(&self, access_key: &str, secret: &str, owner: &str) {
+    pub(crate) async fn add_key(&self, access_key: &str, secret: &str, owner: &str) {
         self.state.db.put_credential(access_key, secret, owner, true).await.unwrap();
     }
 
     /// A request to the management port, with the admin token when `admin` is set.
-    pub async fn mgmt(
+    pub(crate) async fn mgmt(
         &self,
         method: &str,
         path: &str,
@@ -170,14 +170,14 @@ impl TestServer {
     }
 
     /// The value of one metric sample from /metrics (0 when absent).
-    pub async fn metric(&self, sample: &str) -> f64 {
+    pub(crate) async fn metric(&self, sample: &str) -> f64 {
         let (_, text) = self.mgmt("GET", "/metrics", None, None).await;
         text.lines().find_map(|l| l.strip_prefix(sample).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
     }
 
     /// Files left in the local temp directory (the local backend stages blobs there; remote
     /// backends stage nothing on the volume, so it must stay empty or absent).
-    pub fn temp_files(&self) -> usize {
+    pub(crate) fn temp_files(&self) -> usize {
         match std::fs::read_dir(self.state.config.data_dir.join("tmp")) {
             Ok(dir) => dir.count(),
             Err(e)
@@ -190,12 +190,12 @@ impl TestServer {
     }
 }
 
-pub fn client(endpoint: &str, access_key: &str, secret: &str, path_style: bool) -> Client {
+pub(crate) fn client(endpoint: &str, access_key: &str, secret: &str, path_style: bool) -> Client {
     client_with_ca(endpoint, access_key, secret, path_style, None)
 }
 
 /// An SDK client with default checksum behaviour; trusts only `ca_pem` when given (HTTPS).
-pub fn client_with_ca(
+pub(crate) fn client_with_ca(
     endpoint: &str,
     access_key: &str,
     secret: &str,
@@ -222,7 +222,7 @@ pub fn client_with_ca(
 }
 
 /// The S3 error code of an SDK error, for asserting on.
-pub fn code<E, R>(err: &aws_sdk_s3::error::SdkError<E, R>) -> String
+pub(crate) fn code<E, R>(err: &aws_sdk_s3::error::SdkError<E, R>) -> String
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug,
     R: std::fmt::Debug,
@@ -234,7 +234,7 @@ where
 }
 
 /// The HTTP status of an SDK error.
-pub fn status<E: std::fmt::Debug, R: std::fmt::Debug>(
+pub(crate) fn status<E: std::fmt::Debug, R: std::fmt::Debug>(
     err: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::http::Response<R>>,
 ) -> u16 {
     match err {
@@ -244,7 +244,7 @@ pub fn status<E: std::fmt::Debug, R: std::fmt::Debug>(
 }
 
 /// Deterministic pseudo-random bytes.
-pub fn data(len: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn data(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     (0..len)
         .map(|_| {
@@ -256,11 +256,11 @@ pub fn data(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-pub fn md5_hex(bytes: &[u8]) -> String {
+pub(crate) fn md5_hex(bytes: &[u8]) -> String {
     use md5::Digest;
     hex::encode(md5::Md5::digest(bytes))
 }
 
-pub async fn body_bytes(out: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Vec<u8> {
+pub(crate) async fn body_bytes(out: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Vec<u8> {
     out.body.collect().await.unwrap().into_bytes().to_vec()
 }

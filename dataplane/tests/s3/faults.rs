@@ -44,7 +44,8 @@ impl SmallVolume {
         let dir = tmp.path().join("data");
         std::fs::create_dir(&dir).unwrap();
         let script = format!(
-            "mount -t tmpfs -o size={size_mib}m tmpfs \"$0\" && exec \"$1\" --data-dir \"$0\" --listen 127.0.0.1:0 --management-listen 127.0.0.1:0 --log-level warn"
+            "mount -t tmpfs -o size={size_mib}m tmpfs \"$0\" && exec \"$1\" --data-dir \"$0\" --listen 127.0.0.1:0 \
+                --management-listen 127.0.0.1:0 --log-level warn"
         );
         let mut child = Command::new("unshare")
             .args(["--user", "--map-root-user", "--mount", "sh", "-c", &script])
@@ -365,10 +366,12 @@ async fn a_volume_that_refuses_writes_gives_503_and_recovers() {
 }
 
 /// Syscalls that write or sync a file, by number (`/proc/<pid>/task/<tid>/syscall`).
+/// x86_64: write, pwrite64, writev, fsync, fdatasync, pwritev, pwritev2.
 #[cfg(target_arch = "x86_64")]
-const WRITE_SYSCALLS: &[i64] = &[1, 18, 20, 74, 75, 296, 328]; // write, pwrite64, writev, fsync, fdatasync, pwritev, pwritev2
+const WRITE_SYSCALLS: &[i64] = &[1, 18, 20, 74, 75, 296, 328];
+/// aarch64: write, writev, pwrite64, pwritev, fsync, fdatasync, pwritev2.
 #[cfg(target_arch = "aarch64")]
-const WRITE_SYSCALLS: &[i64] = &[64, 66, 68, 70, 82, 83, 287]; // write, writev, pwrite64, pwritev, fsync, fdatasync, pwritev2
+const WRITE_SYSCALLS: &[i64] = &[64, 66, 68, 70, 82, 83, 287];
 
 fn signal(pid: u32, sig: &str) {
     assert!(Command::new("kill").args([sig, &pid.to_string()]).status().unwrap().success());

@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 
 use crate::common::{body_bytes, data, TestServer};
 
-fn streaming_body(bytes: Vec<u8>) -> ByteStream {
+fn streaming_body(bytes: &[u8]) -> ByteStream {
     // A body of unknown-to-the-SDK chunks: the SDK frames it as aws-chunked.
     let chunks: Vec<Result<bytes::Bytes, std::io::Error>> =
         bytes.chunks(100_000).map(|c| Ok(bytes::Bytes::copy_from_slice(c))).collect();
@@ -33,7 +33,7 @@ async fn sdk_uploads_over_https_read_back_identical() {
             .bucket("tls")
             .key(&from_stream)
             .content_length(size as i64)
-            .body(streaming_body(body.clone()))
+            .body(streaming_body(&body))
             .send()
             .await
             .unwrap();

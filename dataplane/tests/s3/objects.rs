@@ -7,7 +7,7 @@ use aws_sdk_s3::types::ChecksumMode;
 use crate::common::{body_bytes, code, data, md5_hex, status, TestServer};
 use crate::raw::{self, Auth};
 
-pub const AWKWARD_KEYS: [&str; 10] = [
+pub(crate) const AWKWARD_KEYS: [&str; 10] = [
     "plain",
     "dir/sub/file.txt",
     "with space",

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 
 use crate::common::{client, data, ACCESS_KEY, SECRET_KEY};
 
-pub struct Proc {
+pub(crate) struct Proc {
     pub child: Child,
     pub addr: SocketAddr,
     pub stdout: Vec<String>,
@@ -18,12 +18,12 @@ pub struct Proc {
 
 impl Proc {
     /// The management port's base URL, from the start-up banner.
-    pub fn mgmt(&self) -> String {
+    pub(crate) fn mgmt(&self) -> String {
         let line = self.stdout.iter().find_map(|l| l.trim_start().strip_prefix("management:")).unwrap();
         line.split_whitespace().next().unwrap().to_owned()
     }
 
-    pub fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
@@ -31,12 +31,12 @@ impl Proc {
 
 /// Starts the binary on a free port over `data_dir` and waits for its "serving" line, which it
 /// prints only after start-up recovery finished.
-pub fn spawn(data_dir: &Path, env_root: bool) -> Proc {
+pub(crate) fn spawn(data_dir: &Path, env_root: bool) -> Proc {
     spawn_with(data_dir, env_root, &[], Stdio::null())
 }
 
 /// As [`spawn`], with more arguments (e.g. `--config FILE`) and stderr (the log) sent to `stderr`.
-pub fn spawn_with(data_dir: &Path, env_root: bool, extra: &[&std::ffi::OsStr], stderr: Stdio) -> Proc {
+pub(crate) fn spawn_with(data_dir: &Path, env_root: bool, extra: &[&std::ffi::OsStr], stderr: Stdio) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bleepstore"));
     cmd.arg("--data-dir").arg(data_dir).args([
         "--listen",
@@ -75,7 +75,7 @@ pub fn spawn_with(data_dir: &Path, env_root: bool, extra: &[&std::ffi::OsStr], s
     Proc { child, addr, stdout }
 }
 
-pub fn count_files(dir: &Path) -> usize {
+pub(crate) fn count_files(dir: &Path) -> usize {
     walk(dir).len()
 }
 
@@ -174,9 +174,9 @@ async fn one_gib_put_and_get_stay_under_100_mib_rss() {
     proc.child.wait().unwrap();
 }
 
-fn reqwest_body<S>(
-    stream: S,
-) -> http_body_util::StreamBody<impl futures_util::Stream<Item = Result<http_body::Frame<bytes::Bytes>, std::io::Error>>>
+type Frames = Result<http_body::Frame<bytes::Bytes>, std::io::Error>;
+
+fn reqwest_body<S>(stream: S) -> http_body_util::StreamBody<impl futures_util::Stream<Item = Frames>>
 where
     S: futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>>,
 {

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use crate::common::{ACCESS_KEY, SECRET_KEY};
 
-pub struct RawResponse {
+pub(crate) struct RawResponse {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
     pub body: String,
@@ -14,13 +14,13 @@ pub struct RawResponse {
 
 impl RawResponse {
     /// The `<Code>` of an error document.
-    pub fn code(&self) -> &str {
+    pub(crate) fn code(&self) -> &str {
         self.body.split("<Code>").nth(1).and_then(|s| s.split("</Code>").next()).unwrap_or("")
     }
 }
 
 /// How to authenticate a raw request.
-pub enum Auth<'a> {
+pub(crate) enum Auth<'a> {
     Anonymous,
     /// Sign with (access key, secret), declaring `payload_hash` in x-amz-content-sha256.
     Sign {
@@ -32,13 +32,13 @@ pub enum Auth<'a> {
 }
 
 impl Auth<'static> {
-    pub fn root(payload_hash: &'static str) -> Self {
+    pub(crate) fn root(payload_hash: &'static str) -> Self {
         Auth::Sign { access_key: ACCESS_KEY, secret: SECRET_KEY, payload_hash, at: OffsetDateTime::now_utc() }
     }
 }
 
 /// What a header signature produced: the seed for chained chunk signatures.
-pub struct Signed {
+pub(crate) struct Signed {
     pub seed: String,
     pub key: [u8; 32],
     pub timestamp: String,
@@ -46,7 +46,7 @@ pub struct Signed {
 }
 
 /// Adds x-amz-date, x-amz-content-sha256 and Authorization to `all` for this request.
-pub fn sign(
+pub(crate) fn sign(
     addr: std::net::SocketAddr,
     method: &str,
     path_and_query: &str,
@@ -60,7 +60,7 @@ pub fn sign(
 
 /// As a generic SigV4 signer does (botocore's plain `SigV4Auth`, aws4): `payload_hash` is
 /// the body's SHA-256 and signed, but no x-amz-content-sha256 header is sent.
-pub fn sign_generic(
+pub(crate) fn sign_generic(
     addr: std::net::SocketAddr,
     method: &str,
     path_and_query: &str,
@@ -128,7 +128,7 @@ fn sign_with(
 impl Signed {
     /// A `STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]` body of `chunks`, each chunk signed in
     /// the chain; with `trailer`, a signed trailer follows.
-    pub fn chunked_body(&self, chunks: &[&[u8]], trailer: Option<&str>) -> Vec<u8> {
+    pub(crate) fn chunked_body(&self, chunks: &[&[u8]], trailer: Option<&str>) -> Vec<u8> {
         let mut prev = self.seed.clone();
         let mut out = Vec::new();
         for chunk in chunks.iter().chain(std::iter::once(&&b""[..])) {
@@ -159,7 +159,7 @@ impl Signed {
 }
 
 /// Sends an already-built request (headers include any signature).
-pub async fn send_raw(
+pub(crate) async fn send_raw(
     addr: std::net::SocketAddr,
     method: &str,
     path_and_query: &str,
@@ -179,7 +179,7 @@ pub async fn send_raw(
 }
 
 /// Sends `method path_and_query` (already percent-encoded) to `addr` with `headers` and `body`.
-pub async fn send(
+pub(crate) async fn send(
     addr: std::net::SocketAddr,
     method: &str,
     path_and_query: &str,

@@ -21,18 +21,18 @@ use crate::common::{ACCESS_KEY, SECRET_KEY};
 
 /// Blobs over this size go to the remote in parts (S3 multipart / Azure staged blocks); the
 /// smallest part S3 allows, so modest test objects already take the multi-part path.
-pub const PART: u64 = 5 * 1024 * 1024;
+pub(crate) const PART: u64 = 5 * 1024 * 1024;
 
 /// Where test servers keep their blobs, from `BLEEPSTORE_TEST_BACKEND`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TestBackend {
+pub(crate) enum TestBackend {
     Local,
     S3,
     Azure,
 }
 
 impl TestBackend {
-    pub fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         match std::env::var("BLEEPSTORE_TEST_BACKEND").as_deref() {
             Err(_) | Ok("" | "local") => Self::Local,
             Ok("s3") => Self::S3,
@@ -44,7 +44,7 @@ impl TestBackend {
 
 /// Points `config` at the backend `BLEEPSTORE_TEST_BACKEND` names, under a prefix no other test
 /// server uses. Local leaves it alone.
-pub async fn use_test_backend(config: &mut Config) {
+pub(crate) async fn use_test_backend(config: &mut Config) {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let prefix = format!("server-{}/", NEXT.fetch_add(1, Ordering::Relaxed));
     match TestBackend::from_env() {
@@ -87,7 +87,7 @@ async fn shared_azurite() -> &'static Azurite {
 
 /// How long a remote lives.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Guard {
+pub(crate) enum Guard {
     /// Until the value is dropped (a test that takes its remote away on purpose).
     UntilDrop,
     /// Until the test process exits: shared by the servers of many tests.
@@ -171,7 +171,7 @@ impl Drop for Remote {
 }
 
 /// A second `bleepstore` process (the real binary) on loopback, playing the remote S3.
-pub struct S3Remote {
+pub(crate) struct S3Remote {
     remote: Remote,
     pub addr: SocketAddr,
 }
@@ -179,7 +179,7 @@ pub struct S3Remote {
 impl S3Remote {
     /// Starts the binary on a free port and waits for its "serving" line (printed once start-up
     /// recovery is done).
-    pub fn start(guard: Guard) -> Self {
+    pub(crate) fn start(guard: Guard) -> Self {
         let mut remote = Remote::spawn(guard, Path::new(env!("CARGO_BIN_EXE_bleepstore")), |dir| {
             let mut args: Vec<std::ffi::OsString> = vec!["--data-dir".into(), dir.into()];
             args.extend(
@@ -200,16 +200,16 @@ impl S3Remote {
         Self { remote, addr }
     }
 
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    pub fn client(&self) -> aws_sdk_s3::Client {
+    pub(crate) fn client(&self) -> aws_sdk_s3::Client {
         crate::common::client(&self.endpoint(), ACCESS_KEY, SECRET_KEY, true)
     }
 
     /// A backend config for blobs under `prefix` in `bucket` of this remote.
-    pub fn config(&self, bucket: &str, prefix: &str) -> S3BackendConfig {
+    pub(crate) fn config(&self, bucket: &str, prefix: &str) -> S3BackendConfig {
         S3BackendConfig {
             bucket: bucket.into(),
             prefix: prefix.into(),
@@ -223,24 +223,24 @@ impl S3Remote {
     }
 
     /// Takes the remote away (the process is killed).
-    pub fn kill(self) {
+    pub(crate) fn kill(self) {
         drop(self.remote);
     }
 }
 
 /// Azurite's well-known development account.
-pub const AZURITE_ACCOUNT: &str = "devstoreaccount1";
-pub const AZURITE_KEY: &str =
+pub(crate) const AZURITE_ACCOUNT: &str = "devstoreaccount1";
+pub(crate) const AZURITE_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 /// Azurite's blob service on a free loopback port, with its data in a temp dir.
-pub struct Azurite {
+pub(crate) struct Azurite {
     remote: Remote,
     pub endpoint: String,
 }
 
 impl Azurite {
-    pub async fn start(guard: Guard) -> Self {
+    pub(crate) async fn start(guard: Guard) -> Self {
         let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/azurite/node_modules/.bin/azurite-blob");
         assert!(bin.exists(), "{} is missing: run `(cd tests/azurite && npm ci)` (tests/run.sh does)", bin.display());
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -287,7 +287,7 @@ impl Azurite {
     }
 
     /// Creates a container.
-    pub async fn create_container(&self, name: &str) {
+    pub(crate) async fn create_container(&self, name: &str) {
         let sas = Self::sas();
         let resp = reqwest::Client::new()
             .put(format!("{}/{name}?restype=container&{sas}", self.endpoint))
@@ -300,7 +300,7 @@ impl Azurite {
     }
 
     /// A backend config for blobs under `prefix` in `container`.
-    pub fn config(&self, container: &str, prefix: &str) -> AzureBackendConfig {
+    pub(crate) fn config(&self, container: &str, prefix: &str) -> AzureBackendConfig {
         AzureBackendConfig {
             account: AZURITE_ACCOUNT.into(),
             container: container.into(),
@@ -313,7 +313,7 @@ impl Azurite {
     }
 
     /// Takes the remote away (the process is killed).
-    pub fn kill(self) {
+    pub(crate) fn kill(self) {
         drop(self.remote);
     }
 }

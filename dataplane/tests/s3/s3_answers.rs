@@ -79,7 +79,8 @@ async fn acl_answers_as_s3_writes_them() {
     assert!(c.head_object().bucket("acls").key("g").send().await.is_err(), "nothing stored");
     // Revoking every grant leaves an empty list; the owner still controls the bucket.
     let empty = format!(
-        "<AccessControlPolicy><Owner><ID>{ACCESS_KEY}</ID></Owner><AccessControlList></AccessControlList></AccessControlPolicy>"
+        "<AccessControlPolicy><Owner><ID>{ACCESS_KEY}</ID></Owner>\
+         <AccessControlList></AccessControlList></AccessControlPolicy>"
     );
     let r = raw::send(srv.addr, "PUT", "/acls?acl", &[], empty.into_bytes(), Auth::root(UNSIGNED)).await;
     assert_eq!(r.status, 200, "{}", r.body);

@@ -13,9 +13,9 @@ use crate::crd::{BackendType, BleepStore};
 pub const CONFIG_KEY: &str = "config.yaml";
 
 /// Where the data volume is mounted in the pod.
-pub const DATA_DIR: &str = "/data";
+pub(super) const DATA_DIR: &str = "/data";
 /// Where the TLS Secret is mounted in the pod.
-pub const TLS_DIR: &str = "/etc/bleepstore/tls";
+pub(super) const TLS_DIR: &str = "/etc/bleepstore/tls";
 
 /// The server's configuration file (see `specs/config.md`). Secrets are not in it: the root
 /// credential and admin token reach the server as environment variables from Secrets.
@@ -138,7 +138,7 @@ fn backend_config<'a>(
     }
 }
 
-pub fn config_map(store: &BleepStore, backend: Option<&super::BackendCredentials>) -> ConfigMap {
+pub(super) fn config_map(store: &BleepStore, backend: Option<&super::BackendCredentials>) -> ConfigMap {
     ConfigMap {
         metadata: labels::metadata(store, names::config_map(store)),
         data: Some(BTreeMap::from([(CONFIG_KEY.to_owned(), render_config(store, backend))])),
@@ -149,7 +149,7 @@ pub fn config_map(store: &BleepStore, backend: Option<&super::BackendCredentials
 /// A digest of what the server reads only at start — the ConfigMap's data and the credentials
 /// it gets from Secrets — put on the pod template so a change rolls the pods. The digest does
 /// not reveal the credentials (SHA-256 over them and the whole configuration).
-pub fn pod_hash(
+pub(super) fn pod_hash(
     config_map: &ConfigMap,
     root: &super::Credentials,
     backend: Option<&super::BackendCredentials>,

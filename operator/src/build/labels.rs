@@ -22,7 +22,7 @@ pub fn selector_labels(store: &BleepStore) -> BTreeMap<String, String> {
 }
 
 /// The labels on every object of a store.
-pub fn labels(store: &BleepStore) -> BTreeMap<String, String> {
+pub(super) fn labels(store: &BleepStore) -> BTreeMap<String, String> {
     let mut labels = selector_labels(store);
     labels.insert("app.kubernetes.io/managed-by".to_owned(), MANAGED_BY.to_owned());
     labels.insert("app.kubernetes.io/component".to_owned(), "object-store".to_owned());
@@ -42,7 +42,7 @@ pub fn owner_reference<K: Resource<DynamicType = ()>>(owner: &K) -> OwnerReferen
 }
 
 /// Object metadata for a store's object named `name`.
-pub fn metadata(store: &BleepStore, name: String) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+pub(super) fn metadata(store: &BleepStore, name: String) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
     k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
         name: Some(name),
         namespace: store.namespace(),

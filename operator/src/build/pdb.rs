@@ -7,7 +7,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::{labels, names};
 use crate::crd::BleepStore;
 
-pub fn pod_disruption_budget(store: &BleepStore) -> Option<PodDisruptionBudget> {
+pub(super) fn pod_disruption_budget(store: &BleepStore) -> Option<PodDisruptionBudget> {
     let spec = store.spec.pod_disruption_budget.as_ref()?;
     Some(PodDisruptionBudget {
         metadata: labels::metadata(store, names::pod_disruption_budget(store)),

@@ -28,7 +28,7 @@ pub const AZURE_SAS_TOKEN: &str = "AZURE_STORAGE_SAS_TOKEN";
 pub const ADMIN_TOKEN_KEY: &str = "BLEEPSTORE_ADMIN_TOKEN";
 pub const ENCRYPTION_KEY_KEY: &str = "BLEEPSTORE_ENCRYPTION_KEY";
 
-pub fn root_secret(store: &BleepStore, root: &Credentials) -> Secret {
+pub(super) fn root_secret(store: &BleepStore, root: &Credentials) -> Secret {
     opaque(
         store,
         names::root_secret(store),
@@ -36,7 +36,7 @@ pub fn root_secret(store: &BleepStore, root: &Credentials) -> Secret {
     )
 }
 
-pub fn admin_secret(store: &BleepStore, token: &str, encryption_key: &str) -> Secret {
+pub(super) fn admin_secret(store: &BleepStore, token: &str, encryption_key: &str) -> Secret {
     opaque(
         store,
         names::admin_secret(store),

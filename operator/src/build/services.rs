@@ -19,7 +19,7 @@ fn port(name: &str, port: i32) -> ServicePort {
 
 /// Headless: every pod gets `<pod>.<store>-headless.<ns>.svc`, ready or not (the operator must
 /// reach a pod's admin API while it is still recovering).
-pub fn headless(store: &BleepStore) -> Service {
+pub(super) fn headless(store: &BleepStore) -> Service {
     Service {
         metadata: labels::metadata(store, names::headless_service(store)),
         spec: Some(ServiceSpec {
@@ -34,7 +34,7 @@ pub fn headless(store: &BleepStore) -> Service {
 }
 
 /// The client Service: the S3 port only, of the type and with the annotations the spec asks.
-pub fn client(store: &BleepStore) -> Service {
+pub(super) fn client(store: &BleepStore) -> Service {
     let mut metadata = labels::metadata(store, names::client_service(store));
     if !store.spec.service.annotations.is_empty() {
         metadata.annotations = Some(store.spec.service.annotations.clone());

@@ -25,9 +25,9 @@ use super::{labels, names, StoreInputs};
 use crate::crd::{BackendType, BleepStore};
 
 /// The non-root user and group the server runs as (distroless `nonroot`).
-pub const RUN_AS: i64 = 65532;
+pub(super) const RUN_AS: i64 = 65532;
 /// Annotation on the pod template carrying the configuration's digest.
-pub const CONFIG_HASH_ANNOTATION: &str = "bleepstore.io/config-hash";
+pub(super) const CONFIG_HASH_ANNOTATION: &str = "bleepstore.io/config-hash";
 /// Where the configuration file is mounted.
 const CONFIG_DIR: &str = "/etc/bleepstore/config";
 /// The server drains for up to 20 s on SIGTERM (`limits.drain_secs`); the pod waits 5 s in
@@ -35,7 +35,7 @@ const CONFIG_DIR: &str = "/etc/bleepstore/config";
 const PRE_STOP_SLEEP_SECS: i64 = 5;
 const TERMINATION_GRACE_SECS: i64 = 35;
 
-pub fn stateful_set(inputs: &StoreInputs<'_>, config_hash: &str) -> StatefulSet {
+pub(super) fn stateful_set(inputs: &StoreInputs<'_>, config_hash: &str) -> StatefulSet {
     let store = inputs.store;
     let spec = &store.spec;
     let mut pod_labels = labels::labels(store);

@@ -23,9 +23,11 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self.store == oldSelf.store").message("spec.store is immutable"))]
 #[x_kube(validation = Rule::new(
-    "has(self.secretName) == has(oldSelf.secretName) && (!has(self.secretName) || self.secretName == oldSelf.secretName)"
+    "has(self.secretName) == has(oldSelf.secretName) && (!has(self.secretName) || self.secretName == \
+        oldSelf.secretName)"
 ).message("spec.secretName is immutable"))]
-#[x_kube(validation = Rule::new("self.buckets.all(a, self.buckets.exists_one(b, b.bucket == a.bucket))").message("each bucket may be listed once"))]
+#[x_kube(validation = Rule::new("self.buckets.all(a, self.buckets.exists_one(b, b.bucket == a.bucket))").message("each \
+    bucket may be listed once"))]
 pub struct AccessKeySpec {
     /// The BleepStore (same namespace) the key belongs to. Immutable.
     #[schemars(length(min = 1, max = 253))]

@@ -19,12 +19,14 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Objects","type":"integer","jsonPath":".status.usage.objects"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
-    validation = Rule::new("has(self.spec.bucketName) || self.metadata.name.matches('^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$')").message("metadata.name is not a valid S3 bucket name (3-63 lowercase letters, digits, '.' and '-'); set spec.bucketName")
+    validation = Rule::new("has(self.spec.bucketName) || \
+        self.metadata.name.matches('^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$')").message("metadata.name is not a valid S3 bucket name (3-63 lowercase letters, digits, '.' and '-'); set spec.bucketName")
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self.store == oldSelf.store").message("spec.store is immutable"))]
 #[x_kube(validation = Rule::new(
-    "has(self.bucketName) == has(oldSelf.bucketName) && (!has(self.bucketName) || self.bucketName == oldSelf.bucketName)"
+    "has(self.bucketName) == has(oldSelf.bucketName) && (!has(self.bucketName) || self.bucketName == \
+        oldSelf.bucketName)"
 ).message("spec.bucketName is immutable"))]
 pub struct BucketSpec {
     /// The BleepStore (same namespace) the bucket lives in. Immutable.
@@ -33,8 +35,10 @@ pub struct BucketSpec {
     /// The S3 bucket name. Default: the resource's name. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"))]
-    #[x_kube(validation = Rule::new("!self.contains('..') && !self.contains('.-') && !self.contains('-.')").message("bucket names must not contain '..', '.-' or '-.'"))]
-    #[x_kube(validation = Rule::new("!self.matches('^[0-9]+[.][0-9]+[.][0-9]+[.][0-9]+$')").message("bucket names must not be formatted as an IP address"))]
+    #[x_kube(validation = Rule::new("!self.contains('..') && !self.contains('.-') && \
+        !self.contains('-.')").message("bucket names must not contain '..', '.-' or '-.'"))]
+    #[x_kube(validation = Rule::new("!self.matches('^[0-9]+[.][0-9]+[.][0-9]+[.][0-9]+$')").message("bucket names must \
+        not be formatted as an IP address"))]
     pub bucket_name: Option<String>,
     /// What deleting this resource does to the bucket: `Retain` (default) keeps it and its
     /// objects, `DeleteIfEmpty` deletes it only when it holds nothing, `Delete` deletes it with

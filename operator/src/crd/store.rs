@@ -91,12 +91,14 @@ fn default_region() -> String {
     "quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0"
 ).message("storage.size may only grow"))]
 #[x_kube(validation = Rule::new(
-    "has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)"
+    "has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || \
+        self.storageClassName == oldSelf.storageClassName)"
 ).message("storage.storageClassName is immutable"))]
 pub struct Storage {
     /// Size of each replica's volume, a Kubernetes quantity (`10Gi`). It may only grow; growth is
     /// applied to the existing PersistentVolumeClaims (the StorageClass must allow expansion).
-    #[x_kube(validation = Rule::new("isQuantity(self) && quantity(self).isGreaterThan(quantity('0'))").message("storage.size must be a positive quantity such as 10Gi"))]
+    #[x_kube(validation = Rule::new("isQuantity(self) && \
+        quantity(self).isGreaterThan(quantity('0'))").message("storage.size must be a positive quantity such as 10Gi"))]
     pub size: String,
     /// StorageClass of the volume. Absent: the cluster's default class. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -185,8 +187,10 @@ pub struct PodDisruptionBudgetSpec {
 /// Where object bytes live.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("self.type == 'S3' ? has(self.s3) : !has(self.s3)").message("backend.s3 is required when backend.type is S3, and only then"))]
-#[x_kube(validation = Rule::new("self.type == 'Azure' ? has(self.azure) : !has(self.azure)").message("backend.azure is required when backend.type is Azure, and only then"))]
+#[x_kube(validation = Rule::new("self.type == 'S3' ? has(self.s3) : !has(self.s3)").message("backend.s3 is required \
+    when backend.type is S3, and only then"))]
+#[x_kube(validation = Rule::new("self.type == 'Azure' ? has(self.azure) : !has(self.azure)").message("backend.azure is \
+    required when backend.type is Azure, and only then"))]
 #[x_kube(validation = Rule::new("self.type == oldSelf.type").message("backend.type is immutable"))]
 pub struct Backend {
     /// `Local` (the store's volume), `S3` or `Azure`. Immutable.

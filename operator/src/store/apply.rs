@@ -32,7 +32,7 @@ where
 }
 
 /// Applies every built object; returns the applied StatefulSet (with its status).
-pub async fn apply(ctx: &Context, ns: &str, resources: StoreResources, refs: &StoreRefs) -> Result<StatefulSet> {
+pub(super) async fn apply(ctx: &Context, ns: &str, resources: StoreResources, refs: &StoreRefs) -> Result<StatefulSet> {
     let StoreResources {
         config_map,
         root_secret,
@@ -69,7 +69,7 @@ fn is_ours<K: Resource>(obj: &K) -> bool {
 /// Raises each existing claim's request to `storage.size` when it is smaller (the StorageClass
 /// must allow expansion; the cluster reports progress in the claim's capacity). Returns the
 /// claims as they are now.
-pub async fn grow_volumes(
+pub(super) async fn grow_volumes(
     ctx: &Context,
     ns: &str,
     store: &BleepStore,

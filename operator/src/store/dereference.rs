@@ -27,7 +27,7 @@ pub struct StoreRefs {
     pub stale_pdb: Option<PodDisruptionBudget>,
 }
 
-pub async fn dereference(store: &BleepStore, ctx: &Context, ns: &str) -> Result<StoreRefs> {
+pub(super) async fn dereference(store: &BleepStore, ctx: &Context, ns: &str) -> Result<StoreRefs> {
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
     let root_secret = secrets.get_opt(&names::root_secret(store)).await?;
     let admin_secret = secrets.get_opt(&names::admin_secret(store)).await?;

@@ -24,7 +24,7 @@ fn current(store: &BleepStore) -> BleepStoreStatus {
 }
 
 /// Sets some conditions, leaving the rest of the status as it is.
-pub async fn write_conditions(store: &BleepStore, ctx: &Context, ns: &str, wanted: &[Want]) -> Result<()> {
+pub(super) async fn write_conditions(store: &BleepStore, ctx: &Context, ns: &str, wanted: &[Want]) -> Result<()> {
     let mut status = current(store);
     status.conditions =
         conditions::merge(&status.conditions, wanted, store.metadata.generation, jiff::Timestamp::now());
@@ -32,7 +32,7 @@ pub async fn write_conditions(store: &BleepStore, ctx: &Context, ns: &str, wante
 }
 
 /// The spec cannot be built: not ready, degraded, with the reason; nothing was applied.
-pub async fn write_invalid(store: &BleepStore, ctx: &Context, ns: &str, invalid: &Invalid) -> Result<()> {
+pub(super) async fn write_invalid(store: &BleepStore, ctx: &Context, ns: &str, invalid: &Invalid) -> Result<()> {
     let mut status = current(store);
     status.observed_generation = store.metadata.generation;
     let wanted = [
@@ -54,7 +54,7 @@ pub async fn write_invalid(store: &BleepStore, ctx: &Context, ns: &str, invalid:
 
 /// The objects were applied: report the rollout and the volumes. Returns whether it is settled
 /// (ready, and no volume still expanding), which decides how soon it is looked at again.
-pub async fn write_applied(
+pub(super) async fn write_applied(
     store: &BleepStore,
     ctx: &Context,
     ns: &str,

@@ -160,7 +160,7 @@ pub fn validate(store: &BleepStore, refs: &StoreRefs, default_image: &str) -> Re
 }
 
 /// A claim's requested storage.
-pub fn claim_request(claim: &k8s_openapi::api::core::v1::PersistentVolumeClaim) -> Option<String> {
+pub(super) fn claim_request(claim: &k8s_openapi::api::core::v1::PersistentVolumeClaim) -> Option<String> {
     Some(claim.spec.as_ref()?.resources.as_ref()?.requests.as_ref()?.get("storage")?.0.clone())
 }
 

@@ -15,7 +15,8 @@ use crate::harness::*;
 fn key_json(spec: Value, status: Option<Value>) -> Value {
     let mut key = json!({
         "apiVersion": "bleepstore.io/v1alpha1", "kind": "AccessKey",
-        "metadata": {"name": "app", "namespace": NS, "uid": "uid-app", "generation": 2, "finalizers": ["bleepstore.io/access-key"]},
+        "metadata": {"name": "app", "namespace": NS, "uid": "uid-app", "generation": 2,
+            "finalizers": ["bleepstore.io/access-key"]},
         "spec": spec,
     });
     if let Some(status) = status {
@@ -27,7 +28,8 @@ fn key_json(spec: Value, status: Option<Value>) -> Value {
 fn ready_bucket(name: &str, bucket_name: &str) -> Value {
     json!({"apiVersion": "bleepstore.io/v1alpha1", "kind": "Bucket", "metadata": {"name": name, "namespace": NS},
         "spec": {"store": "demo"},
-        "status": {"bucketName": bucket_name, "conditions": [{"type": "Ready", "status": "True", "reason": "Created", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}})
+        "status": {"bucketName": bucket_name, "conditions": [{"type": "Ready", "status": "True", "reason": "Created",
+            "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}})
 }
 
 fn decode(value: &Value) -> String {
@@ -80,18 +82,21 @@ async fn a_new_key_gets_a_secret_then_a_store_key_then_grants() {
 async fn changing_grants_keeps_the_key() {
     let status = json!({"accessKeyId": "BSEXISTING0000000001", "secretName": "app-s3"});
     let key = key_json(
-        json!({"store": "demo", "secretName": "app-s3", "buckets": [{"bucket": "photos", "access": "ReadOnly"}, {"bucket": "logs", "access": "WriteOnly"}]}),
+        json!({"store": "demo", "secretName": "app-s3", "buckets": [{"bucket": "photos", "access": "ReadOnly"},
+            {"bucket": "logs", "access": "WriteOnly"}]}),
         Some(status),
     );
     let obj = key.clone();
-    let (result, calls) = run(FakeAdmin::default(), |ctx| reconcile(parse::<AccessKey>(&key), ctx), |mut api| async move {
+    let (result, calls) = run(FakeAdmin::default(), |ctx| reconcile(parse::<AccessKey>(&key), ctx),
+        |mut api| async move {
         api.expect("GET", &store_path("demo")).await.reply(200, ready_store());
         api.expect("GET", &core_path("secrets", "demo-admin")).await.reply(200, admin_secret());
         api.expect("GET", &bucket_path("photos")).await.reply(200, ready_bucket("photos", "team-photos"));
         api.expect("GET", &bucket_path("logs")).await.reply(200, ready_bucket("logs", "team-logs"));
         let existing = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app-s3", "ownerReferences": [
             {"apiVersion": "bleepstore.io/v1alpha1", "kind": "AccessKey", "name": "app", "uid": "uid-app"}]},
-            "data": {"AWS_ACCESS_KEY_ID": b64("BSEXISTING0000000001"), "AWS_SECRET_ACCESS_KEY": b64("existing-secret-0123456789")}});
+            "data": {"AWS_ACCESS_KEY_ID": b64("BSEXISTING0000000001"),
+                "AWS_SECRET_ACCESS_KEY": b64("existing-secret-0123456789")}});
         api.expect("GET", &core_path("secrets", "app-s3")).await.reply(200, existing);
         let secret = api.expect_apply(&core_path("secrets", "app-s3")).await;
         assert_eq!(decode(&secret["data"]["AWS_ACCESS_KEY_ID"]), "BSEXISTING0000000001");
@@ -137,16 +142,21 @@ async fn a_missing_bucket_is_a_condition_and_nothing_is_written() {
 async fn a_secret_that_is_not_ours_is_never_overwritten() {
     let key = key_json(json!({"store": "demo", "secretName": "precious"}), None);
     let obj = key.clone();
-    let (result, calls) = run(FakeAdmin::default(), |ctx| reconcile(parse::<AccessKey>(&key), ctx), |mut api| async move {
-        api.expect("GET", &store_path("demo")).await.reply(200, ready_store());
-        api.expect("GET", &core_path("secrets", "demo-admin")).await.reply(200, admin_secret());
-        let foreign = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "precious"}, "data": {"password": "aHVudGVyMg=="}});
-        api.expect("GET", &core_path("secrets", "precious")).await.reply(200, foreign);
-        let status = api.expect_status(&key_path("app"), &obj).await;
-        assert_eq!(condition(&status, "Ready")["reason"], "SecretConflict");
-        api.expect_event(NS, "SecretConflict").await;
-        api
-    })
+    let (result, calls) = run(
+        FakeAdmin::default(),
+        |ctx| reconcile(parse::<AccessKey>(&key), ctx),
+        |mut api| async move {
+            api.expect("GET", &store_path("demo")).await.reply(200, ready_store());
+            api.expect("GET", &core_path("secrets", "demo-admin")).await.reply(200, admin_secret());
+            let foreign = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "precious"},
+            "data": {"password": "aHVudGVyMg=="}});
+            api.expect("GET", &core_path("secrets", "precious")).await.reply(200, foreign);
+            let status = api.expect_status(&key_path("app"), &obj).await;
+            assert_eq!(condition(&status, "Ready")["reason"], "SecretConflict");
+            api.expect_event(NS, "SecretConflict").await;
+            api
+        },
+    )
     .await;
     assert!(result.is_ok());
     assert!(calls.is_empty());

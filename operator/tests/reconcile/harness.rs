@@ -14,10 +14,10 @@ use kube::client::Body;
 use kube::Client;
 use serde_json::{json, Value};
 
-pub type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+pub(crate) type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
 
 /// One request the reconciler made, waiting for its answer.
-pub struct Call {
+pub(crate) struct Call {
     pub body: Value,
     pub content_type: String,
     pub query: String,
@@ -25,30 +25,34 @@ pub struct Call {
 }
 
 impl Call {
-    pub fn reply(self, status: u16, body: Value) {
+    pub(crate) fn reply(self, status: u16, body: Value) {
         let response = Response::builder().status(status).body(Body::from(serde_json::to_vec(&body).unwrap())).unwrap();
         self.send.send_response(response);
     }
 
     /// Answers with the request's own body (what an apply or patch returns, near enough).
-    pub fn echo(self) {
+    pub(crate) fn echo(self) {
         let body = self.body.clone();
         self.reply(200, body);
     }
 
-    pub fn not_found(self) {
-        self.reply(404, json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"}));
+    pub(crate) fn not_found(self) {
+        self.reply(
+            404,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
+            "code": 404, "message": "not found"}),
+        );
     }
 }
 
 /// The scripted API server.
-pub struct ApiServer {
+pub(crate) struct ApiServer {
     handle: Handle,
 }
 
 impl ApiServer {
     /// The next call must be `method path`; returns it to be answered.
-    pub async fn expect(&mut self, method: &str, path: &str) -> Call {
+    pub(crate) async fn expect(&mut self, method: &str, path: &str) -> Call {
         let (request, send) = self
             .handle
             .next_request()
@@ -70,7 +74,7 @@ impl ApiServer {
     }
 
     /// A server-side apply of `path` by the operator's field manager; answered with its body.
-    pub async fn expect_apply(&mut self, path: &str) -> Value {
+    pub(crate) async fn expect_apply(&mut self, path: &str) -> Value {
         let call = self.expect("PATCH", path).await;
         assert_eq!(call.content_type, "application/apply-patch+yaml", "{path}");
         assert!(
@@ -84,7 +88,7 @@ impl ApiServer {
     }
 
     /// A merge patch of `/status`; answered with a minimal object. Returns the new status.
-    pub async fn expect_status(&mut self, path: &str, object: &Value) -> Value {
+    pub(crate) async fn expect_status(&mut self, path: &str, object: &Value) -> Value {
         let call = self.expect("PATCH", &format!("{path}/status")).await;
         assert_eq!(call.content_type, "application/merge-patch+json");
         let status = call.body["status"].clone();
@@ -95,7 +99,7 @@ impl ApiServer {
     }
 
     /// An event about the object, with the given reason; returns its note.
-    pub async fn expect_event(&mut self, ns: &str, reason: &str) -> String {
+    pub(crate) async fn expect_event(&mut self, ns: &str, reason: &str) -> String {
         let call = self.expect("POST", &format!("/apis/events.k8s.io/v1/namespaces/{ns}/events")).await;
         assert_eq!(call.body["reason"], reason);
         let note = call.body["note"].as_str().unwrap_or_default().to_owned();
@@ -105,34 +109,36 @@ impl ApiServer {
     }
 
     /// The JSON patch that adds `finalizer` to an object without finalizers.
-    pub async fn expect_finalizer_added(&mut self, path: &str, object: &Value, finalizer: &str) {
+    pub(crate) async fn expect_finalizer_added(&mut self, path: &str, object: &Value, finalizer: &str) {
         let call = self.expect("PATCH", path).await;
         assert_eq!(call.content_type, "application/json-patch+json");
         assert_eq!(
             call.body,
-            json!([{"op": "test", "path": "/metadata/finalizers", "value": null}, {"op": "add", "path": "/metadata/finalizers", "value": [finalizer]}])
+            json!([{"op": "test", "path": "/metadata/finalizers", "value": null}, {"op": "add",
+                "path": "/metadata/finalizers", "value": [finalizer]}])
         );
         call.reply(200, object.clone());
     }
 
     /// The JSON patch that removes the object's first finalizer, `finalizer`.
-    pub async fn expect_finalizer_removed(&mut self, path: &str, object: &Value, finalizer: &str) {
+    pub(crate) async fn expect_finalizer_removed(&mut self, path: &str, object: &Value, finalizer: &str) {
         let call = self.expect("PATCH", path).await;
         assert_eq!(call.content_type, "application/json-patch+json");
         assert_eq!(
             call.body,
-            json!([{"op": "test", "path": "/metadata/finalizers/0", "value": finalizer}, {"op": "remove", "path": "/metadata/finalizers/0"}])
+            json!([{"op": "test", "path": "/metadata/finalizers/0", "value": finalizer}, {"op": "remove",
+                "path": "/metadata/finalizers/0"}])
         );
         call.reply(200, object.clone());
     }
 }
 
 /// A recorded admin API call.
-pub type AdminLog = Arc<Mutex<Vec<String>>>;
+pub(crate) type AdminLog = Arc<Mutex<Vec<String>>>;
 
 /// The fake admin API: records every call; answers as configured.
 #[derive(Default)]
-pub struct FakeAdmin {
+pub(crate) struct FakeAdmin {
     pub log: AdminLog,
     pub usage: Option<Usage>,
     pub delete_bucket: Option<BucketDeleted>,
@@ -178,7 +184,7 @@ impl AdminApi for FakeAdmin {
 
 /// Runs `reconcile` against the scripted server; when both are done, checks the reconciler
 /// made no call beyond the script. Returns the reconcile's result and the admin calls.
-pub async fn run<R, RF, S, SF>(admin: FakeAdmin, reconcile: R, script: S) -> (RF::Output, Vec<String>)
+pub(crate) async fn run<R, RF, S, SF>(admin: FakeAdmin, reconcile: R, script: S) -> (RF::Output, Vec<String>)
 where
     R: FnOnce(Arc<Context>) -> RF,
     RF: Future + Send + 'static,
@@ -207,23 +213,23 @@ where
     (outcome, calls)
 }
 
-pub const NS: &str = "team-a";
+pub(crate) const NS: &str = "team-a";
 
-pub fn store_path(name: &str) -> String {
+pub(crate) fn store_path(name: &str) -> String {
     format!("/apis/bleepstore.io/v1alpha1/namespaces/{NS}/bleepstores/{name}")
 }
-pub fn bucket_path(name: &str) -> String {
+pub(crate) fn bucket_path(name: &str) -> String {
     format!("/apis/bleepstore.io/v1alpha1/namespaces/{NS}/buckets/{name}")
 }
-pub fn key_path(name: &str) -> String {
+pub(crate) fn key_path(name: &str) -> String {
     format!("/apis/bleepstore.io/v1alpha1/namespaces/{NS}/accesskeys/{name}")
 }
-pub fn core_path(resource: &str, name: &str) -> String {
+pub(crate) fn core_path(resource: &str, name: &str) -> String {
     format!("/api/v1/namespaces/{NS}/{resource}/{name}")
 }
 
 /// A store object; `finalized` adds the store finalizer.
-pub fn store_json(spec: Value, finalized: bool) -> Value {
+pub(crate) fn store_json(spec: Value, finalized: bool) -> Value {
     let mut obj = json!({
         "apiVersion": "bleepstore.io/v1alpha1", "kind": "BleepStore",
         "metadata": {"name": "demo", "namespace": NS, "uid": "uid-demo", "generation": 1, "resourceVersion": "1"},
@@ -236,22 +242,24 @@ pub fn store_json(spec: Value, finalized: bool) -> Value {
 }
 
 /// A Ready store as Buckets and AccessKeys see it.
-pub fn ready_store() -> Value {
+pub(crate) fn ready_store() -> Value {
     let mut store = store_json(json!({"storage": {"size": "10Gi"}}), true);
-    store["status"] = json!({"conditions": [{"type": "Ready", "status": "True", "reason": "Ready", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}], "readyReplicas": 1});
+    store["status"] = json!({"conditions": [{"type": "Ready", "status": "True", "reason": "Ready", "message": "",
+        "lastTransitionTime": "2026-01-01T00:00:00Z"}], "readyReplicas": 1});
     store
 }
 
-pub fn admin_secret() -> Value {
-    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "demo-admin", "namespace": NS}, "data": {"BLEEPSTORE_ADMIN_TOKEN": "YWRtaW4tdG9rZW4="}})
+pub(crate) fn admin_secret() -> Value {
+    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "demo-admin", "namespace": NS},
+        "data": {"BLEEPSTORE_ADMIN_TOKEN": "YWRtaW4tdG9rZW4="}})
 }
 
-pub fn parse<K: serde::de::DeserializeOwned>(value: &Value) -> Arc<K> {
+pub(crate) fn parse<K: serde::de::DeserializeOwned>(value: &Value) -> Arc<K> {
     Arc::new(serde_json::from_value(value.clone()).unwrap())
 }
 
 /// The condition of `type_` in a status.
-pub fn condition<'a>(status: &'a Value, type_: &str) -> &'a Value {
+pub(crate) fn condition<'a>(status: &'a Value, type_: &str) -> &'a Value {
     status["conditions"]
         .as_array()
         .unwrap()
@@ -261,7 +269,7 @@ pub fn condition<'a>(status: &'a Value, type_: &str) -> &'a Value {
 }
 
 /// Sets a deletion timestamp.
-pub fn deleting(mut obj: Value) -> Value {
+pub(crate) fn deleting(mut obj: Value) -> Value {
     obj["metadata"]["deletionTimestamp"] = json!("2026-01-02T00:00:00Z");
     obj
 }

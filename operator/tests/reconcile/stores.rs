@@ -72,12 +72,14 @@ async fn a_store_is_created_with_generated_secrets_and_applied_objects() {
 async fn a_ready_store_keeps_its_secrets_and_reports_ready() {
     let store = store_json(json!({"storage": {"size": "10Gi"}, "podDisruptionBudget": {"maxUnavailable": 1}}), true);
     let obj = store.clone();
-    let (result, _) = run(FakeAdmin::default(), |ctx| reconcile(parse::<BleepStore>(&store), ctx), |mut api| async move {
+    let (result, _) = run(FakeAdmin::default(), |ctx| reconcile(parse::<BleepStore>(&store), ctx),
+        |mut api| async move {
         let root = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "demo-root"}, "data": {
             "BLEEPSTORE_ROOT_ACCESS_KEY": "S0VZ", "BLEEPSTORE_ROOT_SECRET_KEY": "c2VjcmV0c2VjcmV0c2VjcmV0"}});
         api.expect("GET", &core_path("secrets", "demo-root")).await.reply(200, root);
         api.expect("GET", &core_path("secrets", "demo-admin")).await.reply(200, admin_secret());
-        let mut existing = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "demo", "generation": 3},
+        let mut existing = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "demo",
+            "generation": 3},
             "spec": {"selector": {}, "template": {}, "serviceName": "demo-headless", "volumeClaimTemplates": [
                 {"metadata": {"name": "data"}, "spec": {"resources": {"requests": {"storage": "10Gi"}}}}]}});
         api.expect("GET", STS).await.reply(200, existing.clone());
@@ -142,10 +144,12 @@ async fn a_missing_tls_secret_is_a_condition_and_nothing_is_applied() {
 async fn a_tls_secret_of_the_wrong_type_is_refused() {
     let store = store_json(json!({"storage": {"size": "10Gi"}, "tls": {"secretName": "demo-tls"}}), true);
     let obj = store.clone();
-    let (result, _) = run(FakeAdmin::default(), |ctx| reconcile(parse::<BleepStore>(&store), ctx), |mut api| async move {
+    let (result, _) = run(FakeAdmin::default(), |ctx| reconcile(parse::<BleepStore>(&store), ctx),
+        |mut api| async move {
         api.expect("GET", &core_path("secrets", "demo-root")).await.not_found();
         api.expect("GET", &core_path("secrets", "demo-admin")).await.not_found();
-        let opaque = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "demo-tls"}, "type": "Opaque", "data": {"tls.crt": "eA=="}});
+        let opaque = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "demo-tls"}, "type": "Opaque",
+            "data": {"tls.crt": "eA=="}});
         api.expect("GET", &core_path("secrets", "demo-tls")).await.reply(200, opaque);
         api.expect("GET", STS).await.not_found();
         api.expect("GET", PDB).await.not_found();
@@ -214,12 +218,16 @@ async fn growing_storage_patches_the_claim_and_keeps_the_template() {
 async fn deleting_a_store_that_buckets_use_is_blocked_with_a_condition() {
     let store = deleting(store_json(json!({"storage": {"size": "10Gi"}}), true));
     let obj = store.clone();
-    let (result, admin) = run(FakeAdmin::default(), |ctx| reconcile(parse::<BleepStore>(&store), ctx), |mut api| async move {
+    let (result, admin) = run(FakeAdmin::default(), |ctx| reconcile(parse::<BleepStore>(&store), ctx),
+        |mut api| async move {
         let buckets = json!({"apiVersion": "bleepstore.io/v1alpha1", "kind": "BucketList", "metadata": {}, "items": [
-            {"apiVersion": "bleepstore.io/v1alpha1", "kind": "Bucket", "metadata": {"name": "photos", "namespace": NS}, "spec": {"store": "demo"}},
-            {"apiVersion": "bleepstore.io/v1alpha1", "kind": "Bucket", "metadata": {"name": "other", "namespace": NS}, "spec": {"store": "elsewhere"}}]});
+            {"apiVersion": "bleepstore.io/v1alpha1", "kind": "Bucket", "metadata": {"name": "photos", "namespace": NS},
+                "spec": {"store": "demo"}},
+            {"apiVersion": "bleepstore.io/v1alpha1", "kind": "Bucket", "metadata": {"name": "other", "namespace": NS},
+                "spec": {"store": "elsewhere"}}]});
         api.expect("GET", &format!("/apis/bleepstore.io/v1alpha1/namespaces/{NS}/buckets")).await.reply(200, buckets);
-        let keys = json!({"apiVersion": "bleepstore.io/v1alpha1", "kind": "AccessKeyList", "metadata": {}, "items": []});
+        let keys = json!({"apiVersion": "bleepstore.io/v1alpha1", "kind": "AccessKeyList", "metadata": {},
+            "items": []});
         api.expect("GET", &format!("/apis/bleepstore.io/v1alpha1/namespaces/{NS}/accesskeys")).await.reply(200, keys);
         let status = api.expect_status(&store_path("demo"), &obj).await;
         let blocked = condition(&status, "DeletionBlocked");
@@ -260,12 +268,18 @@ async fn deleting_an_unused_store_releases_its_finalizer() {
 #[tokio::test]
 async fn an_api_error_is_returned_for_backoff() {
     let store = store_json(json!({"storage": {"size": "10Gi"}}), true);
-    let (result, _) = run(FakeAdmin::default(), |ctx| reconcile(parse::<BleepStore>(&store), ctx), |mut api| async move {
-        api.expect("GET", &core_path("secrets", "demo-root"))
-            .await
-            .reply(500, json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "InternalError", "code": 500, "message": "etcd down"}));
-        api
-    })
+    let (result, _) = run(
+        FakeAdmin::default(),
+        |ctx| reconcile(parse::<BleepStore>(&store), ctx),
+        |mut api| async move {
+            api.expect("GET", &core_path("secrets", "demo-root")).await.reply(
+                500,
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "InternalError",
+                "code": 500, "message": "etcd down"}),
+            );
+            api
+        },
+    )
     .await;
     let error = result.unwrap_err();
     assert_eq!(error.metric_label(), "kube");

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use bleepstore::auth::sigv4;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-pub struct Creds {
+pub(crate) struct Creds {
     pub access_key: String,
     pub secret_key: String,
     pub region: String,
@@ -16,7 +16,7 @@ pub struct Creds {
 }
 
 impl Creds {
-    pub fn new(access_key: &str, secret_key: &str, region: &str) -> Self {
+    pub(crate) fn new(access_key: &str, secret_key: &str, region: &str) -> Self {
         Self {
             access_key: access_key.to_owned(),
             secret_key: secret_key.to_owned(),
@@ -39,7 +39,7 @@ impl Creds {
 }
 
 /// Headers that sign `method host path?query` with UNSIGNED-PAYLOAD; `extra` are signed too.
-pub fn headers(
+pub(crate) fn headers(
     c: &Creds,
     method: &str,
     host: &str,
@@ -64,7 +64,7 @@ pub fn headers(
         .map(|p| {
             let (n, v) = p.split_once('=').unwrap_or((p, ""));
             // Canonicalisation encodes once: start from the decoded values.
-            let decode = |s: &str| bleepstore::s3::path::decode(s).unwrap_or_else(|_| s.to_owned());
+            let decode = |s: &str| bleepstore::percent::decode(s).unwrap_or_else(|_| s.to_owned());
             (decode(n), decode(v))
         })
         .collect();
@@ -86,7 +86,7 @@ pub fn headers(
     out
 }
 
-pub struct Spawned {
+pub(crate) struct Spawned {
     pub child: Option<tokio::process::Child>,
     pub endpoint: String,
     pub access_key: String,
@@ -94,7 +94,7 @@ pub struct Spawned {
 }
 
 /// Removes the spawned store's data directory on drop.
-pub struct DirGuard(pub PathBuf);
+pub(crate) struct DirGuard(pub PathBuf);
 
 impl Drop for DirGuard {
     fn drop(&mut self) {
@@ -103,7 +103,7 @@ impl Drop for DirGuard {
 }
 
 /// Starts `target/release/bleepstore` (next to this binary) on `dir` and waits for it to serve.
-pub async fn spawn_store(dir: &Path) -> Spawned {
+pub(crate) async fn spawn_store(dir: &Path) -> Spawned {
     let exe = std::env::current_exe().expect("exe").with_file_name("bleepstore");
     let (access_key, secret_key) = ("BENCHROOTKEY".to_owned(), "bench-root-secret-key".to_owned());
     let mut child = tokio::process::Command::new(&exe)

@@ -12,7 +12,7 @@ use crate::{latency_run, sign, Args, Row, Target};
 
 /// GET 4 KiB at c=16 alone, then with 16 connections sending requests whose signature is wrong
 /// (the right access key, the wrong secret: each costs the server a full SigV4 check).
-pub async fn flood(t: &Target, args: &Args, rows: &mut Vec<Row>) {
+pub(crate) async fn flood(t: &Target, args: &Args, rows: &mut Vec<Row>) {
     let body = Bytes::from(vec![42u8; 4096]);
     let _ = latency_run(1000, 16, |i| {
         let body = body.clone();
@@ -144,7 +144,7 @@ fn slope(xs: &[f64], ys: &[f64]) -> f64 {
 
 /// The mixed workload at `concurrency` for `secs`, in 30 s windows; after each window the
 /// server's RSS and open fds are sampled. Rows: one per window, then the trend.
-pub async fn soak(t: &Target, secs: u64, concurrency: usize, rows: &mut Vec<Row>) {
+pub(crate) async fn soak(t: &Target, secs: u64, concurrency: usize, rows: &mut Vec<Row>) {
     let small = Bytes::from(vec![42u8; 4096]);
     let large = Bytes::from(vec![7u8; 1 << 20]);
     let start = Instant::now();
@@ -200,7 +200,8 @@ pub async fn soak(t: &Target, secs: u64, concurrency: usize, rows: &mut Vec<Row>
         // The trend over the second half: the first minutes include warm-up (caches filling).
         let half = times.len() / 2;
         format!(
-            "RSS {rmin:.0}..{rmax:.0} MiB, second-half trend {:+.2} MiB/min; fds {fmin:.0}..{fmax:.0}, second-half trend {:+.2}/min",
+            "RSS {rmin:.0}..{rmax:.0} MiB, second-half trend {:+.2} MiB/min; fds {fmin:.0}..{fmax:.0}, second-half \
+                trend {:+.2}/min",
             slope(&times[half..], &rss[half..]),
             slope(&times[half..], &fds[half..]),
         )

@@ -183,7 +183,8 @@ impl Runner {
             match store.get(&t, ns, &claim) {
                 Err(_) => {
                     let pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                        "metadata": {"name": claim, "labels": template["metadata"]["labels"]}, "spec": template["spec"]});
+                        "metadata": {"name": claim, "labels": template["metadata"]["labels"]},
+                            "spec": template["spec"]});
                     let _ = store.create(&t, ns, pvc, false);
                 }
                 Ok(pvc) => {

@@ -44,9 +44,10 @@ async fn server_with_crds() -> (TestApiServer, tempfile::TempDir) {
     (server, dir)
 }
 
-fn bucket(name: &str, extra: Value) -> Value {
-    let mut b = json!({"apiVersion": "bleepstore.io/v1alpha1", "kind": "Bucket", "metadata": {"name": name}, "spec": {"store": "demo"}});
-    json_patch::merge(&mut b, &extra);
+fn bucket(name: &str, extra: &Value) -> Value {
+    let mut b = json!({"apiVersion": "bleepstore.io/v1alpha1", "kind": "Bucket", "metadata": {"name": name},
+        "spec": {"store": "demo"}});
+    json_patch::merge(&mut b, extra);
     b
 }
 
@@ -92,19 +93,19 @@ async fn generation_status_finalizers_and_garbage_collection() {
         "POST",
         BUCKETS,
         "application/json",
-        Some(bucket("bk1", json!({"metadata": {"finalizers": ["x/y"]}}))),
+        Some(bucket("bk1", &json!({"metadata": {"finalizers": ["x/y"]}}))),
     )
     .await;
     assert_eq!(status, 201);
     let uid = created["metadata"]["uid"].as_str().unwrap().to_owned();
-    let (status, body) = call(&server, "POST", BUCKETS, "application/json", Some(bucket("bk1", json!({})))).await;
+    let (status, body) = call(&server, "POST", BUCKETS, "application/json", Some(bucket("bk1", &json!({})))).await;
     assert_eq!((status, body["reason"].as_str()), (409, Some("AlreadyExists")));
     let (status, body) = call(
         &server,
         "POST",
         BUCKETS,
         "application/json",
-        Some(bucket("bk2", json!({"spec": {"bucketName": "a..b"}}))),
+        Some(bucket("bk2", &json!({"spec": {"bucketName": "a..b"}}))),
     )
     .await;
     assert_eq!((status, body["reason"].as_str()), (422, Some("Invalid")));
@@ -132,13 +133,15 @@ async fn generation_status_finalizers_and_garbage_collection() {
     assert_eq!(after_spec["status"]["bucketName"], "bk1", "the main resource cannot write status");
 
     // An owned ConfigMap goes when its owner goes; the owner waits for its finalizer.
-    let owned = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "ownerReferences": [{"apiVersion": "bleepstore.io/v1alpha1", "kind": "Bucket", "name": "bk1", "uid": uid}]}});
+    let owned = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm",
+        "ownerReferences": [{"apiVersion": "bleepstore.io/v1alpha1", "kind": "Bucket", "name": "bk1", "uid": uid}]}});
     assert_eq!(call(&server, "POST", "/api/v1/namespaces/ns/configmaps", "application/json", Some(owned)).await.0, 201);
     let rv = after_spec["metadata"]["resourceVersion"].as_str().unwrap().to_owned();
     let (_, deleting) = call(&server, "DELETE", &format!("{BUCKETS}/bk1"), "", None).await;
     assert!(deleting["metadata"]["deletionTimestamp"].is_string());
     assert_eq!(call(&server, "GET", "/api/v1/namespaces/ns/configmaps/cm", "", None).await.0, 200);
-    let remove = json!([{"op": "test", "path": "/metadata/finalizers/0", "value": "x/y"}, {"op": "remove", "path": "/metadata/finalizers/0"}]);
+    let remove = json!([{"op": "test", "path": "/metadata/finalizers/0", "value": "x/y"}, {"op": "remove",
+        "path": "/metadata/finalizers/0"}]);
     assert_eq!(
         call(&server, "PATCH", &format!("{BUCKETS}/bk1"), "application/json-patch+json", Some(remove)).await.0,
         200

@@ -10,7 +10,6 @@ use super::{meta_error, Req};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::meta::BucketRow;
 use crate::s3::acl::Acl;
-use crate::s3::body::BodyReader;
 use crate::s3::names::ObjectKey;
 use crate::s3::response;
 use crate::state::AppState;
@@ -25,11 +24,7 @@ async fn requested_acl(state: &AppState, req: Req, owner: &str) -> S3Result<Acl>
 
 async fn acl_from_request(state: &AppState, req: Req, owner: &str) -> S3Result<Acl> {
     let from_headers = Acl::from_headers(&req.headers)?;
-    let limits = &state.config.limits;
-    let body =
-        BodyReader::new(req.body, req.payload, &req.headers, limits.max_xml_body as u64, limits.body_idle_timeout())?
-            .read_small(limits.max_xml_body)
-            .await?;
+    let body = super::read_xml(state, req.body, req.payload, &req.headers).await?;
     let has_body = !body.iter().all(u8::is_ascii_whitespace);
     match (from_headers, has_body) {
         (Some(_), true) => Err(S3Error::new(S3ErrorCode::InvalidRequest)
@@ -48,11 +43,11 @@ async fn acl_from_request(state: &AppState, req: Req, owner: &str) -> S3Result<A
     }
 }
 
-pub fn get_bucket_acl(bucket: &BucketRow) -> Response {
+pub(crate) fn get_bucket_acl(bucket: &BucketRow) -> Response {
     response::xml(StatusCode::OK, Acl::from_stored(&bucket.acl).to_xml(&bucket.owner, &bucket.owner))
 }
 
-pub async fn put_bucket_acl(state: &Arc<AppState>, bucket: &BucketRow, req: Req) -> S3Result<Response> {
+pub(crate) async fn put_bucket_acl(state: &Arc<AppState>, bucket: &BucketRow, req: Req) -> S3Result<Response> {
     let acl = requested_acl(state, req, &bucket.owner).await?.for_bucket();
     if !state.db.set_bucket_acl(&bucket.name, &bucket.owner, acl.to_stored()).await.map_err(meta_error)? {
         return Err(S3Error::new(S3ErrorCode::NoSuchBucket).with_field("BucketName", bucket.name.as_str()));
@@ -60,7 +55,7 @@ pub async fn put_bucket_acl(state: &Arc<AppState>, bucket: &BucketRow, req: Req)
     Ok(response::empty(StatusCode::OK))
 }
 
-pub async fn get_object_acl(state: &Arc<AppState>, bucket: &BucketRow, key: &ObjectKey) -> S3Result<Response> {
+pub(crate) async fn get_object_acl(state: &Arc<AppState>, bucket: &BucketRow, key: &ObjectKey) -> S3Result<Response> {
     let row = state
         .db
         .get_object(&bucket.name, key.as_str())
@@ -72,7 +67,7 @@ pub async fn get_object_acl(state: &Arc<AppState>, bucket: &BucketRow, key: &Obj
 
 /// `version` (owner, blob id) names the object version whose permissions were checked: the
 /// ACL lands on that version or nowhere (a concurrent overwrite wins).
-pub async fn put_object_acl(
+pub(crate) async fn put_object_acl(
     state: &Arc<AppState>,
     bucket: &BucketRow,
     key: &ObjectKey,

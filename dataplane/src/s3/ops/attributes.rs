@@ -70,7 +70,7 @@ fn paging(headers: &HeaderMap) -> (usize, u32) {
     (max, marker)
 }
 
-pub async fn get_object_attributes(
+pub(crate) async fn get_object_attributes(
     state: &Arc<AppState>,
     bucket: &BucketRow,
     key: ObjectKey,

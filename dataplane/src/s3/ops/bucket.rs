@@ -12,7 +12,6 @@ use super::{meta_error, request_acl, Req};
 use crate::auth::Principal;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::meta::{now_ms, BucketRow, CreateBucketOutcome, DeleteBucketOutcome};
-use crate::s3::body::BodyReader;
 use crate::s3::endpoint::ListBucketsParams;
 use crate::s3::headers::iso8601;
 use crate::s3::names::BucketName;
@@ -36,7 +35,7 @@ fn token_decode(token: &str) -> S3Result<String> {
         })
 }
 
-pub async fn list_buckets(
+pub(crate) async fn list_buckets(
     state: &Arc<AppState>,
     principal: &Principal,
     params: ListBucketsParams,
@@ -89,15 +88,11 @@ pub(crate) struct CreateBucketConfiguration {
     location_constraint: Option<String>,
 }
 
-pub async fn create_bucket(state: &Arc<AppState>, req: Req, name: BucketName) -> S3Result<Response> {
+pub(crate) async fn create_bucket(state: &Arc<AppState>, req: Req, name: BucketName) -> S3Result<Response> {
     let acl = request_acl(state, &req.headers).await?.for_bucket().to_stored();
     super::reject_unsupported(&req.headers)?;
     let region = &state.config.region;
-    let limits = &state.config.limits;
-    let body =
-        BodyReader::new(req.body, req.payload, &req.headers, limits.max_xml_body as u64, limits.body_idle_timeout())?
-            .read_small(limits.max_xml_body)
-            .await?;
+    let body = super::read_xml(state, req.body, req.payload, &req.headers).await?;
     if !body.iter().all(u8::is_ascii_whitespace) {
         let config: CreateBucketConfiguration = xml::parse(&body)?;
         match config.location_constraint.as_deref().map(str::trim) {
@@ -135,29 +130,28 @@ pub async fn create_bucket(state: &Arc<AppState>, req: Req, name: BucketName) ->
     Ok(resp)
 }
 
-pub async fn delete_bucket(state: &Arc<AppState>, name: BucketName) -> S3Result<Response> {
-    match state.db.delete_bucket(name.as_str()).await.map_err(meta_error)? {
+pub(crate) async fn delete_bucket(state: &Arc<AppState>, bucket: &BucketRow) -> S3Result<Response> {
+    let name = &bucket.name;
+    match state.db.delete_bucket(name).await.map_err(meta_error)? {
         DeleteBucketOutcome::Deleted => {
             state.metrics.buckets.dec();
             Ok(response::empty(StatusCode::NO_CONTENT))
         }
         DeleteBucketOutcome::NoSuchBucket => {
-            Err(S3Error::new(S3ErrorCode::NoSuchBucket).with_field("BucketName", name.as_str()))
+            Err(S3Error::new(S3ErrorCode::NoSuchBucket).with_field("BucketName", name))
         }
-        DeleteBucketOutcome::NotEmpty => {
-            Err(S3Error::new(S3ErrorCode::BucketNotEmpty).with_field("BucketName", name.as_str()))
-        }
+        DeleteBucketOutcome::NotEmpty => Err(S3Error::new(S3ErrorCode::BucketNotEmpty).with_field("BucketName", name)),
     }
 }
 
-pub fn head_bucket(bucket: &BucketRow) -> Response {
+pub(crate) fn head_bucket(bucket: &BucketRow) -> Response {
     let mut resp = response::empty(StatusCode::OK);
     response::set(&mut resp, "x-amz-bucket-region", &bucket.region);
     response::set(&mut resp, "x-amz-access-point-alias", "false");
     resp
 }
 
-pub fn get_bucket_location(bucket: &BucketRow) -> Response {
+pub(crate) fn get_bucket_location(bucket: &BucketRow) -> Response {
     let mut w = XmlWriter::new();
     // us-east-1 is the empty element, as S3 answers it.
     if bucket.region == "us-east-1" {
@@ -171,7 +165,7 @@ pub fn get_bucket_location(bucket: &BucketRow) -> Response {
 }
 
 /// Versioning is never enabled here: the empty configuration says so.
-pub fn get_bucket_versioning() -> Response {
+pub(crate) fn get_bucket_versioning() -> Response {
     let mut w = XmlWriter::new();
     w.raw(&format!("<VersioningConfiguration xmlns=\"{}\"/>", xml::S3_NS));
     response::xml(StatusCode::OK, w.finish())

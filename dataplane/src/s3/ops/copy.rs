@@ -12,19 +12,19 @@ use super::{blob_error, meta_error, quoted, read, reject_unsupported, request_ac
 use crate::auth::Principal;
 use crate::checksum::ChecksumAlgorithm;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::meta::{now_ms, BucketRow, ObjectRow};
+use crate::meta::BucketRow;
+use crate::percent::decode;
 use crate::s3::acl::Permission;
 use crate::s3::authorize::{self, object_allows, Access, Decision};
 use crate::s3::conditional::{self, Outcome};
-use crate::s3::headers::{get, iso8601, object_meta_from};
+use crate::s3::headers::{get, iso8601, object_meta_from, write_condition};
 use crate::s3::names::{BucketName, ObjectKey};
-use crate::s3::path::decode;
 use crate::s3::response;
 use crate::s3::xml::XmlWriter;
 use crate::state::AppState;
 
 /// `x-amz-copy-source`: `[/]bucket/key[?versionId=…]`, URL-encoded.
-pub fn parse_copy_source(value: &str) -> S3Result<(BucketName, ObjectKey)> {
+pub(crate) fn parse_copy_source(value: &str) -> S3Result<(BucketName, ObjectKey)> {
     let invalid = || {
         S3Error::invalid_argument(
             "x-amz-copy-source",
@@ -65,7 +65,11 @@ fn directive(headers: &HeaderMap) -> S3Result<Directive> {
 }
 
 /// Resolves, authorizes, loads and pins the source object, checking its conditions.
-pub async fn load_source(state: &AppState, principal: &Principal, headers: &HeaderMap) -> S3Result<read::Pinned> {
+pub(crate) async fn load_source(
+    state: &AppState,
+    principal: &Principal,
+    headers: &HeaderMap,
+) -> S3Result<read::Pinned> {
     let source = get(headers, "x-amz-copy-source").unwrap_or_default();
     let (src_bucket, src_key) = parse_copy_source(source)?;
     let bucket = state
@@ -96,7 +100,12 @@ pub async fn load_source(state: &AppState, principal: &Principal, headers: &Head
     Ok(source)
 }
 
-pub async fn copy_object(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKey, req: Req) -> S3Result<Response> {
+pub(crate) async fn copy_object(
+    state: &Arc<AppState>,
+    bucket: &BucketRow,
+    key: ObjectKey,
+    req: Req,
+) -> S3Result<Response> {
     reject_unsupported(&req.headers)?;
     let directive = directive(&req.headers)?;
     let acl = request_acl(state, &req.headers).await?.to_stored();
@@ -104,10 +113,11 @@ pub async fn copy_object(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectK
     let source = pinned.row.clone();
     if source.bucket == bucket.name && source.key == key.as_str() && directive == Directive::Copy {
         return Err(S3Error::new(S3ErrorCode::InvalidRequest).with_message(
-            "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+            "This copy request is illegal because it is trying to copy an object to itself without changing the \
+                object's metadata, storage class, website redirect location or encryption attributes.",
         ));
     }
-    let mut meta = match directive {
+    let meta = match directive {
         Directive::Copy => source.meta.clone(),
         Directive::Replace => object_meta_from(&req.headers)?,
     };
@@ -132,21 +142,8 @@ pub async fn copy_object(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectK
             source.blob_id, received.size, source.size
         )));
     }
-    meta.checksum = received.checksum.clone();
-    let row = ObjectRow {
-        bucket: bucket.name.clone(),
-        key: key.as_str().to_owned(),
-        blob_id: String::new(),
-        size: received.size,
-        etag: received.md5_hex(),
-        last_modified_ms: now_ms(),
-        meta,
-        owner: req.principal.owner_id().to_owned(),
-        acl,
-        parts_count: 0,
-        inline: false,
-    };
-    let row = received.commit(state, row, super::put::put_condition(&req.headers)).await?;
+    let row = received.object_row(&bucket.name, key.as_str(), meta, req.principal.owner_id(), acl);
+    let row = received.commit(state, row, write_condition(&req.headers)).await?;
 
     let mut w = XmlWriter::new();
     w.root("CopyObjectResult");

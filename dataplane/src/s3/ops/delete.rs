@@ -8,9 +8,8 @@ use axum::response::Response;
 use http::StatusCode;
 use serde::Deserialize;
 
-use super::put::{content_md5, requested_checksum, trailer_value};
+use super::store::Digests;
 use super::{meta_error, Req};
-use crate::checksum::ChecksumHasher;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::meta::{BucketRow, DeleteCondition, DeleteOutcome, Refusal};
 use crate::s3::body::BodyReader;
@@ -49,7 +48,12 @@ fn refusal_error(refusal: Refusal, key: &str) -> S3Error {
     }
 }
 
-pub async fn delete_object(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKey, req: Req) -> S3Result<Response> {
+pub(crate) async fn delete_object(
+    state: &Arc<AppState>,
+    bucket: &BucketRow,
+    key: ObjectKey,
+    req: Req,
+) -> S3Result<Response> {
     let condition = delete_condition(&req.headers)?;
     match state.db.delete_object(&bucket.name, key.as_str(), condition).await.map_err(meta_error)? {
         DeleteOutcome::Deleted(Some(_)) => {
@@ -102,40 +106,17 @@ fn parse_iso8601_secs(value: &str) -> Option<i64> {
         .map(time::OffsetDateTime::unix_timestamp)
 }
 
-pub async fn delete_objects(state: &Arc<AppState>, bucket: &BucketRow, req: Req) -> S3Result<Response> {
-    let md5 = content_md5(&req.headers)?;
-    let checksum = requested_checksum(&req.headers)?;
-    if md5.is_none() && checksum.header_value.is_none() && !checksum.in_trailer {
+pub(crate) async fn delete_objects(state: &Arc<AppState>, bucket: &BucketRow, req: Req) -> S3Result<Response> {
+    let digests = Digests::from_headers(&req.headers)?;
+    if !digests.has_value() {
         return Err(S3Error::new(S3ErrorCode::InvalidRequest)
             .with_message("Missing required header for this request: Content-MD5 or x-amz-checksum-*"));
     }
     let limits = &state.config.limits;
     let mut reader =
         BodyReader::new(req.body, req.payload, &req.headers, limits.max_xml_body as u64, limits.body_idle_timeout())?;
-    let mut body = Vec::new();
-    while let Some(data) = reader.next().await? {
-        body.extend_from_slice(&data);
-    }
-    if let Some(expected) = md5 {
-        if <[u8; 16]>::from(md5::Md5::digest(&body)) != expected {
-            return Err(S3ErrorCode::BadDigest.into());
-        }
-    }
-    if let (Some(algorithm), true) = (checksum.algorithm, checksum.in_trailer || checksum.header_value.is_some()) {
-        let expected = if checksum.in_trailer {
-            trailer_value(&reader, algorithm)?
-        } else {
-            checksum.header_value.clone().unwrap_or_default()
-        };
-        let mut h = ChecksumHasher::new(algorithm);
-        h.update(&body);
-        if h.finish() != expected {
-            return Err(S3Error::new(S3ErrorCode::BadDigest).with_message(format!(
-                "The {} you specified did not match the calculated checksum.",
-                algorithm.name().to_uppercase()
-            )));
-        }
-    }
+    let body = reader.read_all(limits.max_xml_body, S3ErrorCode::MalformedXML).await?;
+    digests.verify_buffered(&body, reader.trailers())?;
     let request: Delete = xml::parse(&body)?;
     if request.objects.is_empty() || request.objects.len() > MAX_DELETE_KEYS {
         return Err(S3Error::new(S3ErrorCode::MalformedXML)
@@ -196,5 +177,3 @@ pub async fn delete_objects(state: &Arc<AppState>, bucket: &BucketRow, req: Req)
     w.close("DeleteResult");
     Ok(response::xml(StatusCode::OK, w.finish()))
 }
-
-use md5::Digest as _;

@@ -27,7 +27,7 @@ fn validators(resp: &mut Response, row: &ObjectRow) {
     response::set(resp, "last-modified", &http_date(row.last_modified_ms));
 }
 
-pub async fn get_object(
+pub(crate) async fn get_object(
     state: &Arc<AppState>,
     bucket: &BucketRow,
     key: ObjectKey,

@@ -45,7 +45,11 @@ fn decode_token(token: &str) -> S3Result<ListStart> {
     }
 }
 
-pub async fn list_objects(state: &Arc<AppState>, bucket: &BucketRow, p: ListObjectsParams) -> S3Result<Response> {
+pub(crate) async fn list_objects(
+    state: &Arc<AppState>,
+    bucket: &BucketRow,
+    p: ListObjectsParams,
+) -> S3Result<Response> {
     let delimiter = p.delimiter.as_deref();
     let start = match (p.version, &p.continuation_token, &p.start_after, &p.marker) {
         (ListVersion::V2, Some(token), _, _) => decode_token(token)?,

@@ -9,8 +9,7 @@ use http::StatusCode;
 use md5::{Digest, Md5};
 use serde::Deserialize;
 
-use super::put::{content_md5, requested_checksum, trailer_value};
-use super::store::Sink;
+use super::store::{receive, Digests, Sink};
 use super::{blob_error, meta_error, quoted, reject_unsupported, request_acl, Req};
 use crate::checksum::{ChecksumAlgorithm, ChecksumHasher, ChecksumType};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
@@ -23,9 +22,9 @@ use crate::s3::xml::{self, XmlWriter};
 use crate::state::AppState;
 
 /// Every part but the last must be at least this large.
-pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+pub(crate) const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// The largest part S3 accepts.
-pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+pub(crate) const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 
 fn no_such_upload(upload_id: &str) -> S3Error {
     S3Error::new(S3ErrorCode::NoSuchUpload).with_field("UploadId", upload_id)
@@ -64,7 +63,7 @@ fn upload_checksum(headers: &http::HeaderMap) -> S3Result<Option<(ChecksumAlgori
     }
 }
 
-pub async fn create(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKey, req: Req) -> S3Result<Response> {
+pub(crate) async fn create(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKey, req: Req) -> S3Result<Response> {
     reject_unsupported(&req.headers)?;
     let meta = object_meta_from(&req.headers)?;
     let acl = request_acl(state, &req.headers).await?.to_stored();
@@ -133,7 +132,8 @@ async fn store_part(
             }
             other => {
                 if let Err(e) = state.blobs.delete(&blob_id).await {
-                    tracing::warn!(blob_id, error = %e, "could not remove the blob of a refused part; the start-up sweep will");
+                    tracing::warn!(blob_id, error = %e,
+                        "could not remove the blob of a refused part; the start-up sweep will");
                 }
                 match other {
                     Ok(_) => Err(no_such_upload(&upload_id)),
@@ -154,7 +154,7 @@ fn part_response(part: &PartRow, algorithm: Option<ChecksumAlgorithm>) -> Respon
     resp
 }
 
-pub async fn upload_part(
+pub(crate) async fn upload_part(
     state: &Arc<AppState>,
     bucket: &BucketRow,
     key: ObjectKey,
@@ -165,10 +165,9 @@ pub async fn upload_part(
     let upload = upload_for(state, bucket, &key, &upload_id).await?;
     let h = &req.headers;
     reject_unsupported(h)?;
-    let md5 = content_md5(h)?;
-    let requested = requested_checksum(h)?;
+    let digests = Digests::from_headers(h)?;
     let upload_algorithm = upload.checksum_algorithm.as_deref().and_then(ChecksumAlgorithm::parse);
-    if let (Some(asked), Some(declared)) = (requested.algorithm, upload_algorithm) {
+    if let (Some(asked), Some(declared)) = (digests.algorithm(), upload_algorithm) {
         if asked != declared {
             return Err(S3Error::new(S3ErrorCode::InvalidRequest).with_message(format!(
                 "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
@@ -177,27 +176,18 @@ pub async fn upload_part(
             )));
         }
     }
-    let algorithm = requested.algorithm.or(upload_algorithm);
+    let algorithm = digests.algorithm().or(upload_algorithm);
     let limits = &state.config.limits;
-    let mut reader = BodyReader::new(req.body, req.payload, h, MAX_PART_SIZE, limits.body_idle_timeout())?;
-    let mut sink = Sink::for_blob(state, algorithm, reader.declared_len()).await?;
-    while let Some(data) = reader.next().await? {
-        sink.write(data).await?;
-    }
-    let mut received = sink.finish().await?;
-    received.check_content_md5(md5.as_ref())?;
-    let expected = match (requested.in_trailer, requested.algorithm) {
-        (true, Some(a)) => Some(trailer_value(&reader, a)?),
-        _ => requested.header_value.clone(),
-    };
-    received.check_checksum(expected.as_deref())?;
+    let reader = BodyReader::new(req.body, req.payload, h, MAX_PART_SIZE, limits.body_idle_timeout())?;
+    let sink = Sink::for_blob(state, algorithm, reader.declared_len()).await?;
+    let mut received = receive(reader, sink, &digests).await?;
     received.part_number = part_number;
     let checksum = received.checksum.as_ref().map(|c| c.value.clone());
     let part = store_part(state, bucket, &key, &upload_id, received, checksum).await?;
     Ok(part_response(&part, algorithm))
 }
 
-pub async fn upload_part_copy(
+pub(crate) async fn upload_part_copy(
     state: &Arc<AppState>,
     bucket: &BucketRow,
     key: ObjectKey,
@@ -212,9 +202,12 @@ pub async fn upload_part_copy(
     let span = match get(&req.headers, "x-amz-copy-source-range") {
         None => 0..size,
         Some(v) => {
-            let bad = || {
-                S3Error::invalid_argument("x-amz-copy-source-range", v, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")
-            };
+            let bad =
+                || {
+                    S3Error::invalid_argument("x-amz-copy-source-range", v,
+                    "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are \
+                        the zero-based offsets of the first and last bytes to copy")
+                };
             let (first, last) = v.trim().strip_prefix("bytes=").and_then(|r| r.split_once('-')).ok_or_else(bad)?;
             let (first, last) = (first.parse::<u64>().map_err(|_| bad())?, last.parse::<u64>().map_err(|_| bad())?);
             if first > last {
@@ -424,21 +417,17 @@ fn assemble(
     Ok((row, given.iter().map(|g| g.part_number).collect()))
 }
 
-pub async fn complete(
+pub(crate) async fn complete(
     state: &Arc<AppState>,
     bucket: &BucketRow,
     key: ObjectKey,
     upload_id: String,
     req: Req,
 ) -> S3Result<Response> {
-    let condition = super::put::put_condition(&req.headers);
+    let condition = crate::s3::headers::write_condition(&req.headers);
     let expected = Expected::from_headers(&req.headers)?;
     let host = get(&req.headers, "host").unwrap_or("localhost").to_owned();
-    let limits = &state.config.limits;
-    let body =
-        BodyReader::new(req.body, req.payload, &req.headers, limits.max_xml_body as u64, limits.body_idle_timeout())?
-            .read_small(limits.max_xml_body)
-            .await?;
+    let body = super::read_xml(state, req.body, req.payload, &req.headers).await?;
     let request: CompleteRequest = xml::parse(&body)?;
     if request.parts.is_empty() {
         return Err(S3Error::new(S3ErrorCode::MalformedXML).with_message("You must specify at least one part"));
@@ -503,7 +492,12 @@ pub async fn complete(
     Ok(response::xml(StatusCode::OK, w.finish()))
 }
 
-pub async fn abort(state: &Arc<AppState>, bucket: &BucketRow, key: ObjectKey, upload_id: String) -> S3Result<Response> {
+pub(crate) async fn abort(
+    state: &Arc<AppState>,
+    bucket: &BucketRow,
+    key: ObjectKey,
+    upload_id: String,
+) -> S3Result<Response> {
     if !state.db.abort_upload(&bucket.name, key.as_str(), &upload_id).await.map_err(meta_error)? {
         return Err(no_such_upload(&upload_id));
     }

@@ -23,7 +23,11 @@ fn owner(w: &mut XmlWriter, tag: &str, id: &str) {
     w.close(tag);
 }
 
-pub async fn list_uploads(state: &Arc<AppState>, bucket: &BucketRow, p: ListUploadsParams) -> S3Result<Response> {
+pub(crate) async fn list_uploads(
+    state: &Arc<AppState>,
+    bucket: &BucketRow,
+    p: ListUploadsParams,
+) -> S3Result<Response> {
     let page = state
         .db
         .list_uploads(
@@ -85,7 +89,7 @@ pub async fn list_uploads(state: &Arc<AppState>, bucket: &BucketRow, p: ListUplo
     Ok(response::xml(StatusCode::OK, w.finish()))
 }
 
-pub async fn list_parts(
+pub(crate) async fn list_parts(
     state: &Arc<AppState>,
     bucket: &BucketRow,
     key: ObjectKey,

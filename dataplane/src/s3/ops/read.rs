@@ -14,7 +14,7 @@ use crate::pins::PinGuard;
 use crate::state::AppState;
 
 /// An object resolved for reading, pinned until this value (or the stream made from it) drops.
-pub struct Pinned {
+pub(crate) struct Pinned {
     pub row: ObjectRow,
     pub layout: Layout,
     guard: Option<PinGuard>,
@@ -24,7 +24,7 @@ pub struct Pinned {
 /// deletion was not queued in between, so the row is read again after pinning: if it still
 /// names the same blob or manifest, no deletion of it can have been queued before the pin took
 /// hold. Inline bytes arrive with the row and need no pin.
-pub async fn load(state: &AppState, bucket: &str, key: &str) -> S3Result<Pinned> {
+pub(crate) async fn load(state: &AppState, bucket: &str, key: &str) -> S3Result<Pinned> {
     for _ in 0..3 {
         let (row, layout) = state
             .db
@@ -47,7 +47,7 @@ pub async fn load(state: &AppState, bucket: &str, key: &str) -> S3Result<Pinned>
 
 impl Pinned {
     /// The byte span of part `n` (1-based) of this object.
-    pub fn part_span(&self, n: u32) -> Option<Range<u64>> {
+    pub(crate) fn part_span(&self, n: u32) -> Option<Range<u64>> {
         let Layout::Parts(parts) = &self.layout else { return (n == 1).then_some(0..self.row.size) };
         // `partNumber` counts the object's parts 1..=x-amz-mp-parts-count in order, whatever
         // numbers they had during the upload.
@@ -57,7 +57,7 @@ impl Pinned {
     }
 
     /// Streams `span` (the whole object when `None`); the pin lives as long as the stream.
-    pub async fn open(self, state: &AppState, span: Option<Range<u64>>) -> S3Result<BlobStream> {
+    pub(crate) async fn open(self, state: &AppState, span: Option<Range<u64>>) -> S3Result<BlobStream> {
         let Pinned { row, layout, guard } = self;
         let span = span.unwrap_or(0..row.size);
         let parts = match layout {

@@ -13,7 +13,9 @@ use super::{blob_error, meta_error};
 use crate::blob::{new_blob_id, BlobStore, BlobWriter};
 use crate::checksum::{ChecksumAlgorithm, ChecksumHasher};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::meta::{Checksum, ObjectRow, PutCondition, PutOutcome};
+use crate::meta::{now_ms, Checksum, ObjectMeta, ObjectRow, PutCondition, PutOutcome};
+use crate::s3::body::BodyReader;
+use crate::s3::headers::{content_md5, requested_checksum, trailer_value, RequestedChecksum};
 use crate::state::AppState;
 
 /// Bodies at least this large are hashed on their own thread, beside the request task that
@@ -83,6 +85,75 @@ impl Hashing {
     }
 }
 
+/// What a request says its body must be: `Content-MD5`, and a checksum in a header or a trailer.
+pub(super) struct Digests {
+    md5: Option<[u8; 16]>,
+    checksum: RequestedChecksum,
+}
+
+impl Digests {
+    pub(super) fn from_headers(headers: &http::HeaderMap) -> S3Result<Self> {
+        Ok(Self { md5: content_md5(headers)?, checksum: requested_checksum(headers)? })
+    }
+
+    /// The checksum the request asks to be computed.
+    pub(super) fn algorithm(&self) -> Option<ChecksumAlgorithm> {
+        self.checksum.algorithm
+    }
+
+    /// Does the request carry a value to verify (not only an algorithm to compute)?
+    pub(super) fn has_value(&self) -> bool {
+        self.md5.is_some() || self.checksum.header_value.is_some() || self.checksum.in_trailer
+    }
+
+    /// The checksum value to compare with, from its header or (once the body ended) its trailer.
+    fn expected_checksum(&self, trailers: &[(String, String)]) -> S3Result<Option<String>> {
+        match (self.checksum.in_trailer, self.checksum.algorithm) {
+            (true, Some(a)) => Ok(Some(trailer_value(trailers, a)?)),
+            _ => Ok(self.checksum.header_value.clone()),
+        }
+    }
+
+    /// Verifies a body read whole (small documents): MD5 and checksum.
+    pub(super) fn verify_buffered(&self, body: &[u8], trailers: &[(String, String)]) -> S3Result<()> {
+        if let Some(expected) = self.md5 {
+            let actual: [u8; 16] = Md5::digest(body).into();
+            if actual != expected {
+                return Err(S3ErrorCode::BadDigest.into());
+            }
+        }
+        if let (Some(algorithm), Some(expected)) = (self.checksum.algorithm, self.expected_checksum(trailers)?) {
+            let mut h = ChecksumHasher::new(algorithm);
+            h.update(body);
+            check_checksum(algorithm.name(), &h.finish(), &expected)?;
+        }
+        Ok(())
+    }
+}
+
+fn check_checksum(algorithm: &str, actual: &str, expected: &str) -> S3Result<()> {
+    if actual == expected {
+        return Ok(());
+    }
+    Err(S3Error::new(S3ErrorCode::BadDigest)
+        .with_message(format!("The {} you specified did not match the calculated checksum.", algorithm.to_uppercase())))
+}
+
+/// Streams `reader` into `sink`, then checks what arrived against `digests`: the body's own
+/// checks (framing, declared length, payload hash, signatures) end the stream, then
+/// `Content-MD5` (`BadDigest`), then the checksum (`BadDigest`). Nothing is committed here.
+pub(super) async fn receive(mut reader: BodyReader, mut sink: Sink, digests: &Digests) -> S3Result<Received> {
+    while let Some(data) = reader.next().await? {
+        sink.write(data).await?;
+    }
+    let received = sink.finish().await?;
+    received.check_content_md5(digests.md5.as_ref())?;
+    if let (Some(expected), Some(actual)) = (digests.expected_checksum(reader.trailers())?, &received.checksum) {
+        check_checksum(&actual.algorithm, &actual.value, &expected)?;
+    }
+    Ok(received)
+}
+
 /// Where received bytes go: a new blob, or (small objects) memory, to be stored in the
 /// metadata row's transaction.
 enum Dest {
@@ -91,7 +162,7 @@ enum Dest {
 }
 
 /// Hashes bytes on their way into a blob (or into an inline buffer).
-pub struct Sink {
+pub(super) struct Sink {
     dest: Dest,
     hashing: Hashing,
     size: u64,
@@ -100,7 +171,7 @@ pub struct Sink {
 }
 
 /// A body fully received (not yet committed) and what was computed over it.
-pub struct Received {
+pub(super) struct Received {
     dest: Dest,
     /// Set by UploadPart: which part these bytes are.
     pub part_number: u32,
@@ -114,7 +185,7 @@ impl Sink {
     /// when it fits `storage.inline_max_size`, written to a new blob otherwise. A body of
     /// unknown length (plain chunked transfer) starts inline and moves to a blob once it
     /// outgrows the limit.
-    pub async fn for_object(
+    pub(super) async fn for_object(
         state: &AppState,
         checksum: Option<ChecksumAlgorithm>,
         expected: Option<u64>,
@@ -129,7 +200,7 @@ impl Sink {
     }
 
     /// A sink that always writes a blob (multipart parts, which completion links by blob id).
-    pub async fn for_blob(
+    pub(super) async fn for_blob(
         state: &AppState,
         checksum: Option<ChecksumAlgorithm>,
         expected: Option<u64>,
@@ -150,7 +221,7 @@ impl Sink {
         Self { dest, hashing, size: 0, inline_max, blobs: state.blobs.clone() }
     }
 
-    pub async fn write(&mut self, data: Bytes) -> S3Result<()> {
+    pub(super) async fn write(&mut self, data: Bytes) -> S3Result<()> {
         self.hashing.update(&data).await?;
         self.size += data.len() as u64;
         if let Dest::Inline(buf) = &mut self.dest {
@@ -173,7 +244,7 @@ impl Sink {
         }
     }
 
-    pub async fn finish(self) -> S3Result<Received> {
+    pub(super) async fn finish(self) -> S3Result<Received> {
         let hashers = self.hashing.finish().await?;
         let checksum = hashers.checksum.map(|(a, h)| Checksum { algorithm: a.name().to_owned(), value: h.finish() });
         Ok(Received { dest: self.dest, part_number: 0, size: self.size, md5: hashers.md5.finalize().into(), checksum })
@@ -181,12 +252,12 @@ impl Sink {
 }
 
 impl Received {
-    pub fn md5_hex(&self) -> String {
+    pub(super) fn md5_hex(&self) -> String {
         hex::encode(self.md5)
     }
 
     /// Compares the client's `Content-MD5` (base64) with what was received.
-    pub fn check_content_md5(&self, content_md5: Option<&[u8; 16]>) -> S3Result<()> {
+    pub(super) fn check_content_md5(&self, content_md5: Option<&[u8; 16]>) -> S3Result<()> {
         match content_md5 {
             Some(expected) if *expected != self.md5 => Err(S3Error::new(S3ErrorCode::BadDigest)
                 .with_field("ExpectedDigest", base64::engine::general_purpose::STANDARD.encode(expected))
@@ -195,20 +266,33 @@ impl Received {
         }
     }
 
-    /// Compares the client's `x-amz-checksum-*` value with what was received.
-    pub fn check_checksum(&self, expected: Option<&str>) -> S3Result<()> {
-        let (Some(expected), Some(actual)) = (expected, &self.checksum) else { return Ok(()) };
-        if expected != actual.value {
-            return Err(S3Error::new(S3ErrorCode::BadDigest).with_message(format!(
-                "The {} you specified did not match the calculated checksum.",
-                actual.algorithm.to_uppercase()
-            )));
+    /// The row of a new object (one blob, or inline) made of these bytes: not yet committed.
+    pub(super) fn object_row(
+        &self,
+        bucket: &str,
+        key: &str,
+        mut meta: ObjectMeta,
+        owner: &str,
+        acl: String,
+    ) -> ObjectRow {
+        meta.checksum = self.checksum.clone();
+        ObjectRow {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            blob_id: String::new(),
+            size: self.size,
+            etag: self.md5_hex(),
+            last_modified_ms: now_ms(),
+            meta,
+            owner: owner.to_owned(),
+            acl,
+            parts_count: 0,
+            inline: false,
         }
-        Ok(())
     }
 
     /// Commits the blob alone (the caller records it); returns its id.
-    pub async fn into_blob(self) -> S3Result<String> {
+    pub(super) async fn into_blob(self) -> S3Result<String> {
         match self.dest {
             Dest::Blob(writer) => writer.commit().await.map_err(blob_error),
             Dest::Inline(_) => Err(S3Error::internal("a multipart part was received inline")),
@@ -217,46 +301,46 @@ impl Received {
 
     /// Commits the blob, then the row; a refused row removes the blob again. Runs to the end
     /// even if the client goes away, so the two never disagree.
-    pub async fn commit(
+    pub(super) async fn commit(
         self,
         state: &Arc<AppState>,
         mut row: ObjectRow,
         condition: PutCondition,
     ) -> S3Result<ObjectRow> {
         let state = state.clone();
-        let task = tokio::spawn(async move {
-            let (blob_id, inline) = match self.dest {
-                Dest::Blob(writer) => (writer.commit().await.map_err(blob_error)?, None),
-                // An inline object's id names its row in the metadata, never a blob.
-                Dest::Inline(buf) => (new_blob_id(), Some(buf.freeze())),
-            };
-            row.blob_id = blob_id.clone();
-            row.inline = inline.is_some();
-            let outcome = state.db.put_object(row.clone(), inline, condition).await;
-            let stored = matches!(outcome, Ok(PutOutcome::Stored { .. }));
-            if !stored && !row.inline {
-                if let Err(e) = state.blobs.delete(&blob_id).await {
-                    tracing::warn!(blob_id, error = %e, "could not remove the blob of a refused write; the start-up sweep will");
-                }
-            }
-            match outcome.map_err(meta_error)? {
-                PutOutcome::Stored { replaced } => {
-                    match replaced {
-                        Some(_) => state.deleter.notify_one(),
-                        None => state.metrics.objects.inc(),
+        let task =
+            tokio::spawn(async move {
+                let (blob_id, inline) = match self.dest {
+                    Dest::Blob(writer) => (writer.commit().await.map_err(blob_error)?, None),
+                    // An inline object's id names its row in the metadata, never a blob.
+                    Dest::Inline(buf) => (new_blob_id(), Some(buf.freeze())),
+                };
+                row.blob_id = blob_id.clone();
+                row.inline = inline.is_some();
+                let outcome = state.db.put_object(row.clone(), inline, condition).await;
+                let stored = matches!(outcome, Ok(PutOutcome::Stored { .. }));
+                if !stored && !row.inline {
+                    if let Err(e) = state.blobs.delete(&blob_id).await {
+                        tracing::warn!(blob_id, error = %e,
+                        "could not remove the blob of a refused write; the start-up sweep will");
                     }
-                    Ok(row)
                 }
-                PutOutcome::NoSuchBucket => {
-                    Err(S3Error::new(S3ErrorCode::NoSuchBucket).with_field("BucketName", row.bucket))
+                match outcome.map_err(meta_error)? {
+                    PutOutcome::Stored { replaced } => {
+                        match replaced {
+                            Some(_) => state.deleter.notify_one(),
+                            None => state.metrics.objects.inc(),
+                        }
+                        Ok(row)
+                    }
+                    PutOutcome::NoSuchBucket => {
+                        Err(S3Error::new(S3ErrorCode::NoSuchBucket).with_field("BucketName", row.bucket))
+                    }
+                    PutOutcome::NoSuchKey => Err(S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", row.key)),
+                    PutOutcome::PreconditionFailed => Err(S3Error::new(S3ErrorCode::PreconditionFailed)
+                        .with_field("Condition", "If-Match / If-None-Match")),
                 }
-                PutOutcome::NoSuchKey => Err(S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", row.key)),
-                PutOutcome::PreconditionFailed => {
-                    Err(S3Error::new(S3ErrorCode::PreconditionFailed)
-                        .with_field("Condition", "If-Match / If-None-Match"))
-                }
-            }
-        });
+            });
         task.await.map_err(S3Error::internal)?
     }
 }

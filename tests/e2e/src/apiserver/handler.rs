@@ -32,7 +32,7 @@ pub struct RequestRecord {
     pub name: String,
 }
 
-pub fn router(state: Arc<Shared>) -> Router {
+pub(super) fn router(state: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(state)
 }
 
@@ -46,7 +46,7 @@ fn json_response(status: u16, body: &Value) -> Response {
     response
 }
 
-fn error_response(error: ApiError) -> Response {
+fn error_response(error: &ApiError) -> Response {
     json_response(error.code, &error.status())
 }
 
@@ -60,7 +60,7 @@ async fn handle(
 ) -> Response {
     let target = match path::parse(uri.path()) {
         Some(target) => target,
-        None => return error_response(ApiError::not_found("path", uri.path())),
+        None => return error_response(&ApiError::not_found("path", uri.path())),
     };
     let store = || state.store.lock().unwrap_or_else(|e| e.into_inner());
     match target {
@@ -72,11 +72,11 @@ async fn handle(
         Target::Groups => json_response(200, &resources::group_list(&store().types)),
         Target::GroupVersion { group, version } => match resources::resource_list(&store().types, &group, &version) {
             Some(list) => json_response(200, &list),
-            None => error_response(ApiError::not_found("group version", &format!("{group}/{version}"))),
+            None => error_response(&ApiError::not_found("group version", &format!("{group}/{version}"))),
         },
         Target::Resource(path) => {
             let Some(t) = store().find_type(&path.group, &path.version, &path.resource) else {
-                return error_response(ApiError::not_found("resource", &path.resource));
+                return error_response(&ApiError::not_found("resource", &path.resource));
             };
             let watching = query.get("watch").is_some_and(|w| w == "true" || w == "1");
             log(&state, &method, &headers, &path, watching);
@@ -93,7 +93,7 @@ async fn handle(
                     }
                     json_response(status, &value)
                 }
-                Err(error) => error_response(error),
+                Err(error) => error_response(&error),
             }
         }
     }

@@ -7,13 +7,13 @@ use serde_json::Value;
 
 use super::errors::ApiError;
 
-pub fn merge_patch(target: &Value, patch: &Value) -> Value {
+pub(super) fn merge_patch(target: &Value, patch: &Value) -> Value {
     let mut out = target.clone();
     json_patch::merge(&mut out, patch);
     out
 }
 
-pub fn json_patch(target: &Value, patch: &Value) -> Result<Value, ApiError> {
+pub(super) fn json_patch(target: &Value, patch: &Value) -> Result<Value, ApiError> {
     // As the real server does, `test` of a missing path against null succeeds.
     let mut patch = patch.clone();
     if let Some(ops) = patch.as_array_mut() {
@@ -33,7 +33,7 @@ pub fn json_patch(target: &Value, patch: &Value) -> Result<Value, ApiError> {
 
 /// Server-side apply of `applied` by a manager whose previous applied configuration was
 /// `previous`, onto `current`.
-pub fn apply(current: &Value, applied: &Value, previous: Option<&Value>) -> Value {
+pub(super) fn apply(current: &Value, applied: &Value, previous: Option<&Value>) -> Value {
     let mut out = current.clone();
     if let Some(previous) = previous {
         remove_dropped(&mut out, previous, applied);

@@ -3,7 +3,7 @@
 
 /// A parsed resource path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResourcePath {
+pub(super) struct ResourcePath {
     pub group: String,
     pub version: String,
     pub namespace: Option<String>,
@@ -14,7 +14,7 @@ pub struct ResourcePath {
 
 /// What a path asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub(super) enum Target {
     /// `/api`
     CoreVersions,
     /// `/apis`
@@ -28,7 +28,7 @@ pub enum Target {
     Version,
 }
 
-pub fn parse(path: &str) -> Option<Target> {
+pub(super) fn parse(path: &str) -> Option<Target> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (group, version, rest) = match segments.as_slice() {
         ["version"] => return Some(Target::Version),

@@ -65,7 +65,7 @@ impl ResourceType {
 }
 
 /// The built-in kinds: what the operator, the harness and kubectl touch.
-pub fn builtins() -> Vec<ResourceType> {
+pub(super) fn builtins() -> Vec<ResourceType> {
     vec![
         ResourceType::builtin("", "v1", "Namespace", "namespaces", false, true),
         ResourceType::builtin("", "v1", "Secret", "secrets", true, false),
@@ -92,7 +92,7 @@ pub fn builtins() -> Vec<ResourceType> {
 }
 
 /// The types a CRD defines (one per served version).
-pub fn from_crd(crd: &Value) -> Vec<ResourceType> {
+pub(super) fn from_crd(crd: &Value) -> Vec<ResourceType> {
     let spec = &crd["spec"];
     let names = &spec["names"];
     let strings = |v: &Value| {
@@ -118,11 +118,11 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceType> {
         .collect()
 }
 
-pub fn core_versions() -> Value {
+pub(super) fn core_versions() -> Value {
     json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []})
 }
 
-pub fn group_list(types: &[ResourceType]) -> Value {
+pub(super) fn group_list(types: &[ResourceType]) -> Value {
     let mut groups: Vec<(String, String)> =
         types.iter().filter(|t| !t.group.is_empty()).map(|t| (t.group.clone(), t.version.clone())).collect();
     groups.sort();
@@ -131,13 +131,13 @@ pub fn group_list(types: &[ResourceType]) -> Value {
         .into_iter()
         .map(|(group, version)| {
             let gv = json!({"groupVersion": format!("{group}/{version}"), "version": version});
-            json!({"name": group, "versions": [gv.clone()], "preferredVersion": gv})
+            json!({"name": group, "versions": [gv], "preferredVersion": gv})
         })
         .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
-pub fn resource_list(types: &[ResourceType], group: &str, version: &str) -> Option<Value> {
+pub(super) fn resource_list(types: &[ResourceType], group: &str, version: &str) -> Option<Value> {
     let resources: Vec<Value> =
         types.iter().filter(|t| t.group == group && t.version == version).flat_map(ResourceType::discovery).collect();
     if resources.is_empty() {

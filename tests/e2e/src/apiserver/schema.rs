@@ -48,7 +48,7 @@ fn prune(schema: &Value, object: &mut Value, path: &str, strict: bool, out: &mut
 }
 
 /// Validates (and prunes and defaults) `object` of `kind` against `schema`.
-pub fn validate(
+pub(super) fn validate(
     kind: &str,
     schema: &Value,
     object: &mut Value,

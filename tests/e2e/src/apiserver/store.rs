@@ -189,8 +189,10 @@ impl Store {
         if crd["status"].is_null() {
             crd["status"] = json!({
             "conditions": [
-                {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found", "lastTransitionTime": now()},
-                {"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted", "lastTransitionTime": now()},
+                {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found",
+                    "lastTransitionTime": now()},
+                {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+                    "message": "the initial names have been accepted", "lastTransitionTime": now()},
             ],
             "acceptedNames": names,
             "storedVersions": crd["spec"]["versions"].as_array().into_iter().flatten().map(|v| v["name"].clone()).collect::<Vec<_>>(),
@@ -215,10 +217,15 @@ impl Store {
         let old = self.get(t, ns, name)?;
         if let Some(rv) = new["metadata"]["resourceVersion"].as_str() {
             if rv != old["metadata"]["resourceVersion"].as_str().unwrap_or_default() {
-                return Err(ApiError::new(409, "Conflict", format!(
-                    "Operation cannot be fulfilled on {}.{} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
+                return Err(ApiError::new(
+                    409,
+                    "Conflict",
+                    format!(
+                    "Operation cannot be fulfilled on {}.{} \"{name}\": the object has been modified; please apply \
+                        your changes to the latest version and try again",
                     t.plural, t.group
-                )));
+                ),
+                ));
             }
         }
         new = match part {

@@ -12,7 +12,7 @@ use bleepstore_e2e::apiserver::TestApiServer;
 use bleepstore_e2e::kubelet::Kubelet;
 use serde_json::Value;
 
-pub const NS: &str = "team-a";
+pub(crate) const NS: &str = "team-a";
 
 /// How long a condition may take before a test fails.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -24,7 +24,7 @@ fn binary_dir() -> PathBuf {
 }
 
 /// A binary built by `cargo test --workspace` next to this test's own binary.
-pub fn binary(name: &str) -> PathBuf {
+pub(crate) fn binary(name: &str) -> PathBuf {
     let path = binary_dir().join(name);
     assert!(
         path.exists(),
@@ -34,7 +34,7 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-pub struct Cluster {
+pub(crate) struct Cluster {
     pub api: TestApiServer,
     pub kubelet: Kubelet,
     operator: Option<tokio::process::Child>,
@@ -73,7 +73,7 @@ impl Drop for Cluster {
 }
 
 impl Cluster {
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let api = TestApiServer::start().await;
         std::fs::write(dir.path().join("kubeconfig"), api.kubeconfig(NS)).expect("kubeconfig");
@@ -87,7 +87,7 @@ impl Cluster {
     }
 
     /// Starts (or restarts) the operator process.
-    pub fn start_operator(&mut self) {
+    pub(crate) fn start_operator(&mut self) {
         if let Some(mut old) = self.operator.take() {
             let _ = old.start_kill();
         }
@@ -95,7 +95,7 @@ impl Cluster {
     }
 
     /// Runs one more operator replica (same configuration, its own metrics port and log).
-    pub fn spawn_operator(&self, metrics_port: u16, log_name: &str) -> tokio::process::Child {
+    pub(crate) fn spawn_operator(&self, metrics_port: u16, log_name: &str) -> tokio::process::Child {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join(log_name)).unwrap();
         tokio::process::Command::new(binary("bleepstore-operator"))
             .env_clear()
@@ -113,7 +113,7 @@ impl Cluster {
     }
 
     /// Stops the operator with SIGTERM (it releases its Lease) and waits for it to exit.
-    pub async fn stop_operator(&mut self) {
+    pub(crate) async fn stop_operator(&mut self) {
         if let Some(mut child) = self.operator.take() {
             let pid = child.id().expect("the operator runs").to_string();
             let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
@@ -124,7 +124,7 @@ impl Cluster {
         }
     }
 
-    pub fn kubectl(&self, args: &[&str]) -> Output {
+    pub(crate) fn kubectl(&self, args: &[&str]) -> Output {
         Command::new("kubectl")
             .env("KUBECONFIG", self.dir.path().join("kubeconfig"))
             .env("HOME", self.dir.path())
@@ -132,35 +132,38 @@ impl Cluster {
             .arg(self.dir.path().join("kube-cache"))
             .args(args)
             .output()
-            .expect("kubectl must be installed to run the operator end-to-end suite: see https://kubernetes.io/docs/tasks/tools/ (any v1.29+ client)")
+            .expect(
+                "kubectl must be installed to run the operator end-to-end suite: see \
+                https://kubernetes.io/docs/tasks/tools/ (any v1.29+ client)",
+            )
     }
 
-    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+    pub(crate) fn kubectl_ok(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
         assert!(out.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// `kubectl apply --server-side` of a manifest; returns kubectl's output.
-    pub fn apply(&self, manifest: &str) -> Output {
+    pub(crate) fn apply(&self, manifest: &str) -> Output {
         let path = self.dir.path().join(format!("manifest-{}.yaml", uuid_like()));
         std::fs::write(&path, manifest).unwrap();
         self.kubectl(&["apply", "--server-side", "--validate=false", "-f", path.to_str().unwrap()])
     }
 
-    pub fn apply_ok(&self, manifest: &str) {
+    pub(crate) fn apply_ok(&self, manifest: &str) {
         let out = self.apply(manifest);
         assert!(out.status.success(), "kubectl apply failed: {}", String::from_utf8_lossy(&out.stderr));
     }
 
     /// An object from the API server, if it exists.
-    pub fn get(&self, group: &str, plural: &str, name: &str) -> Option<Value> {
+    pub(crate) fn get(&self, group: &str, plural: &str, name: &str) -> Option<Value> {
         let store = self.api.state.store.lock().unwrap();
         let t = store.types.iter().find(|t| t.group == group && t.plural == plural).cloned()?;
         store.get(&t, NS, name).ok()
     }
 
-    pub fn list(&self, group: &str, plural: &str) -> Vec<Value> {
+    pub(crate) fn list(&self, group: &str, plural: &str) -> Vec<Value> {
         let store = self.api.state.store.lock().unwrap();
         let Some(t) = store.types.iter().find(|t| t.group == group && t.plural == plural).cloned() else {
             return Vec::new();
@@ -170,7 +173,7 @@ impl Cluster {
 
     /// Waits until `check` returns `Some`, re-checking on every change the API server records
     /// (and at least every 250 ms, for conditions outside it such as a process's state).
-    pub async fn wait_for<T>(&self, what: &str, mut check: impl FnMut(&Self) -> Option<T>) -> T {
+    pub(crate) async fn wait_for<T>(&self, what: &str, mut check: impl FnMut(&Self) -> Option<T>) -> T {
         let mut changes = self.api.state.store.lock().unwrap().changes.subscribe();
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
@@ -188,7 +191,7 @@ impl Cluster {
 
     /// Waits until an async `check` returns a non-empty string (re-checked at every change or
     /// 250 ms).
-    pub async fn wait_for_async<F: std::future::Future<Output = String>>(
+    pub(crate) async fn wait_for_async<F: std::future::Future<Output = String>>(
         &self,
         what: &str,
         check: impl Fn() -> F,
@@ -205,13 +208,13 @@ impl Cluster {
     }
 
     /// Returns at the next change the API server records, or after 250 ms.
-    pub async fn next_change(&self) {
+    pub(crate) async fn next_change(&self) {
         let mut changes = self.api.state.store.lock().unwrap().changes.subscribe();
         let _ = tokio::time::timeout(Duration::from_millis(250), changes.recv()).await;
     }
 
     /// Waits for the condition `type_` of a custom resource to have `status` (and returns it).
-    pub async fn wait_condition(&self, plural: &str, name: &str, type_: &str, status: &str) -> Value {
+    pub(crate) async fn wait_condition(&self, plural: &str, name: &str, type_: &str, status: &str) -> Value {
         self.wait_for(&format!("{plural}/{name} {type_}={status}"), |c| {
             let obj = c.get("bleepstore.io", plural, name)?;
             let generation = obj["metadata"]["generation"].clone();
@@ -222,7 +225,7 @@ impl Cluster {
     }
 
     /// A Secret's decoded data.
-    pub fn secret(&self, name: &str) -> Option<std::collections::BTreeMap<String, String>> {
+    pub(crate) fn secret(&self, name: &str) -> Option<std::collections::BTreeMap<String, String>> {
         let secret = self.get("", "secrets", name)?;
         Some(
             secret["data"]
@@ -241,7 +244,7 @@ impl Cluster {
     /// An S3 client configured only from a key Secret's environment variables, as an app
     /// using `envFrom` would be: the SDK reads `AWS_ENDPOINT_URL`, `AWS_REGION` and the keys
     /// itself. Cluster DNS names resolve through the kubelet harness.
-    pub async fn app_client(&self, env: &std::collections::BTreeMap<String, String>) -> aws_sdk_s3::Client {
+    pub(crate) async fn app_client(&self, env: &std::collections::BTreeMap<String, String>) -> aws_sdk_s3::Client {
         let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
@@ -259,7 +262,7 @@ impl Cluster {
     }
 
     /// An S3 client with the store's root credential (from its root Secret).
-    pub async fn root_client(&self, store: &str) -> aws_sdk_s3::Client {
+    pub(crate) async fn root_client(&self, store: &str) -> aws_sdk_s3::Client {
         let root = self.secret(&format!("{store}-root")).expect("root Secret");
         let obj = self.get("bleepstore.io", "bleepstores", store).expect("store");
         let env = std::collections::BTreeMap::from([
@@ -272,13 +275,13 @@ impl Cluster {
     }
 
     /// The operator's `/metrics` text.
-    pub async fn metrics(&self) -> String {
+    pub(crate) async fn metrics(&self) -> String {
         metrics(self.metrics_port).await
     }
 }
 
 /// The `/metrics` text of the operator on `port` (empty while it does not answer).
-pub async fn metrics(port: u16) -> String {
+pub(crate) async fn metrics(port: u16) -> String {
     {
         let url = format!("http://127.0.0.1:{port}/metrics");
         match reqwest::get(url).await {
@@ -305,7 +308,7 @@ impl ResolveDns for ClusterDns {
     }
 }
 
-pub fn condition<'a>(obj: &'a Value, type_: &str) -> Option<&'a Value> {
+pub(crate) fn condition<'a>(obj: &'a Value, type_: &str) -> Option<&'a Value> {
     obj["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == type_)
 }
 
@@ -314,7 +317,7 @@ fn uuid_like() -> String {
 }
 
 /// The S3 error code of an SDK error.
-pub fn code<E, R>(err: &aws_sdk_s3::error::SdkError<E, R>) -> String
+pub(crate) fn code<E, R>(err: &aws_sdk_s3::error::SdkError<E, R>) -> String
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug,
     R: std::fmt::Debug,

@@ -20,12 +20,16 @@ spec:
 ";
 
 fn bucket(name: &str, policy: &str) -> String {
-    format!("apiVersion: bleepstore.io/v1alpha1\nkind: Bucket\nmetadata:\n  name: {name}\nspec:\n  store: demo\n  deletionPolicy: {policy}\n")
+    format!(
+        "apiVersion: bleepstore.io/v1alpha1\nkind: Bucket\nmetadata:\n  name: {name}\nspec:\n  store: demo\n  \
+        deletionPolicy: {policy}\n"
+    )
 }
 
 fn key(name: &str, bucket: &str, access: &str) -> String {
     format!(
-        "apiVersion: bleepstore.io/v1alpha1\nkind: AccessKey\nmetadata:\n  name: {name}\nspec:\n  store: demo\n  buckets:\n  - bucket: {bucket}\n    access: {access}\n"
+        "apiVersion: bleepstore.io/v1alpha1\nkind: AccessKey\nmetadata:\n  name: {name}\nspec:\n  store: demo\n  \
+            buckets:\n  - bucket: {bucket}\n    access: {access}\n"
     )
 }
 
@@ -327,11 +331,17 @@ async fn a_gitops_resync_changes_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_manifests_are_refused_or_explained() {
     let cluster = with_store().await;
-    let invalid = cluster.apply("apiVersion: bleepstore.io/v1alpha1\nkind: Bucket\nmetadata:\n  name: x\nspec:\n  store: demo\n  bucketName: Not_A_Bucket\n");
+    let invalid = cluster.apply(
+        "apiVersion: bleepstore.io/v1alpha1\nkind: Bucket\nmetadata:\n  name: x\nspec:\n  \
+        store: demo\n  bucketName: Not_A_Bucket\n",
+    );
     assert!(!invalid.status.success());
     let message = String::from_utf8_lossy(&invalid.stderr);
     assert!(message.contains("is invalid") && message.contains("bucketName"), "{message}");
-    let dots = cluster.apply("apiVersion: bleepstore.io/v1alpha1\nkind: Bucket\nmetadata:\n  name: x\nspec:\n  store: demo\n  bucketName: a..b\n");
+    let dots = cluster.apply(
+        "apiVersion: bleepstore.io/v1alpha1\nkind: Bucket\nmetadata:\n  name: x\nspec:\n  store: \
+        demo\n  bucketName: a..b\n",
+    );
     assert!(String::from_utf8_lossy(&dots.stderr).contains("must not contain '..'"));
     let shrink = cluster.apply(&STORE.replace("1Gi", "512Mi"));
     assert!(String::from_utf8_lossy(&shrink.stderr).contains("storage.size may only grow"));
@@ -342,7 +352,10 @@ async fn bad_manifests_are_refused_or_explained() {
     assert_eq!(refused["message"], format!("Bucket no-such-bucket not found in namespace {NS}"));
     assert!(cluster.secret("orphan").is_none(), "no Secret for a key that cannot be granted");
 
-    cluster.apply_ok("apiVersion: bleepstore.io/v1alpha1\nkind: BleepStore\nmetadata:\n  name: secure\nspec:\n  storage:\n    size: 1Gi\n  tls:\n    secretName: secure-tls\n");
+    cluster.apply_ok(
+        "apiVersion: bleepstore.io/v1alpha1\nkind: BleepStore\nmetadata:\n  name: secure\nspec:\n  \
+        storage:\n    size: 1Gi\n  tls:\n    secretName: secure-tls\n",
+    );
     let tls = cluster.wait_condition("bleepstores", "secure", "Ready", "False").await;
     assert_eq!(tls["reason"], "TLSSecretNotFound");
     assert_eq!(tls["message"], "TLS Secret secure-tls not found in this namespace");
