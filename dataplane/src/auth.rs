@@ -14,6 +14,7 @@ mod unsigned;
 use std::collections::BTreeMap;
 
 use http::{HeaderMap, Method};
+use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 
 use crate::error::{S3Error, S3ErrorCode};
@@ -124,7 +125,7 @@ impl Authenticator {
             .ok_or_else(|| {
                 S3Error::new(S3ErrorCode::InvalidAccessKeyId).with_field("AWSAccessKeyId", &fields.access_key)
             })?;
-        let key = self.keys.get(&cred.access_key, &cred.secret, &fields.date, &self.region);
+        let key = self.keys.get(&cred.access_key, cred.secret.expose_secret(), &fields.date, &self.region);
         unsigned::require_signed(req.headers, &fields.signed_headers, fields.presigned.then_some(&query))?;
         let principal = Principal::Key { access_key: cred.access_key, owner_id: cred.owner_id, is_root: cred.is_root };
         let payload_hash = match (&fields.payload_hash, req.body_empty) {
@@ -232,7 +233,7 @@ impl Authenticator {
             &amz,
             &resource,
         );
-        if !sigv4::signatures_equal(&sigv2::signature(&cred.secret, &sts), &given) {
+        if !sigv4::signatures_equal(&sigv2::signature(cred.secret.expose_secret(), &sts), &given) {
             return Err(S3Error::new(S3ErrorCode::SignatureDoesNotMatch)
                 .with_field("AWSAccessKeyId", access_key)
                 .with_field("StringToSign", sts));

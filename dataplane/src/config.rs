@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use secrecy::SecretString;
 use serde::Deserialize;
 
 /// The whole configuration, as read from YAML (every field optional there).
@@ -92,8 +93,9 @@ pub enum BackendKind {
 
 /// An Azure Blob container (it must exist). Authenticated with a SAS token, or with the
 /// account key (the store then signs its own short-lived account SAS); either may come from
-/// the environment (`AZURE_STORAGE_SAS_TOKEN`, `AZURE_STORAGE_KEY`) instead.
-#[derive(Clone, Deserialize)]
+/// the environment (`AZURE_STORAGE_SAS_TOKEN`, `AZURE_STORAGE_KEY`) instead. The key and the SAS
+/// never print (`secrecy`).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AzureBackendConfig {
     pub account: String,
@@ -108,26 +110,14 @@ pub struct AzureBackendConfig {
     /// one blob write holds); 1 MiB to 4000 MiB.
     #[serde(default = "default_part_size")]
     pub block_size: u64,
-    pub account_key: Option<String>,
-    pub sas_token: Option<String>,
-}
-
-impl std::fmt::Debug for AzureBackendConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print the key or the SAS.
-        f.debug_struct("AzureBackendConfig")
-            .field("account", &self.account)
-            .field("container", &self.container)
-            .field("prefix", &self.prefix)
-            .field("endpoint", &self.endpoint)
-            .field("block_size", &self.block_size)
-            .finish_non_exhaustive()
-    }
+    pub account_key: Option<SecretString>,
+    pub sas_token: Option<SecretString>,
 }
 
 /// A remote S3 bucket. Credentials not given here come from the standard AWS chain
 /// (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, profiles, web identity, instance metadata).
-#[derive(Clone, Deserialize)]
+/// The secret never prints (`secrecy`).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct S3BackendConfig {
     pub bucket: String,
@@ -144,26 +134,11 @@ pub struct S3BackendConfig {
     #[serde(default = "default_part_size")]
     pub part_size: u64,
     pub access_key_id: Option<String>,
-    pub secret_access_key: Option<String>,
+    pub secret_access_key: Option<SecretString>,
 }
 
 fn default_part_size() -> u64 {
     8 * 1024 * 1024
-}
-
-impl std::fmt::Debug for S3BackendConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print the secret.
-        f.debug_struct("S3BackendConfig")
-            .field("bucket", &self.bucket)
-            .field("prefix", &self.prefix)
-            .field("region", &self.region)
-            .field("endpoint", &self.endpoint)
-            .field("force_path_style", &self.force_path_style)
-            .field("part_size", &self.part_size)
-            .field("access_key_id", &self.access_key_id)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Lifetime of unfinished multipart uploads.

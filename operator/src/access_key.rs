@@ -11,21 +11,36 @@ use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{finalizer, Event};
 use kube::ResourceExt;
 
-use crate::bucket::admin_reason;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
+use crate::api::{apply_object, patch_status, secret_value};
 use crate::build::access_key::{grants, secret, secret_name, ResolvedGrant};
 use crate::build::Credentials;
-use crate::conditions::{self, Want, DELETION_BLOCKED, READY};
+use crate::conditions::{self, Want, READY};
 use crate::context::Context;
 use crate::crd::{AccessKey, AccessKeyStatus, Bucket};
-use crate::dependent::{lookup_store, patch_status, StoreLookup};
+use crate::dependent::{
+    admin_reason, backoff_key, block, lookup_store, merged_conditions, refuse, Dependent, StoreLookup,
+};
 use crate::error::{Error, Result};
-use crate::store::validate_value;
-use crate::{generate, store::apply_object};
+use crate::generate;
+use secrecy::ExposeSecret;
 
 pub const FINALIZER: &str = "bleepstore.io/access-key";
 
 const RESYNC: Duration = Duration::from_secs(300);
-const RECHECK: Duration = Duration::from_secs(10);
+
+impl Dependent for AccessKey {
+    const KIND: &'static str = "AccessKey";
+
+    fn conditions(&self) -> &[Condition] {
+        self.status.as_ref().map_or(&[], |s| &s.conditions)
+    }
+
+    async fn write_conditions(&self, ctx: &Context, wanted: &[Want]) -> Result<()> {
+        write(self, ctx, wanted, None).await
+    }
+}
 
 pub async fn reconcile(key: Arc<AccessKey>, ctx: Arc<Context>) -> Result<Action> {
     let _timer = ctx.metrics.reconcile("AccessKey");
@@ -98,19 +113,22 @@ async fn apply(key: &AccessKey, ctx: &Context, ns: &str) -> Result<Action> {
             return refuse(key, ctx, "SecretConflict", message).await;
         }
     }
-    let credentials =
-        match (validate_value(&existing, "AWS_ACCESS_KEY_ID"), validate_value(&existing, "AWS_SECRET_ACCESS_KEY")) {
-            (Some(access_key), Some(secret_key)) => Credentials { access_key, secret_key },
-            _ => Credentials {
-                // A lost Secret keeps the recorded key id; only the secret is new.
-                access_key: recorded_id(key).unwrap_or_else(generate::access_key_id),
-                secret_key: generate::secret_key(),
-            },
-        };
+    let credentials = match (
+        secret_value(existing.as_ref(), "AWS_ACCESS_KEY_ID"),
+        secret_value(existing.as_ref(), "AWS_SECRET_ACCESS_KEY"),
+    ) {
+        (Some(access_key), Some(secret_key)) => Credentials { access_key, secret_key: secret_key.into() },
+        _ => Credentials {
+            // A lost Secret keeps the recorded key id; only the secret is new.
+            access_key: recorded_id(key).unwrap_or_else(generate::access_key_id),
+            secret_key: generate::secret_key().into(),
+        },
+    };
     // The Secret is written first: it is the record of the key, so a crash after this point
     // reuses the same id instead of leaving a key in the store that nothing remembers.
     apply_object(ctx, ns, &secret(key, &store, &credentials, &resolved)).await?;
-    let stored = match ctx.admin.put_key(&target, &credentials.access_key, &credentials.secret_key).await {
+    let stored = match ctx.admin.put_key(&target, &credentials.access_key, credentials.secret_key.expose_secret()).await
+    {
         Ok(()) => ctx.admin.put_grants(&target, &credentials.access_key, &grants(&resolved)).await,
         Err(error) => Err(error),
     };
@@ -122,7 +140,7 @@ async fn apply(key: &AccessKey, ctx: &Context, ns: &str) -> Result<Action> {
     let message =
         format!("key {} grants {} bucket(s); credentials in Secret {name}", credentials.access_key, resolved.len());
     write(key, ctx, &[Want::new(READY, true, "Granted", message)], Some(credentials.access_key)).await?;
-    ctx.succeeded(&reconcile_key(key));
+    ctx.succeeded(&backoff_key(key));
     Ok(Action::requeue(RESYNC))
 }
 
@@ -130,25 +148,11 @@ fn recorded_id(key: &AccessKey) -> Option<String> {
     key.status.as_ref()?.access_key_id.clone()
 }
 
-async fn refuse(key: &AccessKey, ctx: &Context, reason: &str, message: String) -> Result<Action> {
-    let changed =
-        !key.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == READY && c.reason == reason));
-    write(key, ctx, &[Want::new(READY, false, reason, message.clone())], None).await?;
-    if changed {
-        ctx.event(key, true, reason, message).await;
-    }
-    Ok(Action::requeue(RECHECK))
-}
-
 async fn write(key: &AccessKey, ctx: &Context, wanted: &[Want], id: Option<String>) -> Result<()> {
     let current = key.status.clone().unwrap_or_default();
-    let mut conditions = current.conditions.clone();
-    if key.metadata.deletion_timestamp.is_none() {
-        conditions.retain(|c| c.type_ != DELETION_BLOCKED);
-    }
     let status = AccessKeyStatus {
         observed_generation: key.metadata.generation,
-        conditions: conditions::merge(&conditions, wanted, key.metadata.generation, jiff::Timestamp::now()),
+        conditions: merged_conditions(key, wanted),
         access_key_id: id.or(current.access_key_id.clone()),
         secret_name: Some(secret_name(key)),
     };
@@ -165,7 +169,7 @@ async fn cleanup(key: &AccessKey, ctx: &Context, ns: &str) -> Result<Action> {
                 .as_ref()
                 .is_some_and(|s| s.owner_references().iter().any(|o| Some(&o.uid) == key.uid().as_ref()));
             if ours {
-                validate_value(&secret, "AWS_ACCESS_KEY_ID")
+                secret_value(secret.as_ref(), "AWS_ACCESS_KEY_ID")
             } else {
                 None
             }
@@ -191,27 +195,4 @@ async fn cleanup(key: &AccessKey, ctx: &Context, ns: &str) -> Result<Action> {
         Ok(()) => Ok(Action::await_change()),
         Err(error) => block(key, ctx, admin_reason(&error), error.to_string()).await,
     }
-}
-
-async fn block(key: &AccessKey, ctx: &Context, reason: &str, message: String) -> Result<Action> {
-    let already = key.status.as_ref().is_some_and(|s| {
-        s.conditions.iter().any(|c| c.type_ == DELETION_BLOCKED && c.status == "True" && c.reason == reason)
-    });
-    write(key, ctx, &[Want::new(DELETION_BLOCKED, true, reason, message.clone())], None).await?;
-    if !already {
-        ctx.event(key, true, "DeletionBlocked", message.clone()).await;
-    }
-    Err(Error::DeletionBlocked(message))
-}
-
-pub fn reconcile_key(key: &AccessKey) -> String {
-    format!("AccessKey/{}/{}", key.namespace().unwrap_or_default(), key.name_any())
-}
-
-// The signature is kube-runtime's `Controller::run` error policy: it hands over the Arcs.
-#[allow(clippy::needless_pass_by_value)]
-pub fn error_policy(key: Arc<AccessKey>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.metrics.failure("AccessKey", error.metric_label());
-    tracing::warn!(access_key = %key.name_any(), namespace = ?key.namespace(), %error, "reconcile failed");
-    ctx.failure_backoff(&reconcile_key(&key))
 }

@@ -33,17 +33,11 @@ pub struct Grant {
     pub access: String,
 }
 
-/// Where and how to reach one store's admin API. The token is never logged (`Debug` omits it).
-#[derive(Clone, PartialEq, Eq)]
+/// Where and how to reach one store's admin API. The token never prints (`secrecy`).
+#[derive(Debug, Clone)]
 pub struct AdminTarget {
     pub base_url: String,
-    pub token: String,
-}
-
-impl std::fmt::Debug for AdminTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdminTarget").field("base_url", &self.base_url).finish_non_exhaustive()
-    }
+    pub token: secrecy::SecretString,
 }
 
 /// An admin API failure.
@@ -129,7 +123,9 @@ impl HttpAdmin {
     }
 
     fn request(&self, method: reqwest::Method, target: &AdminTarget, path: &str) -> reqwest::RequestBuilder {
-        self.http.request(method, format!("{}/admin/v1/{path}", target.base_url)).bearer_auth(&target.token)
+        self.http
+            .request(method, format!("{}/admin/v1/{path}", target.base_url))
+            .bearer_auth(secrecy::ExposeSecret::expose_secret(&target.token))
     }
 }
 

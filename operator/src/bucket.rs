@@ -10,20 +10,35 @@ use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{finalizer, Event};
 use kube::ResourceExt;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
 use crate::admin::{AdminError, BucketDeleted};
+use crate::api::patch_status;
 use crate::build::bucket::{bucket_name, request};
-use crate::conditions::{self, Want, DELETION_BLOCKED, READY};
+use crate::conditions::{Want, READY};
 use crate::context::Context;
 use crate::crd::{Bucket, BucketStatus, BucketUsage, DeletionPolicy};
-use crate::dependent::{lookup_store, patch_status, StoreLookup};
+use crate::dependent::{
+    admin_reason, backoff_key, block, lookup_store, merged_conditions, refuse, Dependent, StoreLookup,
+};
 use crate::error::{Error, Result};
 
 pub const FINALIZER: &str = "bleepstore.io/bucket";
 
 /// Usage is refreshed this often.
 const RESYNC: Duration = Duration::from_secs(120);
-/// A bucket waiting for its store, or refused, is looked at again this soon.
-const RECHECK: Duration = Duration::from_secs(10);
+
+impl Dependent for Bucket {
+    const KIND: &'static str = "Bucket";
+
+    fn conditions(&self) -> &[Condition] {
+        self.status.as_ref().map_or(&[], |s| &s.conditions)
+    }
+
+    async fn write_conditions(&self, ctx: &Context, wanted: &[Want]) -> Result<()> {
+        write(self, ctx, wanted, None).await
+    }
+}
 
 pub async fn reconcile(bucket: Arc<Bucket>, ctx: Arc<Context>) -> Result<Action> {
     let _timer = ctx.metrics.reconcile("Bucket");
@@ -74,7 +89,7 @@ async fn apply(bucket: &Bucket, ctx: &Context, ns: &str) -> Result<Action> {
     let message = format!("bucket {name} exists in store {}", store.name_any());
     let usage = BucketUsage { objects: usage.objects, bytes: usage.bytes };
     write(bucket, ctx, &[Want::new(READY, true, "Created", message)], Some((name, usage))).await?;
-    ctx.succeeded(&key(bucket));
+    ctx.succeeded(&backoff_key(bucket));
     Ok(Action::requeue(RESYNC))
 }
 
@@ -82,14 +97,6 @@ async fn apply(bucket: &Bucket, ctx: &Context, ns: &str) -> Result<Action> {
 async fn admin_failed(bucket: &Bucket, ctx: &Context, error: AdminError) -> Result<Action> {
     write(bucket, ctx, &[Want::new(READY, false, admin_reason(&error), error.to_string())], None).await?;
     Err(error.into())
-}
-
-/// `StoreUnreachable` when the store did not answer, `AdminAPIError` when it answered an error.
-pub fn admin_reason(error: &AdminError) -> &'static str {
-    match error {
-        AdminError::Unreachable(_) => "StoreUnreachable",
-        AdminError::Status { .. } | AdminError::Decode(_) => "AdminAPIError",
-    }
 }
 
 /// An older other Bucket resource naming the same bucket in the same store, if any.
@@ -107,28 +114,13 @@ async fn name_conflict(bucket: &Bucket, ctx: &Context, ns: &str, name: &str) -> 
         .next())
 }
 
-/// Not ready for a reason the user can see and fix; checked again soon.
-async fn refuse(bucket: &Bucket, ctx: &Context, reason: &str, message: String) -> Result<Action> {
-    let changed =
-        !bucket.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == READY && c.reason == reason));
-    write(bucket, ctx, &[Want::new(READY, false, reason, message.clone())], None).await?;
-    if changed {
-        ctx.event(bucket, true, reason, message).await;
-    }
-    Ok(Action::requeue(RECHECK))
-}
-
 /// Writes the status; `created` (the bucket name and usage) only after the store confirmed the
 /// bucket, so `status.bucketName` marks a bucket this resource manages.
 async fn write(bucket: &Bucket, ctx: &Context, wanted: &[Want], created: Option<(String, BucketUsage)>) -> Result<()> {
     let current = bucket.status.clone().unwrap_or_default();
-    let mut conditions = current.conditions.clone();
-    if bucket.metadata.deletion_timestamp.is_none() {
-        conditions.retain(|c| c.type_ != DELETION_BLOCKED);
-    }
     let status = BucketStatus {
         observed_generation: bucket.metadata.generation,
-        conditions: conditions::merge(&conditions, wanted, bucket.metadata.generation, jiff::Timestamp::now()),
+        conditions: merged_conditions(bucket, wanted),
         bucket_name: created.as_ref().map(|(name, _)| name.clone()).or(current.bucket_name.clone()),
         usage: created.map(|(_, usage)| usage).or(current.usage.clone()),
     };
@@ -174,29 +166,4 @@ async fn cleanup(bucket: &Bucket, ctx: &Context, ns: &str) -> Result<Action> {
         }
         Err(error) => block(bucket, ctx, admin_reason(&error), error.to_string()).await,
     }
-}
-
-/// Deletion cannot finish yet: say why in `DeletionBlocked` (and an event, once per reason),
-/// and keep the finalizer by failing, which retries with backoff.
-async fn block(bucket: &Bucket, ctx: &Context, reason: &str, message: String) -> Result<Action> {
-    let status = bucket.status.clone().unwrap_or_default();
-    let already =
-        status.conditions.iter().any(|c| c.type_ == DELETION_BLOCKED && c.status == "True" && c.reason == reason);
-    write(bucket, ctx, &[Want::new(DELETION_BLOCKED, true, reason, message.clone())], None).await?;
-    if !already {
-        ctx.event(bucket, true, "DeletionBlocked", message.clone()).await;
-    }
-    Err(Error::DeletionBlocked(message))
-}
-
-pub fn key(bucket: &Bucket) -> String {
-    format!("Bucket/{}/{}", bucket.namespace().unwrap_or_default(), bucket.name_any())
-}
-
-// The signature is kube-runtime's `Controller::run` error policy: it hands over the Arcs.
-#[allow(clippy::needless_pass_by_value)]
-pub fn error_policy(bucket: Arc<Bucket>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.metrics.failure("Bucket", error.metric_label());
-    tracing::warn!(bucket = %bucket.name_any(), namespace = ?bucket.namespace(), %error, "reconcile failed");
-    ctx.failure_backoff(&key(&bucket))
 }

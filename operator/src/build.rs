@@ -22,82 +22,65 @@ pub use secrets::{
     ROOT_SECRET_KEY_KEY, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY,
 };
 
+use secrecy::{ExposeSecret, SecretString};
+
 use crate::crd::BleepStore;
 
-/// A credential pair.
-#[derive(Clone, PartialEq, Eq)]
+/// A credential pair; the secret never prints (`secrecy`).
+#[derive(Debug, Clone)]
 pub struct Credentials {
     pub access_key: String,
-    pub secret_key: String,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("access_key", &self.access_key).finish_non_exhaustive()
-    }
+    pub secret_key: SecretString,
 }
 
 /// A remote backend's credentials, read from the user's Secret. The pod reads them from that
 /// Secret itself; the operator hashes them into the pod template (so a rotation rolls the pod)
 /// and puts the Azure account name, which is not secret, into the config file.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum BackendCredentials {
     S3(Credentials),
-    Azure { account: String, key: Option<String>, sas_token: Option<String> },
+    Azure { account: String, key: Option<SecretString>, sas_token: Option<SecretString> },
 }
 
 impl BackendCredentials {
     /// Every value, in a fixed order, for the pod-template hash.
     pub fn hashed(&self) -> Vec<&str> {
         match self {
-            Self::S3(c) => vec![c.access_key.as_str(), c.secret_key.as_str()],
-            Self::Azure { account, key, sas_token } => {
-                vec![account.as_str(), key.as_deref().unwrap_or(""), sas_token.as_deref().unwrap_or("")]
-            }
+            Self::S3(c) => vec![c.access_key.as_str(), c.secret_key.expose_secret()],
+            Self::Azure { account, key, sas_token } => vec![
+                account.as_str(),
+                key.as_ref().map_or("", ExposeSecret::expose_secret),
+                sas_token.as_ref().map_or("", ExposeSecret::expose_secret),
+            ],
         }
     }
 }
 
-impl std::fmt::Debug for BackendCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::S3(c) => f.debug_tuple("S3").field(c).finish(),
-            Self::Azure { account, .. } => f.debug_struct("Azure").field("account", account).finish_non_exhaustive(),
-        }
-    }
+/// The secrets a store generates once and keeps in its Secrets: read back on every later run.
+#[derive(Debug, Clone)]
+pub struct KeptSecrets {
+    /// The root credential, in the root Secret.
+    pub root: Credentials,
+    /// The admin API bearer token, in the admin Secret.
+    pub admin_token: SecretString,
+    /// The key sealing the server's secrets at rest, in the admin Secret.
+    pub encryption_key: SecretString,
 }
 
 /// Everything a store's objects are built from: the resource, and what the reconciler resolved
-/// for it (the image, generated secrets kept from earlier runs, the claim size in use).
-#[derive(Clone)]
+/// for it (the image, the kept secrets, the backend's credentials, the claim size in use).
+#[derive(Debug, Clone)]
 pub struct StoreInputs<'a> {
     pub store: &'a BleepStore,
     /// The container image (spec, or the operator's default).
     pub image: String,
-    /// The root credential, generated once and kept in the root Secret.
-    pub root: Credentials,
-    /// The remote S3 backend's keys, read from the user's Secret (hashed into the pod template
+    pub secrets: KeptSecrets,
+    /// The remote backend's keys, read from the user's Secret (hashed into the pod template
     /// so a rotation rolls the pod; the pod reads them from that Secret).
     pub backend: Option<BackendCredentials>,
-    /// The admin API bearer token, generated once and kept in the admin Secret.
-    pub admin_token: String,
-    /// The key sealing the server's secrets at rest, generated once and kept in the admin Secret.
-    pub encryption_key: String,
     /// The size written in the StatefulSet's claim template: the template cannot change once
     /// created, so an existing StatefulSet keeps its original size and growth goes to the PVCs.
     pub claim_template_size: String,
-}
-
-impl std::fmt::Debug for StoreInputs<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The credentials, token and key are never printed.
-        f.debug_struct("StoreInputs")
-            .field("image", &self.image)
-            .field("root", &self.root)
-            .field("backend", &self.backend)
-            .field("claim_template_size", &self.claim_template_size)
-            .finish_non_exhaustive()
-    }
 }
 
 /// The objects one store needs. `apply` destructures this without `..`, so an object that is
@@ -116,10 +99,11 @@ pub struct StoreResources {
 /// Builds every object of a store.
 pub fn store_resources(inputs: &StoreInputs<'_>) -> StoreResources {
     let config_map = config::config_map(inputs.store, inputs.backend.as_ref());
-    let config_hash = config::pod_hash(&config_map, &inputs.root, inputs.backend.as_ref(), &inputs.admin_token);
+    let kept = &inputs.secrets;
+    let config_hash = config::pod_hash(&config_map, kept, inputs.backend.as_ref());
     StoreResources {
-        root_secret: secrets::root_secret(inputs.store, &inputs.root),
-        admin_secret: secrets::admin_secret(inputs.store, &inputs.admin_token, &inputs.encryption_key),
+        root_secret: secrets::root_secret(inputs.store, &kept.root),
+        admin_secret: secrets::admin_secret(inputs.store, kept),
         headless_service: services::headless(inputs.store),
         client_service: services::client(inputs.store),
         stateful_set: statefulset::stateful_set(inputs, &config_hash),

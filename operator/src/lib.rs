@@ -3,6 +3,7 @@
 
 pub mod access_key;
 pub mod admin;
+pub mod api;
 pub mod bucket;
 pub mod build;
 pub mod conditions;

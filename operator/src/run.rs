@@ -61,7 +61,7 @@ async fn scoped(ctx: Arc<Context>, scope: &Scope) {
                 .collect::<Vec<_>>()
         })
         .shutdown_on_signal()
-        .run(bucket::reconcile, bucket::error_policy, ctx.clone())
+        .run(bucket::reconcile, crate::dependent::error_policy::<crate::crd::Bucket>, ctx.clone())
         .for_each(|_| future::ready(()));
 
     let key_controller = Controller::new(api::<AccessKey>(&client, scope), config.clone());
@@ -87,7 +87,7 @@ async fn scoped(ctx: Arc<Context>, scope: &Scope) {
                 .collect::<Vec<_>>()
         })
         .shutdown_on_signal()
-        .run(access_key::reconcile, access_key::error_policy, ctx)
+        .run(access_key::reconcile, crate::dependent::error_policy::<crate::crd::AccessKey>, ctx)
         .for_each(|_| future::ready(()));
 
     tokio::join!(stores, buckets, keys);

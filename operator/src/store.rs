@@ -6,6 +6,7 @@
 
 mod apply;
 mod dereference;
+mod kept;
 mod status;
 mod validate;
 
@@ -17,15 +18,14 @@ use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{finalizer, Event};
 use kube::ResourceExt;
 
-use crate::build::{self, StoreInputs};
+use crate::build;
 use crate::conditions::{self, Want};
 use crate::context::Context;
 use crate::crd::{AccessKey, BleepStore, Bucket};
 use crate::error::{Error, Result};
 
-pub use apply::server_side_apply as apply_object;
 pub use dereference::StoreRefs;
-pub use validate::{validate, value as validate_value, Invalid, Valid};
+pub use validate::{validate, Invalid};
 
 /// The finalizer a store carries while dependents may need it.
 pub const FINALIZER: &str = "bleepstore.io/store-protection";
@@ -52,21 +52,13 @@ pub async fn reconcile(store: Arc<BleepStore>, ctx: Arc<Context>) -> Result<Acti
 
 async fn apply_store(store: &BleepStore, ctx: &Context, ns: &str) -> Result<Action> {
     let refs = dereference::dereference(store, ctx, ns).await?;
-    let valid = match validate(store, &refs, &ctx.settings.default_image) {
-        Ok(valid) => valid,
+    let secrets = kept::kept_or_generated(&refs);
+    let inputs = match validate(store, &refs, secrets, &ctx.settings.default_image) {
+        Ok(inputs) => inputs,
         Err(invalid) => {
             status::write_invalid(store, ctx, ns, &invalid).await?;
             return Ok(Action::requeue(RECHECK));
         }
-    };
-    let inputs = StoreInputs {
-        store,
-        image: valid.image,
-        root: valid.root,
-        backend: valid.backend,
-        admin_token: valid.admin_token,
-        encryption_key: valid.encryption_key,
-        claim_template_size: valid.claim_template_size,
     };
     let resources = build::store_resources(&inputs);
     let applied = apply::apply(ctx, ns, resources, &refs).await?;

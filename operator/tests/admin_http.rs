@@ -49,7 +49,7 @@ async fn server() -> (AdminTarget, Log) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (AdminTarget { base_url: format!("http://{addr}"), token: "t0ken".to_owned() }, log)
+    (AdminTarget { base_url: format!("http://{addr}"), token: "t0ken".into() }, log)
 }
 
 #[tokio::test]

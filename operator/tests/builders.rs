@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use bleepstore_operator::build::access_key::{grants, secret, ResolvedGrant};
-use bleepstore_operator::build::{self, BackendCredentials, Credentials, StoreInputs};
+use bleepstore_operator::build::{self, BackendCredentials, Credentials, KeptSecrets, StoreInputs};
 use bleepstore_operator::crd::{AccessKey, BackendType, BleepStore, Bucket, BucketAccess};
 use serde::Deserialize;
 
@@ -35,25 +35,27 @@ fn store_inputs(store: &BleepStore) -> StoreInputs<'_> {
     StoreInputs {
         store,
         image: "ghcr.io/bleepstore/bleepstore:0.1.0".to_owned(),
-        root: Credentials {
-            access_key: "BSROOTKEY000000000001".to_owned(),
-            secret_key: "root-secret-0123456789abcdef".to_owned(),
+        secrets: KeptSecrets {
+            root: Credentials {
+                access_key: "BSROOTKEY000000000001".to_owned(),
+                secret_key: "root-secret-0123456789abcdef".into(),
+            },
+            admin_token: "admin-token-0123456789abcdef".into(),
+            encryption_key: "ZW5jcnlwdGlvbi1rZXktZml4dHVyZS0wMTIzNDU2Nzg=".into(),
         },
         // The credentials a reconciler would have read from the user's Secret.
         backend: match store.spec.backend.type_ {
             BackendType::Local => None,
             BackendType::S3 => Some(BackendCredentials::S3(Credentials {
                 access_key: "AKIAFIXTURE".to_owned(),
-                secret_key: "remote-secret-fixture".to_owned(),
+                secret_key: "remote-secret-fixture".into(),
             })),
             BackendType::Azure => Some(BackendCredentials::Azure {
                 account: "fixtureaccount".to_owned(),
-                key: Some("a2V5LWZpeHR1cmU=".to_owned()),
+                key: Some("a2V5LWZpeHR1cmU=".into()),
                 sas_token: None,
             }),
         },
-        admin_token: "admin-token-0123456789abcdef".to_owned(),
-        encryption_key: "ZW5jcnlwdGlvbi1rZXktZml4dHVyZS0wMTIzNDU2Nzg=".to_owned(),
         claim_template_size: store.spec.storage.size.clone(),
     }
 }
@@ -125,13 +127,13 @@ fn config_and_credential_changes_roll_the_pods() {
     assert_eq!(hash(&store), hash(&store.clone()));
     let sts = |inputs: &StoreInputs<'_>| build::store_resources(inputs).stateful_set.spec.unwrap().template;
     let mut new_token = store_inputs(&store);
-    new_token.admin_token = "another-admin-token-0123456789".to_owned();
+    new_token.secrets.admin_token = "another-admin-token-0123456789".into();
     assert_ne!(sts(&store_inputs(&store)), sts(&new_token), "a regenerated admin token restarts the server");
     let s3 = documents::<BleepStore>("store-s3").remove(0);
     let with_keys = |secret: &str| StoreInputs {
         backend: Some(BackendCredentials::S3(Credentials {
             access_key: "AKIAREMOTE".to_owned(),
-            secret_key: secret.to_owned(),
+            secret_key: secret.into(),
         })),
         ..store_inputs(&s3)
     };
@@ -152,10 +154,8 @@ fn bucket_admin_request() {
 fn access_key_secret_and_grants() {
     let store = documents::<BleepStore>("store-minimal").remove(0);
     let keys = documents::<AccessKey>("access-key");
-    let credentials = Credentials {
-        access_key: "BSKEY000000000000001".to_owned(),
-        secret_key: "key-secret-0123456789abcdef".to_owned(),
-    };
+    let credentials =
+        Credentials { access_key: "BSKEY000000000000001".to_owned(), secret_key: "key-secret-0123456789abcdef".into() };
     let mut docs = Vec::new();
     for key in &keys {
         let resolved: Vec<ResolvedGrant> = key

@@ -28,6 +28,7 @@ use futures_util::{StreamExt, TryStreamExt};
 
 use super::{azure_sas, is_blob_id, new_blob_id, BlobError, BlobResult, BlobStore, BlobStream, BlobWriter};
 use crate::config::AzureBackendConfig;
+use secrecy::ExposeSecret;
 
 /// Lifetime of an account SAS signed from the account key.
 const SAS_VALIDITY: Duration = Duration::from_secs(24 * 3600);
@@ -197,8 +198,9 @@ impl AzureBlobStore {
         // Tolerate a SAS copied with its leading '?'.
         let sas = |v| nonempty(v).map(|s| Credential::Sas(s.trim_start_matches('?').to_owned()));
         let key = |v| nonempty(v).map(|key| Credential::AccountKey { account: cfg.account.clone(), key });
-        let credential = sas(cfg.sas_token.clone())
-            .or_else(|| key(cfg.account_key.clone()))
+        let exposed = |v: &Option<secrecy::SecretString>| v.as_ref().map(|s| s.expose_secret().to_owned());
+        let credential = sas(exposed(&cfg.sas_token))
+            .or_else(|| key(exposed(&cfg.account_key)))
             .or_else(|| sas(std::env::var("AZURE_STORAGE_SAS_TOKEN").ok()))
             .or_else(|| key(std::env::var("AZURE_STORAGE_KEY").ok()))
             .ok_or_else(|| {

@@ -19,6 +19,7 @@ use futures_util::StreamExt;
 
 use super::{is_blob_id, new_blob_id, BlobError, BlobResult, BlobStore, BlobStream, BlobWriter};
 use crate::config::S3BackendConfig;
+use secrecy::ExposeSecret;
 
 pub struct S3BlobStore {
     inner: Arc<Inner>,
@@ -79,7 +80,7 @@ impl S3BlobStore {
         if let (Some(id), Some(secret)) = (&cfg.access_key_id, &cfg.secret_access_key) {
             loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
                 id,
-                secret,
+                secret.expose_secret(),
                 None,
                 None,
                 "bleepstore-config",

@@ -2,6 +2,7 @@
 //! root flag.
 
 use rusqlite::{params, OptionalExtension};
+use secrecy::SecretString;
 
 use super::{now_ms, Db, MetaResult};
 
@@ -10,25 +11,14 @@ pub const GRANT_READ: u8 = 1;
 pub const GRANT_WRITE: u8 = 2;
 pub const GRANT_OWNER: u8 = 4;
 
-#[derive(Clone, PartialEq, Eq)]
+/// An access key as the authenticator uses it; the secret never prints (`secrecy`).
+#[derive(Debug, Clone)]
 pub struct Credential {
     pub access_key: String,
-    pub secret: String,
+    pub secret: SecretString,
     pub owner_id: String,
     pub is_root: bool,
     pub enabled: bool,
-}
-
-impl std::fmt::Debug for Credential {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print the secret.
-        f.debug_struct("Credential")
-            .field("access_key", &self.access_key)
-            .field("owner_id", &self.owner_id)
-            .field("is_root", &self.is_root)
-            .field("enabled", &self.enabled)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Db {
@@ -46,21 +36,15 @@ impl Db {
                 )?;
                 Ok(stmt
                     .query_row([key], |r| {
-                        Ok(Credential {
-                            access_key: r.get(0)?,
-                            secret: r.get(1)?,
-                            owner_id: r.get(2)?,
-                            is_root: r.get(3)?,
-                            enabled: r.get(4)?,
-                        })
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
                     })
                     .optional()?)
             })
             .await?;
         let found = match stored {
-            Some(mut c) => {
-                c.secret = self.inner.sealer.open(&c.access_key, &c.secret)?;
-                Some(c)
+            Some((access_key, sealed, owner_id, is_root, enabled)) => {
+                let secret = self.inner.sealer.open(&access_key, &sealed)?.into();
+                Some(Credential { access_key, secret, owner_id, is_root, enabled })
             }
             None => None,
         };
@@ -204,6 +188,8 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
+    use secrecy::ExposeSecret;
+
     use crate::meta::test_support::db;
 
     #[tokio::test]
@@ -216,7 +202,7 @@ mod tests {
         assert!(!format!("{c:?}").contains("secret-one"));
         db.seed_root("root2", "secret-two").await.unwrap();
         assert!(db.get_credential("root1").await.unwrap().is_none());
-        assert_eq!(db.get_credential("root2").await.unwrap().unwrap().secret, "secret-two");
+        assert_eq!(db.get_credential("root2").await.unwrap().unwrap().secret.expose_secret(), "secret-two");
     }
 
     /// Reads are cached; every write is seen by the next read (revocation is immediate).
@@ -224,10 +210,10 @@ mod tests {
     async fn cached_reads_follow_every_write() {
         let (db, _dir) = db();
         db.put_credential("app", "secret-one", "owner", true).await.unwrap();
-        assert_eq!(db.get_credential("app").await.unwrap().unwrap().secret, "secret-one");
+        assert_eq!(db.get_credential("app").await.unwrap().unwrap().secret.expose_secret(), "secret-one");
         db.put_credential("app", "secret-two", "owner", false).await.unwrap();
         let c = db.get_credential("app").await.unwrap().unwrap();
-        assert_eq!((c.secret.as_str(), c.enabled), ("secret-two", false));
+        assert_eq!((c.secret.expose_secret(), c.enabled), ("secret-two", false));
         assert_eq!(db.grant("app", "b").await.unwrap(), 0);
         db.set_grant("app", "b", super::GRANT_READ).await.unwrap();
         assert_eq!(db.grant("app", "b").await.unwrap(), super::GRANT_READ);

@@ -3,6 +3,7 @@
 //! Every call is idempotent: repeating it with the same body changes nothing. Secrets are
 //! accepted, never returned or logged.
 
+use secrecy::ExposeSecret;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, Request, State};
@@ -122,9 +123,9 @@ async fn put_key(State(state): State<Arc<AppState>>, Path(id): Path<String>, bod
         ));
     }
     let owner = body.owner.unwrap_or_else(|| id.clone());
-    let unchanged = existing
-        .as_ref()
-        .is_some_and(|c| c.secret == body.secret_key && c.owner_id == owner && c.enabled == body.enabled);
+    let unchanged = existing.as_ref().is_some_and(|c| {
+        c.secret.expose_secret() == body.secret_key && c.owner_id == owner && c.enabled == body.enabled
+    });
     if !unchanged {
         state.db.put_credential(&id, &body.secret_key, &owner, body.enabled).await.map_err(internal)?;
     }

@@ -1,5 +1,6 @@
 //! What an `AccessKey` becomes: the Secret applications read, and the grants sent to the store.
 
+use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -29,7 +30,7 @@ pub fn secret(key: &AccessKey, store: &BleepStore, credentials: &Credentials, gr
     let endpoint = super::names::endpoint(store);
     let mut data = BTreeMap::from([
         ("AWS_ACCESS_KEY_ID", credentials.access_key.clone()),
-        ("AWS_SECRET_ACCESS_KEY", credentials.secret_key.clone()),
+        ("AWS_SECRET_ACCESS_KEY", credentials.secret_key.expose_secret().to_owned()),
         ("AWS_ENDPOINT_URL", endpoint.clone()),
         ("AWS_ENDPOINT_URL_S3", endpoint),
         ("AWS_REGION", store.spec.region.clone()),

@@ -151,12 +151,13 @@ pub(super) fn config_map(store: &BleepStore, backend: Option<&super::BackendCred
 /// not reveal the credentials (SHA-256 over them and the whole configuration).
 pub(super) fn pod_hash(
     config_map: &ConfigMap,
-    root: &super::Credentials,
+    kept: &super::KeptSecrets,
     backend: Option<&super::BackendCredentials>,
-    admin_token: &str,
 ) -> String {
+    use secrecy::ExposeSecret;
     let mut hasher = Sha256::new();
-    for secret in [root.access_key.as_str(), root.secret_key.as_str(), admin_token] {
+    let root = &kept.root;
+    for secret in [root.access_key.as_str(), root.secret_key.expose_secret(), kept.admin_token.expose_secret()] {
         hasher.update(secret.as_bytes());
         hasher.update([0]);
     }

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::ByteString;
 
-use super::{labels, names, Credentials};
+use secrecy::ExposeSecret;
+
+use super::{labels, names, Credentials, KeptSecrets};
 use crate::crd::BleepStore;
 
 /// Keys of the root Secret, named as the server's environment variables.
@@ -32,19 +34,22 @@ pub(super) fn root_secret(store: &BleepStore, root: &Credentials) -> Secret {
     opaque(
         store,
         names::root_secret(store),
-        [(ROOT_ACCESS_KEY_KEY, &root.access_key), (ROOT_SECRET_KEY_KEY, &root.secret_key)],
+        [(ROOT_ACCESS_KEY_KEY, root.access_key.as_str()), (ROOT_SECRET_KEY_KEY, root.secret_key.expose_secret())],
     )
 }
 
-pub(super) fn admin_secret(store: &BleepStore, token: &str, encryption_key: &str) -> Secret {
+pub(super) fn admin_secret(store: &BleepStore, kept: &KeptSecrets) -> Secret {
     opaque(
         store,
         names::admin_secret(store),
-        [(ADMIN_TOKEN_KEY, &token.to_owned()), (ENCRYPTION_KEY_KEY, &encryption_key.to_owned())],
+        [
+            (ADMIN_TOKEN_KEY, kept.admin_token.expose_secret()),
+            (ENCRYPTION_KEY_KEY, kept.encryption_key.expose_secret()),
+        ],
     )
 }
 
-fn opaque<const N: usize>(store: &BleepStore, name: String, entries: [(&str, &String); N]) -> Secret {
+fn opaque<const N: usize>(store: &BleepStore, name: String, entries: [(&str, &str); N]) -> Secret {
     Secret {
         metadata: labels::metadata(store, name),
         type_: Some("Opaque".to_owned()),

@@ -6,30 +6,15 @@ use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Servi
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 use super::validate::claim_request;
 use super::StoreRefs;
-use crate::build::{StoreResources, FIELD_MANAGER, MANAGED_BY};
+use crate::api::apply_object;
+use crate::build::{StoreResources, MANAGED_BY};
 use crate::context::Context;
 use crate::crd::BleepStore;
 use crate::error::Result;
 use crate::quantity;
-
-/// Server-side applies `obj` (create or update), owning every field it sets.
-pub async fn server_side_apply<K>(ctx: &Context, ns: &str, obj: &K) -> Result<K>
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Serialize
-        + DeserializeOwned
-        + Clone
-        + std::fmt::Debug,
-{
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    Ok(api.patch(&obj.name_any(), &params, &Patch::Apply(obj)).await?)
-}
 
 /// Applies every built object; returns the applied StatefulSet (with its status).
 pub(super) async fn apply(ctx: &Context, ns: &str, resources: StoreResources, refs: &StoreRefs) -> Result<StatefulSet> {
@@ -42,15 +27,15 @@ pub(super) async fn apply(ctx: &Context, ns: &str, resources: StoreResources, re
         stateful_set,
         pod_disruption_budget,
     } = resources;
-    server_side_apply::<Secret>(ctx, ns, &root_secret).await?;
-    server_side_apply::<Secret>(ctx, ns, &admin_secret).await?;
-    server_side_apply::<ConfigMap>(ctx, ns, &config_map).await?;
-    server_side_apply::<Service>(ctx, ns, &headless_service).await?;
-    server_side_apply::<Service>(ctx, ns, &client_service).await?;
-    let applied = server_side_apply::<StatefulSet>(ctx, ns, &stateful_set).await?;
+    apply_object::<Secret>(ctx, ns, &root_secret).await?;
+    apply_object::<Secret>(ctx, ns, &admin_secret).await?;
+    apply_object::<ConfigMap>(ctx, ns, &config_map).await?;
+    apply_object::<Service>(ctx, ns, &headless_service).await?;
+    apply_object::<Service>(ctx, ns, &client_service).await?;
+    let applied = apply_object::<StatefulSet>(ctx, ns, &stateful_set).await?;
     match pod_disruption_budget {
         Some(pdb) => {
-            server_side_apply::<PodDisruptionBudget>(ctx, ns, &pdb).await?;
+            apply_object::<PodDisruptionBudget>(ctx, ns, &pdb).await?;
         }
         None => {
             if let Some(stale) = refs.stale_pdb.as_ref().filter(|p| is_ours(*p)) {

@@ -16,7 +16,7 @@ use crate::quantity;
 
 /// Writes `status` if it differs from the store's current status.
 async fn write(store: &BleepStore, ctx: &Context, _ns: &str, status: BleepStoreStatus) -> Result<()> {
-    crate::dependent::patch_status(ctx, store, store.status.as_ref(), &status).await
+    crate::api::patch_status(ctx, store, store.status.as_ref(), &status).await
 }
 
 fn current(store: &BleepStore) -> BleepStoreStatus {

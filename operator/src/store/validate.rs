@@ -1,16 +1,14 @@
-//! Validate (pure): a store and what was dereferenced for it become the build's inputs, or an
-//! [`Invalid`] with the reason and message its conditions will show. Credentials the store does
-//! not have yet are generated here, once; afterwards they are read back from their Secrets.
-
-use k8s_openapi::api::core::v1::Secret;
+//! Validate (pure): a store, what was dereferenced for it and its kept secrets become the
+//! build's inputs, or an [`Invalid`] with the reason and message its conditions will show.
 
 use super::StoreRefs;
+use crate::api::secret_value as value;
 use crate::build::{
-    BackendCredentials, Credentials, ADMIN_TOKEN_KEY, AZURE_ACCOUNT, AZURE_KEY, AZURE_SAS_TOKEN, ENCRYPTION_KEY_KEY,
-    ROOT_ACCESS_KEY_KEY, ROOT_SECRET_KEY_KEY, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY,
+    BackendCredentials, Credentials, KeptSecrets, StoreInputs, AZURE_ACCOUNT, AZURE_KEY, AZURE_SAS_TOKEN,
+    S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY,
 };
 use crate::crd::{BackendType, BleepStore};
-use crate::{generate, quantity};
+use crate::quantity;
 
 /// Why a store cannot be built as specified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,35 +17,16 @@ pub struct Invalid {
     pub message: String,
 }
 
-/// The validated, resolved inputs of a build.
-#[derive(Clone)]
-pub struct Valid {
-    pub image: String,
-    pub root: Credentials,
-    /// The remote S3 backend's keys (from the user's Secret), for the pod-template hash.
-    pub backend: Option<BackendCredentials>,
-    pub admin_token: String,
-    pub encryption_key: String,
-    pub claim_template_size: String,
-}
-
-impl std::fmt::Debug for Valid {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The admin token and the encryption key are never printed.
-        f.debug_struct("Valid")
-            .field("image", &self.image)
-            .field("root", &self.root)
-            .field("backend", &self.backend)
-            .field("claim_template_size", &self.claim_template_size)
-            .finish_non_exhaustive()
-    }
-}
-
 fn invalid(reason: &'static str, message: impl Into<String>) -> Invalid {
     Invalid { reason, message: message.into() }
 }
 
-pub fn validate(store: &BleepStore, refs: &StoreRefs, default_image: &str) -> Result<Valid, Invalid> {
+pub fn validate<'a>(
+    store: &'a BleepStore,
+    refs: &StoreRefs,
+    secrets: KeptSecrets,
+    default_image: &str,
+) -> Result<StoreInputs<'a>, Invalid> {
     let spec = &store.spec;
     if spec.replicas != 1 {
         return Err(invalid(
@@ -69,9 +48,17 @@ pub fn validate(store: &BleepStore, refs: &StoreRefs, default_image: &str) -> Re
                 ));
             }
             let secret = &refs.backend_secret;
-            match (value(secret, AZURE_ACCOUNT), value(secret, AZURE_KEY), value(secret, AZURE_SAS_TOKEN)) {
+            match (
+                value(secret.as_ref(), AZURE_ACCOUNT),
+                value(secret.as_ref(), AZURE_KEY),
+                value(secret.as_ref(), AZURE_SAS_TOKEN),
+            ) {
                 (Some(account), key, sas_token) if key.is_some() || sas_token.is_some() => {
-                    Some(BackendCredentials::Azure { account, key, sas_token })
+                    Some(BackendCredentials::Azure {
+                        account,
+                        key: key.map(Into::into),
+                        sas_token: sas_token.map(Into::into),
+                    })
                 }
                 _ => {
                     return Err(invalid(
@@ -92,9 +79,10 @@ pub fn validate(store: &BleepStore, refs: &StoreRefs, default_image: &str) -> Re
                     format!("backend credentials Secret {name} not found in this namespace"),
                 ));
             }
-            match (value(&refs.backend_secret, S3_ACCESS_KEY_ID), value(&refs.backend_secret, S3_SECRET_ACCESS_KEY)) {
+            let secret = refs.backend_secret.as_ref();
+            match (value(secret, S3_ACCESS_KEY_ID), value(secret, S3_SECRET_ACCESS_KEY)) {
                 (Some(access_key), Some(secret_key)) => {
-                    Some(BackendCredentials::S3(Credentials { access_key, secret_key }))
+                    Some(BackendCredentials::S3(Credentials { access_key, secret_key: secret_key.into() }))
                 }
                 _ => {
                     return Err(invalid(
@@ -143,18 +131,11 @@ pub fn validate(store: &BleepStore, refs: &StoreRefs, default_image: &str) -> Re
         .and_then(|sts| sts.spec.as_ref()?.volume_claim_templates.as_ref()?.first().cloned())
         .and_then(|template| claim_request(&template))
         .unwrap_or_else(|| spec.storage.size.clone());
-    let root = match (value(&refs.root_secret, ROOT_ACCESS_KEY_KEY), value(&refs.root_secret, ROOT_SECRET_KEY_KEY)) {
-        (Some(access_key), Some(secret_key)) => Credentials { access_key, secret_key },
-        _ => Credentials { access_key: generate::access_key_id(), secret_key: generate::secret_key() },
-    };
-    let admin_token = value(&refs.admin_secret, ADMIN_TOKEN_KEY).unwrap_or_else(generate::admin_token);
-    let encryption_key = value(&refs.admin_secret, ENCRYPTION_KEY_KEY).unwrap_or_else(generate::encryption_key);
-    Ok(Valid {
+    Ok(StoreInputs {
+        store,
         image: spec.image.clone().unwrap_or_else(|| default_image.to_owned()),
-        root,
+        secrets,
         backend,
-        admin_token,
-        encryption_key,
         claim_template_size,
     })
 }
@@ -164,17 +145,13 @@ pub(super) fn claim_request(claim: &k8s_openapi::api::core::v1::PersistentVolume
     Some(claim.spec.as_ref()?.resources.as_ref()?.requests.as_ref()?.get("storage")?.0.clone())
 }
 
-/// A non-empty UTF-8 value of a Secret.
-pub fn value(secret: &Option<Secret>, key: &str) -> Option<String> {
-    let bytes = secret.as_ref()?.data.as_ref()?.get(key)?;
-    String::from_utf8(bytes.0.clone()).ok().filter(|v| !v.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 
+    use k8s_openapi::api::core::v1::Secret;
     use k8s_openapi::ByteString;
+    use secrecy::ExposeSecret;
 
     use super::*;
     use crate::crd::{AzureBackend, Backend, S3Backend, SecretRef};
@@ -206,6 +183,10 @@ mod tests {
         }
     }
 
+    fn kept() -> KeptSecrets {
+        super::super::kept::kept_or_generated(&StoreRefs::default())
+    }
+
     fn secret(pairs: &[(&str, &str)]) -> Option<Secret> {
         let data =
             pairs.iter().map(|(k, v)| ((*k).to_owned(), ByteString(v.as_bytes().to_vec()))).collect::<BTreeMap<_, _>>();
@@ -215,18 +196,18 @@ mod tests {
     #[test]
     fn s3_backend_needs_its_credentials_secret() {
         let s = store(s3_backend());
-        let missing = validate(&s, &StoreRefs::default(), "img").unwrap_err();
+        let missing = validate(&s, &StoreRefs::default(), kept(), "img").unwrap_err();
         assert_eq!(missing.reason, "BackendSecretNotFound");
         assert!(missing.message.contains("remote-keys"));
         let refs = StoreRefs { backend_secret: secret(&[("AWS_ACCESS_KEY_ID", "AK")]), ..Default::default() };
-        assert_eq!(validate(&s, &refs, "img").unwrap_err().reason, "BackendSecretInvalid");
+        assert_eq!(validate(&s, &refs, kept(), "img").unwrap_err().reason, "BackendSecretInvalid");
         let refs = StoreRefs {
             backend_secret: secret(&[("AWS_ACCESS_KEY_ID", "AK"), ("AWS_SECRET_ACCESS_KEY", "SK")]),
             ..Default::default()
         };
-        let valid = validate(&s, &refs, "img").unwrap();
+        let valid = validate(&s, &refs, kept(), "img").unwrap();
         let Some(BackendCredentials::S3(backend)) = valid.backend else { panic!("S3 credentials expected") };
-        assert_eq!((backend.access_key.as_str(), backend.secret_key.as_str()), ("AK", "SK"));
+        assert_eq!((backend.access_key.as_str(), backend.secret_key.expose_secret()), ("AK", "SK"));
     }
 
     #[test]
@@ -241,18 +222,19 @@ mod tests {
                 credentials_secret: SecretRef { name: "az".into() },
             }),
         });
-        assert_eq!(validate(&azure, &StoreRefs::default(), "img").unwrap_err().reason, "BackendSecretNotFound");
+        assert_eq!(validate(&azure, &StoreRefs::default(), kept(), "img").unwrap_err().reason, "BackendSecretNotFound");
         let refs = StoreRefs { backend_secret: secret(&[("AZURE_STORAGE_ACCOUNT", "acct")]), ..Default::default() };
-        assert_eq!(validate(&azure, &refs, "img").unwrap_err().reason, "BackendSecretInvalid");
+        assert_eq!(validate(&azure, &refs, kept(), "img").unwrap_err().reason, "BackendSecretInvalid");
         let refs = StoreRefs {
             backend_secret: secret(&[("AZURE_STORAGE_ACCOUNT", "acct"), ("AZURE_STORAGE_SAS_TOKEN", "sv=x&sig=y")]),
             ..Default::default()
         };
-        match validate(&azure, &refs, "img").unwrap().backend {
+        match validate(&azure, &refs, kept(), "img").unwrap().backend {
             Some(BackendCredentials::Azure { account, key: None, sas_token: Some(_) }) => assert_eq!(account, "acct"),
             other => panic!("Azure credentials expected, got {other:?}"),
         }
-        let local = validate(&store(Backend::default()), &StoreRefs::default(), "img").unwrap();
+        let plain = store(Backend::default());
+        let local = validate(&plain, &StoreRefs::default(), kept(), "img").unwrap();
         assert!(local.backend.is_none());
     }
 }

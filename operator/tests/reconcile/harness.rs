@@ -147,7 +147,11 @@ pub(crate) struct FakeAdmin {
 
 impl FakeAdmin {
     fn record(&self, target: &AdminTarget, call: String) -> Result<(), AdminError> {
-        assert_eq!(target.token, "admin-token", "the admin token comes from the store's admin Secret");
+        assert_eq!(
+            secrecy::ExposeSecret::expose_secret(&target.token),
+            "admin-token",
+            "the admin token comes from the store's admin Secret"
+        );
         self.log.lock().unwrap().push(call);
         match &self.fail {
             Some(error) => Err(error.clone()),
