@@ -72,6 +72,8 @@ s3_codes! {
     MissingRequestBodyError => StatusCode::BAD_REQUEST, "Request Body is empty.";
     NoSuchBucket => StatusCode::NOT_FOUND, "The specified bucket does not exist";
     NoSuchKey => StatusCode::NOT_FOUND, "The specified key does not exist.";
+    NoSuchVersion => StatusCode::NOT_FOUND,
+        "The version ID specified in the request does not match an existing version.";
     NoSuchUpload => StatusCode::NOT_FOUND,
         "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or \
             completed.";

@@ -10,22 +10,26 @@ mod conditions;
 mod credentials;
 mod deletions;
 mod list;
+mod list_versions;
 mod multipart;
 mod objects;
 mod schema;
 pub mod sealing;
+mod versions;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
-pub use buckets::{BucketRow, CreateBucketOutcome, DeleteBucketOutcome};
+pub use buckets::{BucketRow, CreateBucketOutcome, DeleteBucketOutcome, SetVersioningOutcome, Versioning};
 pub use conditions::{DeleteCondition, PutCondition, Refusal};
 pub use credentials::{Credential, GRANT_OWNER, GRANT_READ, GRANT_WRITE};
 pub use list::{ListItem, ListPage, ListQuery, ListStart};
+pub use list_versions::{VersionEntry, VersionItem, VersionsPage, VersionsQuery};
 pub use multipart::{CompleteOutcome, PartOutcome, PartRow, UploadRow, UploadsPage};
-pub use objects::{Checksum, DeleteOutcome, Layout, ManifestPart, ObjectMeta, ObjectPart, ObjectRow, PutOutcome};
+pub use objects::{Checksum, Layout, ManifestPart, ObjectMeta, ObjectPart, ObjectRow, PutOutcome, NULL_VERSION};
+pub use versions::{is_version_id, new_version_id, DeleteOutcome, Deleted, Written};
 
 /// A metadata failure. Domain outcomes (no such bucket, not empty, …) are values, not errors.
 #[derive(Debug, thiserror::Error)]

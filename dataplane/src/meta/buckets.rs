@@ -1,8 +1,8 @@
-//! The `buckets` table: create, delete (refusing non-empty), look up, list.
+//! The `buckets` table: create, delete (refusing non-empty), look up, list, versioning state.
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
-use super::{Db, MetaResult};
+use super::{Db, MetaError, MetaResult};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BucketRow {
@@ -11,6 +11,42 @@ pub struct BucketRow {
     pub owner: String,
     pub acl: String,
     pub created_ms: i64,
+    pub versioning: Versioning,
+}
+
+/// A bucket's versioning state. Once enabled, a bucket is never unversioned again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Versioning {
+    #[default]
+    Unversioned,
+    Enabled,
+    Suspended,
+}
+
+impl Versioning {
+    fn from_column(value: Option<&str>) -> Self {
+        match value {
+            Some("Enabled") => Self::Enabled,
+            Some("Suspended") => Self::Suspended,
+            _ => Self::Unversioned,
+        }
+    }
+
+    /// The stored value and S3's `Status` (`None` for a bucket never versioned).
+    pub fn status(self) -> Option<&'static str> {
+        match self {
+            Self::Unversioned => None,
+            Self::Enabled => Some("Enabled"),
+            Self::Suspended => Some("Suspended"),
+        }
+    }
+}
+
+/// What setting a bucket's versioning came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SetVersioningOutcome {
+    Set,
+    NoSuchBucket,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -37,10 +73,11 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<BucketRow> {
         owner: row.get(2)?,
         acl: row.get(3)?,
         created_ms: row.get(4)?,
+        versioning: Versioning::from_column(row.get::<_, Option<String>>(5)?.as_deref()),
     })
 }
 
-const COLUMNS: &str = "name, region, owner, acl, created_at";
+const COLUMNS: &str = "name, region, owner, acl, created_at, versioning";
 
 pub(super) fn get(conn: &Connection, name: &str) -> MetaResult<Option<BucketRow>> {
     let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM buckets WHERE name = ?1"))?;
@@ -50,6 +87,15 @@ pub(super) fn get(conn: &Connection, name: &str) -> MetaResult<Option<BucketRow>
 pub(super) fn exists(tx: &Transaction<'_>, name: &str) -> MetaResult<bool> {
     let mut stmt = tx.prepare_cached("SELECT 1 FROM buckets WHERE name = ?1")?;
     Ok(stmt.exists([name])?)
+}
+
+/// The bucket's versioning state, read in the writing transaction; `None` without a bucket.
+pub(super) fn versioning(tx: &Transaction<'_>, name: &str) -> MetaResult<Option<Versioning>> {
+    let mut stmt = tx.prepare_cached("SELECT versioning FROM buckets WHERE name = ?1")?;
+    Ok(stmt
+        .query_row([name], |r| r.get::<_, Option<String>>(0))
+        .optional()?
+        .map(|v| Versioning::from_column(v.as_deref())))
 }
 
 impl Db {
@@ -77,8 +123,8 @@ impl Db {
                 });
             }
             tx.execute(
-                &format!("INSERT INTO buckets ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
-                params![row.name, row.region, row.owner, row.acl, row.created_ms],
+                &format!("INSERT INTO buckets ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                params![row.name, row.region, row.owner, row.acl, row.created_ms, row.versioning.status()],
             )?;
             Ok(CreateBucketOutcome::Created)
         })
@@ -115,6 +161,22 @@ impl Db {
         .await
     }
 
+    /// Enables or suspends versioning (a bucket never returns to unversioned).
+    pub async fn set_versioning(&self, name: &str, versioning: Versioning) -> MetaResult<SetVersioningOutcome> {
+        let name = name.to_owned();
+        self.write_config(move |tx| {
+            let status = versioning
+                .status()
+                .ok_or_else(|| MetaError::Corrupt("a bucket cannot be made unversioned again".to_owned()))?;
+            Ok(if tx.execute("UPDATE buckets SET versioning = ?2 WHERE name = ?1", params![name, status])? == 1 {
+                SetVersioningOutcome::Set
+            } else {
+                SetVersioningOutcome::NoSuchBucket
+            })
+        })
+        .await
+    }
+
     /// Buckets in name order after `after`, optionally filtered by prefix, owner (owned or
     /// granted to `access_key`) and region; at most `limit` rows.
     pub async fn list_buckets(
@@ -142,44 +204,28 @@ impl Db {
         .await
     }
 
-    /// (objects, bytes) in a bucket.
+    /// (object versions, bytes) in a bucket, noncurrent versions included, delete markers not.
     pub async fn bucket_usage(&self, name: &str) -> MetaResult<(u64, u64)> {
         let name = name.to_owned();
-        self.read(move |conn| {
-            Ok(conn.query_row(
-                "SELECT count(*), coalesce(sum(size), 0) FROM objects WHERE bucket = ?1",
-                [name],
-                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
-            )?)
-        })
-        .await
+        self.read(move |conn| usage(conn, Some(&name))).await
     }
 
-    /// (buckets, objects, bytes) in the whole store.
+    /// (buckets, object versions, bytes) in the whole store.
     pub async fn totals(&self) -> MetaResult<(u64, u64, u64)> {
         self.read(|conn| {
             let buckets: i64 = conn.query_row("SELECT count(*) FROM buckets", [], |r| r.get(0))?;
-            let (objects, bytes): (i64, i64) =
-                conn.query_row("SELECT count(*), coalesce(sum(size), 0) FROM objects", [], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?;
-            Ok((buckets as u64, objects as u64, bytes as u64))
+            let (objects, bytes) = usage(conn, None)?;
+            Ok((buckets as u64, objects, bytes))
         })
         .await
     }
 
-    /// Deletes a bucket with everything in it (objects and unfinished uploads), queueing their
-    /// blobs, in one transaction; returns how many objects went.
+    /// Deletes a bucket with everything in it (every version of every object, and unfinished
+    /// uploads), queueing their blobs, in one transaction; returns how many object versions went.
     pub async fn purge_bucket(&self, name: &str) -> MetaResult<u64> {
         let name = name.to_owned();
         self.write_config(move |tx| {
-            let keys: Vec<String> = tx
-                .prepare("SELECT key FROM objects WHERE bucket = ?1")?
-                .query_map([&name], |r| super::key_column(r, 0))?
-                .collect::<Result<_, _>>()?;
-            for key in &keys {
-                super::objects::remove(tx, &name, key)?;
-            }
+            let removed = super::versions::purge_versions(tx, &name)?;
             let uploads: Vec<String> = tx
                 .prepare("SELECT upload_id FROM multipart_uploads WHERE bucket = ?1")?
                 .query_map([&name], |r| r.get(0))?
@@ -189,7 +235,7 @@ impl Db {
             }
             tx.execute("DELETE FROM grants WHERE bucket = ?1", [&name])?;
             tx.execute("DELETE FROM buckets WHERE name = ?1", [&name])?;
-            Ok(keys.len() as u64)
+            Ok(removed)
         })
         .await
     }
@@ -197,6 +243,25 @@ impl Db {
     pub async fn count_buckets(&self) -> MetaResult<u64> {
         self.read(|conn| Ok(conn.query_row("SELECT count(*) FROM buckets", [], |r| r.get::<_, i64>(0))? as u64)).await
     }
+}
+
+/// (object versions, bytes) of one bucket or of all, delete markers excluded.
+fn usage(conn: &Connection, bucket: Option<&str>) -> MetaResult<(u64, u64)> {
+    let mut objects = 0;
+    let mut bytes = 0;
+    for table in ["objects", "object_versions"] {
+        let (n, b): (i64, i64) = conn.query_row(
+            &format!(
+                "SELECT count(*), coalesce(sum(size), 0) FROM {table} \
+                 WHERE delete_marker = 0 AND (?1 IS NULL OR bucket = ?1)"
+            ),
+            [bucket],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        objects += n as u64;
+        bytes += b as u64;
+    }
+    Ok((objects, bytes))
 }
 
 #[cfg(test)]
@@ -211,6 +276,7 @@ mod tests {
             owner: owner.into(),
             acl: "private".into(),
             created_ms: 1,
+            versioning: Versioning::Unversioned,
         }
     }
 

@@ -104,7 +104,14 @@ mod tests {
     use super::*;
 
     fn bucket(name: &str, owner: &str) -> BucketRow {
-        BucketRow { name: name.into(), region: "r".into(), owner: owner.into(), acl: "private".into(), created_ms: 0 }
+        BucketRow {
+            name: name.into(),
+            region: "r".into(),
+            owner: owner.into(),
+            acl: "private".into(),
+            created_ms: 0,
+            versioning: crate::meta::Versioning::Unversioned,
+        }
     }
 
     #[test]

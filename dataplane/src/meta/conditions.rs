@@ -118,6 +118,9 @@ mod tests {
             acl: "private".into(),
             parts_count: 0,
             inline: false,
+            version_id: crate::meta::NULL_VERSION.into(),
+            seq: 0,
+            delete_marker: false,
         };
         let c = |m: Option<&str>, t: Option<i64>, s: Option<u64>| DeleteCondition {
             if_match: m.map(str::to_owned),

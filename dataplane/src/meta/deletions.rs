@@ -4,7 +4,7 @@
 
 use rusqlite::{params, Transaction};
 
-use super::{now_ms, objects, Db, MetaResult};
+use super::{now_ms, versions, Db, MetaResult};
 
 /// Queues `blob_id`; `pin_id` is the object (blob or manifest id) readers pin it by.
 pub(super) fn enqueue(tx: &Transaction<'_>, blob_id: &str, pin_id: Option<&str>) -> MetaResult<()> {
@@ -48,7 +48,7 @@ impl Db {
     pub async fn blob_known(&self, blob_id: &str) -> MetaResult<bool> {
         let id = blob_id.to_owned();
         self.read(move |conn| {
-            Ok(objects::blob_referenced(conn, &id)?
+            Ok(versions::blob_referenced(conn, &id)?
                 || conn.prepare_cached("SELECT 1 FROM blob_deletions WHERE blob_id = ?1")?.exists([&id])?)
         })
         .await

@@ -89,7 +89,7 @@ fn fetch(
     let upper_clause = if upper.is_some() { "AND key < ?3" } else { "AND ?3 IS NULL" };
     let sql = format!(
         "SELECT key, size, etag, last_modified, owner FROM objects
-         WHERE bucket = ?1 AND key {op} ?2 {upper_clause} ORDER BY key LIMIT ?4"
+         WHERE bucket = ?1 AND key {op} ?2 {upper_clause} AND delete_marker = 0 ORDER BY key LIMIT ?4"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![bucket, lower, upper, limit as i64], |r| {
@@ -174,6 +174,7 @@ mod tests {
             owner: "o".into(),
             acl: "private".into(),
             created_ms: 0,
+            versioning: crate::meta::Versioning::Unversioned,
         })
         .await
         .unwrap();
@@ -190,6 +191,9 @@ mod tests {
                 acl: "private".into(),
                 parts_count: 0,
                 inline: false,
+                version_id: crate::meta::NULL_VERSION.into(),
+                seq: 0,
+                delete_marker: false,
             };
             db.put_object(row, None, PutCondition::none()).await.unwrap();
         }

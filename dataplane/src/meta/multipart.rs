@@ -6,7 +6,8 @@
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 use super::conditions::{PutCondition, Refusal};
-use super::objects::{current_etag, upsert, ObjectMeta, ObjectRow};
+use super::objects::{decode, from_row, ObjectMeta, ObjectRow, COLUMNS};
+use super::versions::{current_etag, put_version, Written};
 use super::{buckets, deletions, Db, MetaError, MetaResult};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,10 +44,10 @@ pub enum PartOutcome {
 /// What a completion came to; `E` is the caller's refusal (bad part list, too small, …).
 #[derive(Debug)]
 pub enum CompleteOutcome<E> {
-    /// `created`: no object was at the key before.
+    /// The object as committed, and what the write did.
     Completed {
         row: ObjectRow,
-        created: bool,
+        written: Written,
     },
     /// The upload is gone but an object completed from it is in place: a retried request.
     AlreadyCompleted {
@@ -107,6 +108,22 @@ fn upload_exists(tx: &Transaction<'_>, bucket: &str, key: &str, upload_id: &str)
     Ok(tx
         .prepare_cached("SELECT 1 FROM multipart_uploads WHERE upload_id = ?1 AND bucket = ?2 AND key = ?3")?
         .exists(params![upload_id, bucket, key.as_bytes()])?)
+}
+
+/// The version of `bucket/key` completed from `upload_id` (its manifest id), current or not.
+fn completed_from(tx: &Transaction<'_>, bucket: &str, key: &str, upload_id: &str) -> MetaResult<Option<ObjectRow>> {
+    for table in ["objects", "object_versions"] {
+        let found = tx
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM {table} WHERE blob_id = ?1 AND bucket = ?2 AND key = ?3 AND parts_count > 0"
+            ))?
+            .query_row(params![upload_id, bucket, key.as_bytes()], from_row)
+            .optional()?;
+        if let Some(found) = found {
+            return decode(found).map(Some);
+        }
+    }
+    Ok(None)
 }
 
 /// Queues every part blob of an upload and removes the upload.
@@ -225,8 +242,8 @@ impl Db {
         let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
         self.write(move |tx| {
             if !upload_exists(tx, &bucket, &key, &id)? {
-                // A completed upload's id lives on as the object's manifest id.
-                let done = super::objects::get(tx, &bucket, &key)?.filter(|o| o.blob_id == id && o.parts_count > 0);
+                // A completed upload's id lives on as the object's manifest id (current or not).
+                let done = completed_from(tx, &bucket, &key, &id)?;
                 return Ok(match done {
                     Some(row) => CompleteOutcome::AlreadyCompleted { row },
                     None => CompleteOutcome::NoSuchUpload,
@@ -243,7 +260,8 @@ impl Db {
                 ))?
                 .query_map([&id], part_from_row)?
                 .collect::<Result<_, _>>()?;
-            let (row, chosen) = match build(&parts) {
+            let Some(versioning) = buckets::versioning(tx, &bucket)? else { return Ok(CompleteOutcome::NoSuchUpload) };
+            let (mut row, chosen) = match build(&parts) {
                 Ok(v) => v,
                 Err(e) => return Ok(CompleteOutcome::Refused(e)),
             };
@@ -260,11 +278,8 @@ impl Db {
             }
             // Parts uploaded but not listed are released with the upload.
             drop_upload(tx, &id)?;
-            let existed = tx
-                .prepare_cached("SELECT 1 FROM objects WHERE bucket = ?1 AND key = ?2")?
-                .exists(params![row.bucket, row.key.as_bytes()])?;
-            upsert(tx, &row, None)?;
-            Ok(CompleteOutcome::Completed { row, created: !existed })
+            let written = put_version(tx, versioning, &mut row, None)?;
+            Ok(CompleteOutcome::Completed { row, written })
         })
         .await
     }

@@ -116,6 +116,37 @@ CREATE TABLE inline_data (
 -- which were all COMPOSITE).
 ALTER TABLE multipart_uploads ADD COLUMN checksum_type TEXT;
 "#,
+    r#"
+-- Versioning. A bucket is unversioned (NULL), 'Enabled' or 'Suspended'. `objects` keeps the
+-- current version of each key — an object or a delete marker — and `object_versions` the
+-- noncurrent ones; `seq` orders the versions of a key (higher is newer), `version_id` is the
+-- opaque id clients see ('null' for versions written while unversioned or suspended). A key
+-- has noncurrent versions only while it has a current one. Rows written before this migration
+-- are null versions.
+ALTER TABLE buckets ADD COLUMN versioning TEXT;
+ALTER TABLE objects ADD COLUMN version_id TEXT NOT NULL DEFAULT 'null';
+ALTER TABLE objects ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE objects ADD COLUMN delete_marker INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE object_versions (
+    bucket         TEXT NOT NULL REFERENCES buckets(name),
+    key            BLOB NOT NULL,
+    blob_id        TEXT NOT NULL,
+    size           INTEGER NOT NULL,
+    etag           TEXT NOT NULL,
+    last_modified  INTEGER NOT NULL,
+    meta           TEXT NOT NULL,
+    owner          TEXT NOT NULL,
+    acl            TEXT NOT NULL,
+    parts_count    INTEGER NOT NULL DEFAULT 0,
+    inline         INTEGER NOT NULL DEFAULT 0,
+    version_id     TEXT NOT NULL,
+    seq            INTEGER NOT NULL,
+    delete_marker  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (bucket, key, seq DESC)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX object_versions_by_id ON object_versions(bucket, key, version_id);
+CREATE INDEX object_versions_by_blob ON object_versions(blob_id);
+"#,
 ];
 
 /// Brings the schema to the newest version.

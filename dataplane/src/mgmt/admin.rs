@@ -277,6 +277,7 @@ async fn put_bucket(
         owner: body.owner.clone(),
         acl: acl.clone(),
         created_ms: crate::meta::now_ms(),
+        versioning: crate::meta::Versioning::Unversioned,
     };
     match state.db.create_bucket(row).await.map_err(internal)? {
         CreateBucketOutcome::Created => {

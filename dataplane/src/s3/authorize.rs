@@ -105,7 +105,14 @@ mod tests {
     use super::*;
 
     fn bucket(acl: &str) -> BucketRow {
-        BucketRow { name: "b".into(), region: "r".into(), owner: "alice".into(), acl: acl.into(), created_ms: 0 }
+        BucketRow {
+            name: "b".into(),
+            region: "r".into(),
+            owner: "alice".into(),
+            acl: acl.into(),
+            created_ms: 0,
+            versioning: crate::meta::Versioning::Unversioned,
+        }
     }
 
     fn key(owner: &str, root: bool) -> Principal {

@@ -21,7 +21,7 @@ use super::query::Query;
 use super::response;
 use crate::auth::{AuthRequest, Payload, Principal};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::meta::BucketRow;
+use crate::meta::{BucketRow, ObjectRow};
 use crate::metrics::{method_label, CountingBody, Direction};
 use crate::percent::decode;
 use crate::s3::body::BodyReader;
@@ -173,25 +173,28 @@ async fn resolve(
 }
 
 /// For object ACL operations the bucket check may defer to the object: its owner, or its ACL
-/// granting `permission`. Returns the object's owner and version (blob id).
+/// granting `permission`. Returns the object version whose permissions were checked.
 async fn object_acl_check(
     state: &AppState,
     ctx: &BucketContext,
     key: &crate::s3::names::ObjectKey,
+    version: Option<&str>,
     principal: &Principal,
     permission: Permission,
-) -> S3Result<(String, String)> {
-    let row = state.db.get_object(&ctx.row.name, key.as_str()).await.map_err(ops::meta_error)?;
+) -> S3Result<ObjectRow> {
+    let row = state.db.get_object(&ctx.row.name, key.as_str(), version).await.map_err(ops::meta_error)?;
+    let listable = matches!(ctx.decision, Decision::Allow | Decision::IfObjectGrants { listable: true });
     match (row, &ctx.decision) {
-        (Some(row), Decision::Allow) => Ok((row.owner, row.blob_id)),
+        (Some(row), _) if row.delete_marker && listable => {
+            Err(ops::read::unreadable(key.as_str(), version, Some(&row)))
+        }
+        (Some(row), Decision::Allow) => Ok(row),
         (Some(row), Decision::IfObjectGrants { .. })
-            if authorize::object_allows(&row.acl, &row.owner, principal, permission) =>
+            if !row.delete_marker && authorize::object_allows(&row.acl, &row.owner, principal, permission) =>
         {
-            Ok((row.owner, row.blob_id))
+            Ok(row)
         }
-        (None, Decision::Allow | Decision::IfObjectGrants { listable: true }) => {
-            Err(S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", key.as_str()))
-        }
+        (None, _) if listable => Err(ops::read::unreadable(key.as_str(), version, None)),
         _ => Err(S3ErrorCode::AccessDenied.into()),
     }
 }
@@ -215,22 +218,28 @@ async fn dispatch(state: &Arc<AppState>, endpoint: Endpoint, req: Req) -> S3Resu
 
 /// The one `match` that runs an operation on its resolved bucket.
 async fn bucket_op(state: &Arc<AppState>, ctx: BucketContext, op: BucketOp, req: Req) -> S3Result<Response> {
-    use ops::{acl, attributes, bucket, copy, delete, get, list, multipart, multipart_list, put};
+    use ops::{
+        acl, attributes, bucket, copy, delete, get, list, multipart, multipart_list, put, versioning, versions_list,
+    };
     let row = &ctx.row;
     match op {
         BucketOp::DeleteBucket => bucket::delete_bucket(state, row).await,
         BucketOp::HeadBucket => Ok(bucket::head_bucket(row)),
         BucketOp::GetBucketLocation => Ok(bucket::get_bucket_location(row)),
-        BucketOp::GetBucketVersioning => Ok(bucket::get_bucket_versioning()),
+        BucketOp::GetBucketVersioning => Ok(versioning::get_bucket_versioning(row)),
+        BucketOp::PutBucketVersioning => versioning::put_bucket_versioning(state, row, req).await,
+        BucketOp::ListObjectVersions(params) => versions_list::list_object_versions(state, row, params).await,
         BucketOp::GetBucketAcl => Ok(acl::get_bucket_acl(row)),
         BucketOp::PutBucketAcl => acl::put_bucket_acl(state, row, req).await,
-        BucketOp::GetObjectAcl { key } => {
-            object_acl_check(state, &ctx, &key, &req.principal, Permission::ReadAcp).await?;
-            acl::get_object_acl(state, row, &key).await
+        BucketOp::GetObjectAcl { key, version } => {
+            let object =
+                object_acl_check(state, &ctx, &key, version.as_deref(), &req.principal, Permission::ReadAcp).await?;
+            Ok(acl::get_object_acl(row, &object))
         }
-        BucketOp::PutObjectAcl { key } => {
-            let version = object_acl_check(state, &ctx, &key, &req.principal, Permission::WriteAcp).await?;
-            acl::put_object_acl(state, row, &key, version, req).await
+        BucketOp::PutObjectAcl { key, version } => {
+            let object =
+                object_acl_check(state, &ctx, &key, version.as_deref(), &req.principal, Permission::WriteAcp).await?;
+            acl::put_object_acl(state, row, &object, req).await
         }
         BucketOp::ListObjects(params) => list::list_objects(state, row, params).await,
         BucketOp::DeleteObjects => delete::delete_objects(state, row, req).await,
@@ -238,10 +247,10 @@ async fn bucket_op(state: &Arc<AppState>, ctx: BucketContext, op: BucketOp, req:
         BucketOp::CopyObject { key } => copy::copy_object(state, row, key, req).await,
         BucketOp::GetObject { key, read } => get::get_object(state, row, key, read, ctx.decision, req, false).await,
         BucketOp::HeadObject { key, read } => get::get_object(state, row, key, read, ctx.decision, req, true).await,
-        BucketOp::GetObjectAttributes { key } => {
-            attributes::get_object_attributes(state, row, key, ctx.decision, req).await
+        BucketOp::GetObjectAttributes { key, version } => {
+            attributes::get_object_attributes(state, row, key, version, ctx.decision, req).await
         }
-        BucketOp::DeleteObject { key } => delete::delete_object(state, row, key, req).await,
+        BucketOp::DeleteObject { key, version } => delete::delete_object(state, row, key, version, req).await,
         BucketOp::CreateMultipartUpload { key } => multipart::create(state, row, key, req).await,
         BucketOp::UploadPart { key, part_number, upload_id } => {
             multipart::upload_part(state, row, key, part_number, upload_id, req).await

@@ -25,19 +25,21 @@ pub enum BucketOp {
     HeadBucket,
     GetBucketLocation,
     GetBucketVersioning,
+    PutBucketVersioning,
+    ListObjectVersions(ListVersionsParams),
     GetBucketAcl,
     PutBucketAcl,
     ListObjects(ListObjectsParams),
     DeleteObjects,
     ListMultipartUploads(ListUploadsParams),
-    GetObjectAcl { key: ObjectKey },
-    PutObjectAcl { key: ObjectKey },
+    GetObjectAcl { key: ObjectKey, version: Option<String> },
+    PutObjectAcl { key: ObjectKey, version: Option<String> },
     PutObject { key: ObjectKey },
     CopyObject { key: ObjectKey },
     GetObject { key: ObjectKey, read: ReadParams },
-    GetObjectAttributes { key: ObjectKey },
+    GetObjectAttributes { key: ObjectKey, version: Option<String> },
     HeadObject { key: ObjectKey, read: ReadParams },
-    DeleteObject { key: ObjectKey },
+    DeleteObject { key: ObjectKey, version: Option<String> },
     CreateMultipartUpload { key: ObjectKey },
     UploadPart { key: ObjectKey, part_number: u32, upload_id: String },
     UploadPartCopy { key: ObjectKey, part_number: u32, upload_id: String },
@@ -97,6 +99,8 @@ pub struct ListObjectsParams {
 /// GetObject / HeadObject parameters carried in the query.
 #[derive(Debug, Default)]
 pub struct ReadParams {
+    /// `versionId`: read this version rather than the current one.
+    pub version: Option<String>,
     pub part_number: Option<u32>,
     /// `response-*` overrides: (response header name, value).
     pub overrides: Vec<(&'static str, String)>,
@@ -198,6 +202,8 @@ impl BucketOp {
         match (method.clone(), sub) {
             (Method::GET, Some("location")) => Ok(Self::GetBucketLocation),
             (Method::GET, Some("versioning")) => Ok(Self::GetBucketVersioning),
+            (Method::PUT, Some("versioning")) => Ok(Self::PutBucketVersioning),
+            (Method::GET, Some("versions")) => Ok(Self::ListObjectVersions(ListVersionsParams::parse(query)?)),
             (Method::GET, Some("acl")) => Ok(Self::GetBucketAcl),
             (Method::PUT, Some("acl")) => Ok(Self::PutBucketAcl),
             (Method::GET, Some("uploads")) => Ok(Self::ListMultipartUploads(ListUploadsParams::parse(query)?)),
@@ -224,11 +230,11 @@ impl BucketOp {
             (Method::HEAD, None) => Ok(Self::HeadObject { key, read: ReadParams::parse(query)? }),
             (Method::PUT, None) if copy => Ok(Self::CopyObject { key }),
             (Method::PUT, None) => Ok(Self::PutObject { key }),
-            (Method::DELETE, None) => Ok(Self::DeleteObject { key }),
+            (Method::DELETE, None) => Ok(Self::DeleteObject { key, version: version_id(query) }),
             (Method::POST, Some("uploads")) => Ok(Self::CreateMultipartUpload { key }),
-            (Method::GET, Some("acl")) => Ok(Self::GetObjectAcl { key }),
-            (Method::PUT, Some("acl")) => Ok(Self::PutObjectAcl { key }),
-            (Method::GET, Some("attributes")) => Ok(Self::GetObjectAttributes { key }),
+            (Method::GET, Some("acl")) => Ok(Self::GetObjectAcl { key, version: version_id(query) }),
+            (Method::PUT, Some("acl")) => Ok(Self::PutObjectAcl { key, version: version_id(query) }),
+            (Method::GET, Some("attributes")) => Ok(Self::GetObjectAttributes { key, version: version_id(query) }),
             (Method::PUT, Some("uploadId")) => {
                 let upload_id = upload_id(query)?;
                 let part_number = query.int("partNumber", 1..=10_000)?.ok_or_else(|| {
@@ -257,10 +263,11 @@ impl BucketOp {
     /// decide reads and ACL operations: `authorize`).
     pub fn access(&self) -> Access {
         match self {
-            Self::DeleteBucket | Self::GetBucketLocation => Access::Admin,
+            Self::DeleteBucket | Self::GetBucketLocation | Self::PutBucketVersioning => Access::Admin,
             Self::HeadBucket
             | Self::GetBucketVersioning
             | Self::ListObjects(_)
+            | Self::ListObjectVersions(_)
             | Self::ListMultipartUploads(_)
             | Self::ListParts { .. } => Access::BucketRead,
             Self::GetBucketAcl => Access::AclRead,
@@ -285,6 +292,8 @@ impl BucketOp {
             Self::HeadBucket => "HeadBucket",
             Self::GetBucketLocation => "GetBucketLocation",
             Self::GetBucketVersioning => "GetBucketVersioning",
+            Self::PutBucketVersioning => "PutBucketVersioning",
+            Self::ListObjectVersions(_) => "ListObjectVersions",
             Self::GetBucketAcl => "GetBucketAcl",
             Self::PutBucketAcl => "PutBucketAcl",
             Self::ListObjects(params) if params.version == ListVersion::V2 => "ListObjectsV2",
@@ -374,11 +383,54 @@ fn not_implemented(sub: &str) -> S3Error {
         .with_message(format!("The `{sub}` sub-resource is not implemented by this server."))
 }
 
-/// Buckets are never versioned here: only the `null` version exists.
+/// `versionId`, when given, must be `null` or an id this store issues; anything else is 400
+/// (a well-formed id that names no version is `NoSuchVersion`, later).
 fn check_version_id(query: &Query) -> Result<(), S3Error> {
     match query.get("versionId") {
-        None | Some("null") => Ok(()),
-        Some(v) => Err(S3Error::invalid_argument("versionId", v, "Invalid version id specified")),
+        Some(v) if !crate::meta::is_version_id(v) => {
+            Err(S3Error::invalid_argument("versionId", v, "Invalid version id specified"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn version_id(query: &Query) -> Option<String> {
+    query.get("versionId").map(str::to_owned)
+}
+
+/// ListObjectVersions parameters.
+#[derive(Debug)]
+pub struct ListVersionsParams {
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    pub key_marker: Option<String>,
+    pub version_id_marker: Option<String>,
+    pub max_keys: usize,
+    pub url_encode: bool,
+}
+
+impl ListVersionsParams {
+    fn parse(query: &Query) -> Result<Self, S3Error> {
+        let version_id_marker = query.get("version-id-marker").filter(|m| !m.is_empty()).map(str::to_owned);
+        if let Some(v) = version_id_marker.as_deref().filter(|v| !crate::meta::is_version_id(v)) {
+            return Err(S3Error::invalid_argument("version-id-marker", v, "Invalid version id specified"));
+        }
+        let key_marker = query.get("key-marker").filter(|m| !m.is_empty()).map(str::to_owned);
+        if version_id_marker.is_some() && key_marker.is_none() {
+            return Err(S3Error::invalid_argument(
+                "version-id-marker",
+                version_id_marker.as_deref().unwrap_or_default(),
+                "A version-id marker cannot be specified without a key marker.",
+            ));
+        }
+        Ok(Self {
+            prefix: query.get("prefix").unwrap_or("").to_owned(),
+            delimiter: query.get("delimiter").filter(|d| !d.is_empty()).map(str::to_owned),
+            key_marker,
+            version_id_marker,
+            max_keys: query.int("max-keys", 0..=i64::from(i32::MAX))?.map_or(1000, |v| v.min(1000) as usize),
+            url_encode: url_encoding(query)?,
+        })
     }
 }
 
@@ -430,7 +482,7 @@ impl ReadParams {
             .iter()
             .filter_map(|(param, header)| query.get(param).map(|v| (*header, v.to_owned())))
             .collect();
-        Ok(Self { part_number, overrides })
+        Ok(Self { version: version_id(query), part_number, overrides })
     }
 }
 
@@ -453,6 +505,9 @@ mod tests {
             (Method::HEAD, "/b1b", "", "HeadBucket"),
             (Method::GET, "/b1b", "location", "GetBucketLocation"),
             (Method::GET, "/b1b", "versioning", "GetBucketVersioning"),
+            (Method::PUT, "/b1b", "versioning", "PutBucketVersioning"),
+            (Method::GET, "/b1b", "versions&prefix=a", "ListObjectVersions"),
+            (Method::DELETE, "/b1b/k", "versionId=null", "DeleteObject"),
             (Method::GET, "/b1b", "", "ListObjects"),
             (Method::GET, "/b1b", "list-type=2&x-id=ListObjectsV2", "ListObjectsV2"),
             (Method::POST, "/b1b", "delete", "DeleteObjects"),
@@ -527,6 +582,11 @@ mod tests {
         assert_eq!(parse(Method::GET, "/b1b", "encoding-type=base64").unwrap_err().code, S3ErrorCode::InvalidArgument);
         assert_eq!(parse(Method::GET, "/b1b", "max-keys=x").unwrap_err().code, S3ErrorCode::InvalidArgument);
         assert_eq!(parse(Method::GET, "/b1b/k", "versionId=abc").unwrap_err().code, S3ErrorCode::InvalidArgument);
+        assert_eq!(
+            parse(Method::GET, "/b1b", "versions&version-id-marker=null").unwrap_err().code,
+            S3ErrorCode::InvalidArgument,
+            "a version-id marker needs a key marker"
+        );
         assert_eq!(parse(Method::GET, "/b1b/k", "partNumber=0").unwrap_err().code, S3ErrorCode::InvalidArgument);
         assert_eq!(parse(Method::GET, "/", "max-buckets=0").unwrap_err().code, S3ErrorCode::InvalidArgument);
         for q in [

@@ -13,6 +13,8 @@ pub(super) mod multipart_list;
 pub(super) mod put;
 pub(super) mod read;
 mod store;
+pub(super) mod versioning;
+pub(super) mod versions_list;
 
 use axum::body::Body;
 use http::HeaderMap;
@@ -23,6 +25,7 @@ use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::meta::MetaError;
 use crate::s3::acl::Acl;
 use crate::s3::body::BodyReader;
+use crate::s3::response;
 use bytes::Bytes;
 
 /// An authenticated request as the operations see it.
@@ -62,6 +65,23 @@ pub(super) fn blob_error(e: BlobError) -> S3Error {
             .with_source(e)
     } else {
         S3Error::internal(e)
+    }
+}
+
+/// Keeps the objects gauge and the deleter up to date after a committed write: one version
+/// more, less those it freed (whose blobs wait in the deletion queue).
+pub(super) fn account_write(state: &crate::state::AppState, written: &crate::meta::Written) {
+    state.metrics.objects.add(1 - written.released as i64);
+    if written.released > 0 {
+        state.deleter.notify_one();
+    }
+}
+
+/// `x-amz-version-id` on an answer about a version of an object in a bucket that has (or had)
+/// versioning configured; unversioned buckets name no versions, as S3 does.
+pub(super) fn set_version_header(resp: &mut axum::response::Response, versioned: bool, version_id: &str) {
+    if versioned {
+        response::set(resp, "x-amz-version-id", version_id);
     }
 }
 

@@ -8,9 +8,8 @@ use http::StatusCode;
 
 use super::{meta_error, Req};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::meta::BucketRow;
+use crate::meta::{BucketRow, ObjectRow, Versioning};
 use crate::s3::acl::Acl;
-use crate::s3::names::ObjectKey;
 use crate::s3::response;
 use crate::state::AppState;
 
@@ -55,29 +54,26 @@ pub(crate) async fn put_bucket_acl(state: &Arc<AppState>, bucket: &BucketRow, re
     Ok(response::empty(StatusCode::OK))
 }
 
-pub(crate) async fn get_object_acl(state: &Arc<AppState>, bucket: &BucketRow, key: &ObjectKey) -> S3Result<Response> {
-    let row = state
-        .db
-        .get_object(&bucket.name, key.as_str())
-        .await
-        .map_err(meta_error)?
-        .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", key.as_str()))?;
-    Ok(response::xml(StatusCode::OK, Acl::from_stored(&row.acl).to_xml(&row.owner, &bucket.owner)))
+/// The ACL of the object version `object` (whose permissions were checked).
+pub(crate) fn get_object_acl(bucket: &BucketRow, object: &ObjectRow) -> Response {
+    let mut resp = response::xml(StatusCode::OK, Acl::from_stored(&object.acl).to_xml(&object.owner, &bucket.owner));
+    super::set_version_header(&mut resp, bucket.versioning != Versioning::Unversioned, &object.version_id);
+    resp
 }
 
-/// `version` (owner, blob id) names the object version whose permissions were checked: the
-/// ACL lands on that version or nowhere (a concurrent overwrite wins).
+/// Replaces the ACL of the object version `object`, whose permissions were checked: the ACL
+/// lands on that version or nowhere (a concurrent overwrite or delete wins: `NoSuchKey`).
 pub(crate) async fn put_object_acl(
     state: &Arc<AppState>,
     bucket: &BucketRow,
-    key: &ObjectKey,
-    version: (String, String),
+    object: &ObjectRow,
     req: Req,
 ) -> S3Result<Response> {
-    let (owner, blob_id) = version;
-    let acl = requested_acl(state, req, &owner).await?;
-    if !state.db.set_object_acl(&bucket.name, key.as_str(), &blob_id, acl.to_stored()).await.map_err(meta_error)? {
-        return Err(S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", key.as_str()));
+    let acl = requested_acl(state, req, &object.owner).await?;
+    if !state.db.set_object_acl(object, acl.to_stored()).await.map_err(meta_error)? {
+        return Err(S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", object.key.as_str()));
     }
-    Ok(response::empty(StatusCode::OK))
+    let mut resp = response::empty(StatusCode::OK);
+    super::set_version_header(&mut resp, bucket.versioning != Versioning::Unversioned, &object.version_id);
+    Ok(resp)
 }

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 
+use super::read::unreadable;
 use super::{meta_error, Req};
 use crate::checksum::ChecksumType;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::meta::BucketRow;
+use crate::meta::{BucketRow, Versioning};
 use crate::s3::acl::Permission;
 use crate::s3::authorize::{object_allows, Decision};
 use crate::s3::headers::{get, http_date};
@@ -74,17 +75,27 @@ pub(crate) async fn get_object_attributes(
     state: &Arc<AppState>,
     bucket: &BucketRow,
     key: ObjectKey,
+    version: Option<String>,
     decision: Decision,
     req: Req,
 ) -> S3Result<Response> {
     let wanted = wanted(&req.headers)?;
     let (max_parts, marker) = paging(&req.headers);
-    let found = state.db.get_object_parts(&bucket.name, key.as_str(), marker, max_parts).await.map_err(meta_error)?;
-    let Some((row, parts, truncated)) = found else {
-        return Err(match decision {
-            Decision::IfObjectGrants { listable: false } => S3ErrorCode::AccessDenied.into(),
-            _ => S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", key.as_str()),
-        });
+    let version = version.as_deref();
+    let found =
+        state.db.get_object_parts(&bucket.name, key.as_str(), version, marker, max_parts).await.map_err(meta_error)?;
+    let hidden = decision == Decision::IfObjectGrants { listable: false };
+    let (row, parts, truncated) = match found {
+        Some((row, ..)) if row.delete_marker => {
+            return Err(if hidden {
+                S3ErrorCode::AccessDenied.into()
+            } else {
+                unreadable(key.as_str(), version, Some(&row))
+            })
+        }
+        Some(found) => found,
+        None if hidden => return Err(S3ErrorCode::AccessDenied.into()),
+        None => return Err(unreadable(key.as_str(), version, None)),
     };
     if matches!(decision, Decision::IfObjectGrants { .. })
         && !object_allows(&row.acl, &row.owner, &req.principal, Permission::Read)
@@ -139,6 +150,7 @@ pub(crate) async fn get_object_attributes(
     w.close("GetObjectAttributesResponse");
     let mut resp = response::xml(StatusCode::OK, w.finish());
     response::set(&mut resp, "last-modified", &http_date(row.last_modified_ms));
+    super::set_version_header(&mut resp, bucket.versioning != Versioning::Unversioned, &row.version_id);
     Ok(resp)
 }
 

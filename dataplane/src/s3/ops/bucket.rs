@@ -113,6 +113,7 @@ pub(crate) async fn create_bucket(state: &Arc<AppState>, req: Req, name: BucketN
         owner: req.principal.owner_id().to_owned(),
         acl,
         created_ms: now_ms(),
+        versioning: crate::meta::Versioning::Unversioned,
     };
     match state.db.create_bucket(row).await.map_err(meta_error)? {
         CreateBucketOutcome::Created => state.metrics.buckets.inc(),
@@ -161,12 +162,5 @@ pub(crate) fn get_bucket_location(bucket: &BucketRow) -> Response {
         w.raw(&quick_xml::escape::escape(bucket.region.as_str()));
         w.close("LocationConstraint");
     }
-    response::xml(StatusCode::OK, w.finish())
-}
-
-/// Versioning is never enabled here: the empty configuration says so.
-pub(crate) fn get_bucket_versioning() -> Response {
-    let mut w = XmlWriter::new();
-    w.raw(&format!("<VersioningConfiguration xmlns=\"{}\"/>", xml::S3_NS));
     response::xml(StatusCode::OK, w.finish())
 }

@@ -12,7 +12,7 @@ use super::{blob_error, meta_error, quoted, read, reject_unsupported, request_ac
 use crate::auth::Principal;
 use crate::checksum::ChecksumAlgorithm;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::meta::BucketRow;
+use crate::meta::{BucketRow, Versioning};
 use crate::percent::decode;
 use crate::s3::acl::Permission;
 use crate::s3::authorize::{self, object_allows, Access, Decision};
@@ -23,8 +23,17 @@ use crate::s3::response;
 use crate::s3::xml::XmlWriter;
 use crate::state::AppState;
 
+/// The object a copy reads.
+#[derive(Debug)]
+pub(crate) struct CopySource {
+    pub(crate) bucket: BucketName,
+    pub(crate) key: ObjectKey,
+    /// `?versionId=`: that version rather than the current one.
+    pub(crate) version: Option<String>,
+}
+
 /// `x-amz-copy-source`: `[/]bucket/key[?versionId=…]`, URL-encoded.
-pub(crate) fn parse_copy_source(value: &str) -> S3Result<(BucketName, ObjectKey)> {
+pub(crate) fn parse_copy_source(value: &str) -> S3Result<CopySource> {
     let invalid = || {
         S3Error::invalid_argument(
             "x-amz-copy-source",
@@ -32,13 +41,13 @@ pub(crate) fn parse_copy_source(value: &str) -> S3Result<(BucketName, ObjectKey)
             "Copy Source must mention the source bucket and key: sourcebucket/sourcekey.",
         )
     };
-    // Buckets are never versioned here, so `?versionId=` names the only version: ignored.
     let (path, version) = match value.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
+        Some((p, q)) => (p, Some(q.strip_prefix("versionId=").ok_or_else(invalid)?)),
         None => (value, None),
     };
-    if version.is_some_and(|q| !q.starts_with("versionId=")) {
-        return Err(invalid());
+    let version = version.map(decode).transpose()?;
+    if let Some(v) = version.as_deref().filter(|v| !crate::meta::is_version_id(v)) {
+        return Err(S3Error::invalid_argument("x-amz-copy-source", v, "Invalid version id specified"));
     }
     let decoded = decode(path)?;
     let decoded = decoded.strip_prefix('/').unwrap_or(&decoded);
@@ -46,7 +55,7 @@ pub(crate) fn parse_copy_source(value: &str) -> S3Result<(BucketName, ObjectKey)
     if key.is_empty() {
         return Err(invalid());
     }
-    Ok((BucketName::parse(bucket)?, ObjectKey::parse(key.to_owned())?))
+    Ok(CopySource { bucket: BucketName::parse(bucket)?, key: ObjectKey::parse(key.to_owned())?, version })
 }
 
 #[derive(PartialEq, Eq)]
@@ -64,14 +73,16 @@ fn directive(headers: &HeaderMap) -> S3Result<Directive> {
     }
 }
 
+/// A copy's source: loaded and pinned, and whether its bucket has versioning configured.
+pub(crate) struct Source {
+    pub(crate) pinned: read::Pinned,
+    pub(crate) versioned: bool,
+}
+
 /// Resolves, authorizes, loads and pins the source object, checking its conditions.
-pub(crate) async fn load_source(
-    state: &AppState,
-    principal: &Principal,
-    headers: &HeaderMap,
-) -> S3Result<read::Pinned> {
+pub(crate) async fn load_source(state: &AppState, principal: &Principal, headers: &HeaderMap) -> S3Result<Source> {
     let source = get(headers, "x-amz-copy-source").unwrap_or_default();
-    let (src_bucket, src_key) = parse_copy_source(source)?;
+    let CopySource { bucket: src_bucket, key: src_key, version } = parse_copy_source(source)?;
     let bucket = state
         .db
         .get_bucket(src_bucket.as_str())
@@ -81,10 +92,15 @@ pub(crate) async fn load_source(
     authorize::expected_owner(headers, "x-amz-source-expected-bucket-owner", &bucket)?;
     let grant = super::grant_for(state, principal, &bucket).await?;
     let decision = authorize::bucket_access(principal, &bucket, Access::ObjectRead, grant)?;
-    let source = match read::load(state, src_bucket.as_str(), src_key.as_str()).await {
+    let source = match read::load(state, src_bucket.as_str(), src_key.as_str(), version.as_deref()).await {
         // As for GET: a caller who may not list the source bucket does not learn what is in it.
-        Err(e) if e.code == S3ErrorCode::NoSuchKey && decision == (Decision::IfObjectGrants { listable: false }) => {
+        Err(e) if e.status().is_client_error() && decision == (Decision::IfObjectGrants { listable: false }) => {
             return Err(S3ErrorCode::AccessDenied.into())
+        }
+        Err(e) if e.code == S3ErrorCode::MethodNotAllowed => {
+            return Err(S3Error::new(S3ErrorCode::InvalidRequest).with_message(
+                "The source of a copy request may not specifically refer to a delete marker by version id.",
+            ))
         }
         other => other?,
     };
@@ -97,7 +113,7 @@ pub(crate) async fn load_source(
     if conditional::evaluate_copy_source(headers, &row.etag, row.last_modified_ms) != Outcome::Proceed {
         return Err(S3Error::new(S3ErrorCode::PreconditionFailed).with_field("Condition", "x-amz-copy-source-If-*"));
     }
-    Ok(source)
+    Ok(Source { pinned: source, versioned: bucket.versioning != Versioning::Unversioned })
 }
 
 pub(crate) async fn copy_object(
@@ -109,7 +125,7 @@ pub(crate) async fn copy_object(
     reject_unsupported(&req.headers)?;
     let directive = directive(&req.headers)?;
     let acl = request_acl(state, &req.headers).await?.to_stored();
-    let pinned = load_source(state, &req.principal, &req.headers).await?;
+    let Source { pinned, versioned: source_versioned } = load_source(state, &req.principal, &req.headers).await?;
     let source = pinned.row.clone();
     if source.bucket == bucket.name && source.key == key.as_str() && directive == Directive::Copy {
         return Err(S3Error::new(S3ErrorCode::InvalidRequest).with_message(
@@ -143,7 +159,7 @@ pub(crate) async fn copy_object(
         )));
     }
     let row = received.object_row(&bucket.name, key.as_str(), meta, req.principal.owner_id(), acl);
-    let row = received.commit(state, row, write_condition(&req.headers)).await?;
+    let (row, written) = received.commit(state, row, write_condition(&req.headers)).await?;
 
     let mut w = XmlWriter::new();
     w.root("CopyObjectResult");
@@ -155,7 +171,12 @@ pub(crate) async fn copy_object(
         w.elem(&name, &c.value);
     }
     w.close("CopyObjectResult");
-    Ok(response::xml(StatusCode::OK, w.finish()))
+    let mut resp = response::xml(StatusCode::OK, w.finish());
+    super::set_version_header(&mut resp, written.versioned, &written.version_id);
+    if source_versioned {
+        response::set(&mut resp, "x-amz-copy-source-version-id", &source.version_id);
+    }
+    Ok(resp)
 }
 
 #[cfg(test)]
@@ -164,13 +185,14 @@ mod tests {
 
     #[test]
     fn copy_source_forms() {
-        let (b, k) = parse_copy_source("src-bucket/a%20b/c%2Bd.txt").unwrap();
-        assert_eq!((b.as_str(), k.as_str()), ("src-bucket", "a b/c+d.txt"));
-        let (b, k) = parse_copy_source("/src-bucket/key?versionId=null").unwrap();
-        assert_eq!((b.as_str(), k.as_str()), ("src-bucket", "key"));
-        let (_, k) = parse_copy_source("bkt/k?versionId=3HL4kqtJlcpXroDTDmJ").unwrap();
-        assert_eq!(k.as_str(), "k");
-        for bad in ["nobucket", "bkt/", "/", "bkt/k?x=1"] {
+        let s = parse_copy_source("src-bucket/a%20b/c%2Bd.txt").unwrap();
+        assert_eq!((s.bucket.as_str(), s.key.as_str(), s.version), ("src-bucket", "a b/c+d.txt", None));
+        let s = parse_copy_source("/src-bucket/key?versionId=null").unwrap();
+        assert_eq!((s.bucket.as_str(), s.key.as_str(), s.version.as_deref()), ("src-bucket", "key", Some("null")));
+        let id = crate::meta::new_version_id();
+        let s = parse_copy_source(&format!("bkt/k?versionId={id}")).unwrap();
+        assert_eq!(s.version, Some(id));
+        for bad in ["nobucket", "bkt/", "/", "bkt/k?x=1", "bkt/k?versionId=3HL4kqtJlcpXroDTDmJ"] {
             assert!(parse_copy_source(bad).is_err(), "{bad}");
         }
     }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::store::Digests;
 use super::{meta_error, Req};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::meta::{BucketRow, DeleteCondition, DeleteOutcome, Refusal};
+use crate::meta::{BucketRow, DeleteCondition, DeleteOutcome, Deleted, Refusal};
 use crate::s3::body::BodyReader;
 use crate::s3::headers::{get, http_date_secs};
 use crate::s3::names::{ObjectKey, MAX_KEY_BYTES};
@@ -48,22 +48,40 @@ fn refusal_error(refusal: Refusal, key: &str) -> S3Error {
     }
 }
 
+/// Keeps the objects gauge and the deleter up to date after a delete.
+fn account_delete(state: &AppState, deleted: &Deleted) {
+    if deleted.released > 0 {
+        state.metrics.objects.sub(deleted.released as i64);
+        state.deleter.notify_one();
+    }
+}
+
 pub(crate) async fn delete_object(
     state: &Arc<AppState>,
     bucket: &BucketRow,
     key: ObjectKey,
+    version: Option<String>,
     req: Req,
 ) -> S3Result<Response> {
     let condition = delete_condition(&req.headers)?;
-    match state.db.delete_object(&bucket.name, key.as_str(), condition).await.map_err(meta_error)? {
-        DeleteOutcome::Deleted(Some(_)) => {
-            state.metrics.objects.dec();
-            state.deleter.notify_one();
+    let owner = req.principal.owner_id();
+    let deleted = match state.db.delete_object(&bucket.name, key.as_str(), version, condition, owner).await {
+        Ok(DeleteOutcome::Deleted(deleted)) => deleted,
+        Ok(DeleteOutcome::Refused(refusal)) => return Err(refusal_error(refusal, key.as_str())),
+        Ok(DeleteOutcome::NoSuchBucket) => {
+            return Err(S3Error::new(S3ErrorCode::NoSuchBucket).with_field("BucketName", bucket.name.as_str()))
         }
-        DeleteOutcome::Deleted(None) => {}
-        DeleteOutcome::Refused(refusal) => return Err(refusal_error(refusal, key.as_str())),
+        Err(e) => return Err(meta_error(e)),
+    };
+    account_delete(state, &deleted);
+    let mut resp = response::empty(StatusCode::NO_CONTENT);
+    if let Some(v) = &deleted.version_id {
+        response::set(&mut resp, "x-amz-version-id", v);
     }
-    Ok(response::empty(StatusCode::NO_CONTENT))
+    if deleted.delete_marker {
+        response::set(&mut resp, "x-amz-delete-marker", "true");
+    }
+    Ok(resp)
 }
 
 #[derive(Deserialize)]
@@ -132,7 +150,7 @@ pub(crate) async fn delete_objects(state: &Arc<AppState>, bucket: &BucketRow, re
             Some((S3ErrorCode::InvalidArgument, "Object keys must not be empty."))
         } else if entry.key.len() > MAX_KEY_BYTES {
             Some((S3ErrorCode::KeyTooLongError, "Your key is too long"))
-        } else if entry.version_id.as_deref().is_some_and(|v| v != "null") {
+        } else if entry.version_id.as_deref().is_some_and(|v| !crate::meta::is_version_id(v)) {
             Some((S3ErrorCode::InvalidArgument, "Invalid version id specified"))
         } else {
             None
@@ -140,20 +158,37 @@ pub(crate) async fn delete_objects(state: &Arc<AppState>, bucket: &BucketRow, re
         match (problem, entry.condition()) {
             (Some((code, msg)), _) => errors.push((entry.key, code, msg)),
             (None, Err(msg)) => errors.push((entry.key, S3ErrorCode::InvalidArgument, msg)),
-            (None, Ok(condition)) => to_delete.push((entry.key, condition)),
+            (None, Ok(condition)) => to_delete.push((entry.key, entry.version_id, condition)),
         }
     }
-    let outcomes = state.db.delete_objects(&bucket.name, to_delete.clone()).await.map_err(meta_error)?;
-    let mut removed = 0;
-    for ((key, _), outcome) in to_delete.into_iter().zip(outcomes) {
+    let outcomes =
+        state.db.delete_objects(&bucket.name, to_delete.clone(), req.principal.owner_id()).await.map_err(meta_error)?;
+    for ((key, asked_version, _), outcome) in to_delete.into_iter().zip(outcomes) {
         match outcome {
-            DeleteOutcome::Deleted(existed) => {
-                removed += i64::from(existed.is_some());
+            DeleteOutcome::Deleted(deleted) => {
+                account_delete(state, &deleted);
                 if !request.quiet {
                     w.open("Deleted");
                     w.elem("Key", &key);
+                    // A version named in the request is echoed; a delete marker made or removed
+                    // is reported as such (S3's DeleteMarker / DeleteMarkerVersionId).
+                    match (&asked_version, &deleted.version_id) {
+                        (Some(v), _) => w.elem("VersionId", v),
+                        (None, Some(marker)) if deleted.delete_marker => {
+                            w.elem("DeleteMarker", "true");
+                            w.elem("DeleteMarkerVersionId", marker);
+                        }
+                        (None, _) => {}
+                    }
+                    if asked_version.is_some() && deleted.delete_marker {
+                        w.elem("DeleteMarker", "true");
+                        w.elem("DeleteMarkerVersionId", deleted.version_id.as_deref().unwrap_or_default());
+                    }
                     w.close("Deleted");
                 }
+            }
+            DeleteOutcome::NoSuchBucket => {
+                errors.push((key, S3ErrorCode::NoSuchBucket, "The specified bucket does not exist"));
             }
             DeleteOutcome::Refused(Refusal::NoSuchKey) => {
                 errors.push((key, S3ErrorCode::NoSuchKey, "The specified key does not exist."));
@@ -165,8 +200,6 @@ pub(crate) async fn delete_objects(state: &Arc<AppState>, bucket: &BucketRow, re
             )),
         }
     }
-    state.metrics.objects.sub(removed);
-    state.deleter.notify_one();
     for (key, code, message) in errors {
         w.open("Error");
         w.elem("Key", &key);

@@ -11,7 +11,7 @@ use super::{quoted, read, Req};
 use crate::auth::Principal;
 use crate::blob::BlobStream;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::meta::{BucketRow, ObjectRow};
+use crate::meta::{BucketRow, ObjectRow, Versioning};
 use crate::s3::acl::Permission;
 use crate::s3::authorize::{object_allows, Decision};
 use crate::s3::conditional::{self, Outcome};
@@ -48,9 +48,9 @@ pub(crate) async fn get_object(
         return Err(S3Error::new(S3ErrorCode::InvalidRequest)
             .with_message("Request specific response headers cannot be used for anonymous GET requests."));
     }
-    let object = match read::load(state, &bucket.name, key.as_str()).await {
+    let object = match read::load(state, &bucket.name, key.as_str(), read.version.as_deref()).await {
         // A caller who may not list the bucket must not learn which keys exist (S3 says 403).
-        Err(e) if e.code == S3ErrorCode::NoSuchKey && decision == (Decision::IfObjectGrants { listable: false }) => {
+        Err(e) if e.status().is_client_error() && decision == (Decision::IfObjectGrants { listable: false }) => {
             return Err(S3ErrorCode::AccessDenied.into())
         }
         other => other?,
@@ -83,6 +83,7 @@ pub(crate) async fn get_object(
     if read.part_number.is_some() && row.parts_count > 0 {
         response::set(&mut resp, "x-amz-mp-parts-count", &row.parts_count.to_string());
     }
+    super::set_version_header(&mut resp, bucket.versioning != Versioning::Unversioned, &row.version_id);
     Ok(resp)
 }
 

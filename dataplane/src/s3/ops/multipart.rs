@@ -13,7 +13,9 @@ use super::store::{receive, Digests, Sink};
 use super::{blob_error, meta_error, quoted, reject_unsupported, request_acl, Req};
 use crate::checksum::{ChecksumAlgorithm, ChecksumHasher, ChecksumType};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::meta::{now_ms, BucketRow, Checksum, CompleteOutcome, ObjectRow, PartOutcome, PartRow, UploadRow};
+use crate::meta::{
+    now_ms, BucketRow, Checksum, CompleteOutcome, ObjectRow, PartOutcome, PartRow, UploadRow, Versioning,
+};
 use crate::s3::body::BodyReader;
 use crate::s3::headers::{get, iso8601, object_meta_from};
 use crate::s3::names::ObjectKey;
@@ -197,7 +199,9 @@ pub(crate) async fn upload_part_copy(
 ) -> S3Result<Response> {
     reject_unsupported(&req.headers)?;
     let upload = upload_for(state, bucket, &key, &upload_id).await?;
-    let source = super::copy::load_source(state, &req.principal, &req.headers).await?;
+    let super::copy::Source { pinned: source, versioned: source_versioned } =
+        super::copy::load_source(state, &req.principal, &req.headers).await?;
+    let source_version = source.row.version_id.clone();
     let size = source.row.size;
     let span = match get(&req.headers, "x-amz-copy-source-range") {
         None => 0..size,
@@ -241,7 +245,11 @@ pub(crate) async fn upload_part_copy(
     w.elem("LastModified", &iso8601(part.last_modified_ms));
     w.elem("ETag", &quoted(&part.etag));
     w.close("CopyPartResult");
-    Ok(response::xml(StatusCode::OK, w.finish()))
+    let mut resp = response::xml(StatusCode::OK, w.finish());
+    if source_versioned {
+        response::set(&mut resp, "x-amz-copy-source-version-id", &source_version);
+    }
+    Ok(resp)
 }
 
 #[derive(Deserialize)]
@@ -402,6 +410,9 @@ fn assemble(
         }
     }
     let row = ObjectRow {
+        version_id: crate::meta::NULL_VERSION.to_owned(),
+        seq: 0,
+        delete_marker: false,
         bucket: upload.bucket.clone(),
         key: upload.key.clone(),
         blob_id: upload.upload_id.clone(),
@@ -454,10 +465,9 @@ pub(crate) async fn complete(
             .map_err(meta_error)?,
     };
     let row = match outcome {
-        CompleteOutcome::Completed { row, created } => {
-            if created {
-                state.metrics.objects.inc();
-            }
+        CompleteOutcome::Completed { row, written } => {
+            super::account_write(state, &written);
+            // Parts uploaded but not listed went into the deletion queue with the upload.
             state.deleter.notify_one();
             row
         }
@@ -489,7 +499,9 @@ pub(crate) async fn complete(
         w.elem("ChecksumType", ChecksumType::of_value(&c.value).as_str());
     }
     w.close("CompleteMultipartUploadResult");
-    Ok(response::xml(StatusCode::OK, w.finish()))
+    let mut resp = response::xml(StatusCode::OK, w.finish());
+    super::set_version_header(&mut resp, bucket.versioning != Versioning::Unversioned, &row.version_id);
+    Ok(resp)
 }
 
 pub(crate) async fn abort(

@@ -35,8 +35,9 @@ pub(crate) async fn put_object(
     let sink = Sink::for_object(state, digests.algorithm(), reader.declared_len()).await?;
     let received = receive(reader, sink, &digests).await?;
     let row = received.object_row(&bucket.name, key.as_str(), meta, req.principal.owner_id(), acl);
-    let row = received.commit(state, row, condition).await?;
+    let (row, written) = received.commit(state, row, condition).await?;
     let mut resp = response::empty(StatusCode::OK);
+    super::set_version_header(&mut resp, written.versioned, &written.version_id);
     response::set(&mut resp, "etag", &quoted(&row.etag));
     if let Some(c) = &row.meta.checksum {
         if let Some(a) = ChecksumAlgorithm::parse(&c.algorithm) {

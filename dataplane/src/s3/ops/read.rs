@@ -20,24 +20,47 @@ pub(crate) struct Pinned {
     guard: Option<PinGuard>,
 }
 
-/// Loads and pins `bucket/key`. A pin taken after the row was read only protects bytes whose
-/// deletion was not queued in between, so the row is read again after pinning: if it still
-/// names the same blob or manifest, no deletion of it can have been queued before the pin took
-/// hold. Inline bytes arrive with the row and need no pin.
-pub(crate) async fn load(state: &AppState, bucket: &str, key: &str) -> S3Result<Pinned> {
+/// The answer for a version that cannot be read: absent (`NoSuchKey`, or `NoSuchVersion` when
+/// one was named), or a delete marker — the current version (404 `NoSuchKey`) or one named by
+/// id (405 `MethodNotAllowed`), both saying `x-amz-delete-marker: true` as S3 does.
+pub(crate) fn unreadable(key: &str, version: Option<&str>, marker: Option<&ObjectRow>) -> S3Error {
+    match (marker, version) {
+        (None, None) => S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", key),
+        (None, Some(v)) => S3Error::new(S3ErrorCode::NoSuchVersion).with_field("Key", key).with_field("VersionId", v),
+        (Some(m), None) => S3Error::new(S3ErrorCode::NoSuchKey)
+            .with_field("Key", key)
+            .with_header("x-amz-delete-marker", "true")
+            .with_header("x-amz-version-id", m.version_id.clone()),
+        (Some(m), Some(_)) => S3Error::new(S3ErrorCode::MethodNotAllowed)
+            .with_message("The specified method is not allowed against this resource: the version is a delete marker.")
+            .with_header("x-amz-delete-marker", "true")
+            .with_header("x-amz-version-id", m.version_id.clone())
+            .with_header("last-modified", crate::s3::headers::http_date(m.last_modified_ms))
+            .with_header("allow", "DELETE"),
+    }
+}
+
+/// Loads and pins `bucket/key` (its current version, or `version`). A pin taken after the row
+/// was read only protects bytes whose deletion was not queued in between, so the row is read
+/// again after pinning: if it still names the same blob or manifest, no deletion of it can have
+/// been queued before the pin took hold. Inline bytes arrive with the row and need no pin.
+pub(crate) async fn load(state: &AppState, bucket: &str, key: &str, version: Option<&str>) -> S3Result<Pinned> {
     for _ in 0..3 {
         let (row, layout) = state
             .db
-            .get_object_layout(bucket, key)
+            .get_object_layout(bucket, key, version)
             .await
             .map_err(meta_error)?
-            .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", key))?;
+            .ok_or_else(|| unreadable(key, version, None))?;
+        if row.delete_marker {
+            return Err(unreadable(key, version, Some(&row)));
+        }
         if let Layout::Inline(_) = layout {
             return Ok(Pinned { row, layout, guard: None });
         }
         let guard = state.pins.pin(&row.blob_id);
-        let now = state.db.get_object(bucket, key).await.map_err(meta_error)?;
-        if now.is_some_and(|n| n.blob_id == row.blob_id) {
+        let now = state.db.get_object(bucket, key, version).await.map_err(meta_error)?;
+        if now.is_some_and(|n| n.blob_id == row.blob_id && n.version_id == row.version_id) {
             return Ok(Pinned { row, layout, guard: Some(guard) });
         }
     }

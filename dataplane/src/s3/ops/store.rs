@@ -13,7 +13,7 @@ use super::{blob_error, meta_error};
 use crate::blob::{new_blob_id, BlobStore, BlobWriter};
 use crate::checksum::{ChecksumAlgorithm, ChecksumHasher};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::meta::{now_ms, Checksum, ObjectMeta, ObjectRow, PutCondition, PutOutcome};
+use crate::meta::{now_ms, Checksum, ObjectMeta, ObjectRow, PutCondition, PutOutcome, Written, NULL_VERSION};
 use crate::s3::body::BodyReader;
 use crate::s3::headers::{content_md5, requested_checksum, trailer_value, RequestedChecksum};
 use crate::state::AppState;
@@ -83,6 +83,12 @@ impl Hashing {
             }
         }
     }
+}
+
+/// Whether a refused write left a blob to remove: every write but an inline one does (a failed
+/// metadata call does too, unless the row was inline).
+fn inline_or_blob_is_blob(committed: &crate::meta::MetaResult<(PutOutcome, ObjectRow)>) -> bool {
+    committed.as_ref().map_or(true, |(_, row)| !row.inline)
 }
 
 /// What a request says its body must be: `Content-MD5`, and a checksum in a header or a trailer.
@@ -288,6 +294,9 @@ impl Received {
             acl,
             parts_count: 0,
             inline: false,
+            version_id: NULL_VERSION.to_owned(),
+            seq: 0,
+            delete_marker: false,
         }
     }
 
@@ -306,41 +315,39 @@ impl Received {
         state: &Arc<AppState>,
         mut row: ObjectRow,
         condition: PutCondition,
-    ) -> S3Result<ObjectRow> {
+    ) -> S3Result<(ObjectRow, Written)> {
         let state = state.clone();
-        let task =
-            tokio::spawn(async move {
-                let (blob_id, inline) = match self.dest {
-                    Dest::Blob(writer) => (writer.commit().await.map_err(blob_error)?, None),
-                    // An inline object's id names its row in the metadata, never a blob.
-                    Dest::Inline(buf) => (new_blob_id(), Some(buf.freeze())),
-                };
-                row.blob_id = blob_id.clone();
-                row.inline = inline.is_some();
-                let outcome = state.db.put_object(row.clone(), inline, condition).await;
-                let stored = matches!(outcome, Ok(PutOutcome::Stored { .. }));
-                if !stored && !row.inline {
-                    if let Err(e) = state.blobs.delete(&blob_id).await {
-                        tracing::warn!(blob_id, error = %e,
-                        "could not remove the blob of a refused write; the start-up sweep will");
-                    }
+        let task = tokio::spawn(async move {
+            let (blob_id, inline) = match self.dest {
+                Dest::Blob(writer) => (writer.commit().await.map_err(blob_error)?, None),
+                // An inline object's id names its row in the metadata, never a blob.
+                Dest::Inline(buf) => (new_blob_id(), Some(buf.freeze())),
+            };
+            row.blob_id = blob_id.clone();
+            row.inline = inline.is_some();
+            let committed = state.db.put_object(row, inline, condition).await;
+            let stored = matches!(committed, Ok((PutOutcome::Stored(_), _)));
+            if !stored && inline_or_blob_is_blob(&committed) {
+                if let Err(e) = state.blobs.delete(&blob_id).await {
+                    tracing::warn!(blob_id, error = %e, "could not remove a refused write's blob; the start-up sweep will");
                 }
-                match outcome.map_err(meta_error)? {
-                    PutOutcome::Stored { replaced } => {
-                        match replaced {
-                            Some(_) => state.deleter.notify_one(),
-                            None => state.metrics.objects.inc(),
-                        }
-                        Ok(row)
-                    }
-                    PutOutcome::NoSuchBucket => {
-                        Err(S3Error::new(S3ErrorCode::NoSuchBucket).with_field("BucketName", row.bucket))
-                    }
-                    PutOutcome::NoSuchKey => Err(S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", row.key)),
-                    PutOutcome::PreconditionFailed => Err(S3Error::new(S3ErrorCode::PreconditionFailed)
-                        .with_field("Condition", "If-Match / If-None-Match")),
+            }
+            let (outcome, row) = committed.map_err(meta_error)?;
+            match outcome {
+                PutOutcome::Stored(written) => {
+                    super::account_write(&state, &written);
+                    Ok((row, written))
                 }
-            });
+                PutOutcome::NoSuchBucket => {
+                    Err(S3Error::new(S3ErrorCode::NoSuchBucket).with_field("BucketName", row.bucket))
+                }
+                PutOutcome::NoSuchKey => Err(S3Error::new(S3ErrorCode::NoSuchKey).with_field("Key", row.key)),
+                PutOutcome::PreconditionFailed => {
+                    Err(S3Error::new(S3ErrorCode::PreconditionFailed)
+                        .with_field("Condition", "If-Match / If-None-Match"))
+                }
+            }
+        });
         task.await.map_err(S3Error::internal)?
     }
 }
