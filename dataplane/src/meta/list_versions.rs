@@ -98,15 +98,17 @@ fn seq_of(conn: &Connection, bucket: &str, key: &str, version_id: &str) -> MetaR
 }
 
 /// Where the page after (`key_marker`, `version_id_marker`) starts: after that version of the
-/// key; after every version of it without a version marker (or with one that names no version);
-/// after everything under it when the key marker is itself a common prefix.
+/// key; after every version of it without a version marker; after everything under it when the
+/// key marker is itself a common prefix. A version marker that names no version any more (the
+/// "empty a bucket" loop deletes each page before asking for the next) starts at the key's
+/// newest remaining version, so nothing is skipped.
 fn start(conn: &Connection, bucket: &str, q: &VersionsQuery) -> MetaResult<Position> {
     let Some(marker) = &q.key_marker else { return Ok((Vec::new(), FROM)) };
     if let Some(cp) = common_prefix(marker, &q.prefix, q.delimiter.as_deref()).filter(|cp| cp == marker) {
         return Ok(successor(cp.as_bytes()).map_or((marker.as_bytes().to_vec(), AFTER), |s| (s, FROM)));
     }
     let seq = match &q.version_id_marker {
-        Some(v) => seq_of(conn, bucket, marker, v)?.unwrap_or(AFTER),
+        Some(v) => seq_of(conn, bucket, marker, v)?.unwrap_or(FROM),
         None => AFTER,
     };
     Ok((marker.as_bytes().to_vec(), seq))

@@ -1,14 +1,15 @@
 //! The crash loop: rounds of mixed writes against the real binary — PUT of new keys, overwrite,
-//! DELETE, CopyObject, multipart complete and multipart abort — each round ended by SIGKILL at a
-//! random moment. After every restart a checker compares the store with the log of what was
-//! acknowledged: zero lost, zero phantom objects, no aborted upload back, no temp file, no orphan
-//! blob.
+//! DELETE, CopyObject, multipart complete and multipart abort in an unversioned bucket; new
+//! versions, delete markers and deletes of versions by id in a versioned one — each round ended
+//! by SIGKILL at a random moment. After every restart a checker compares the store with the log
+//! of what was acknowledged: zero lost, zero phantom objects or versions, every key's versions
+//! in order with the last acknowledged write current, no aborted upload back, no temp file, no
+//! orphan blob.
 //!
 //! The test command runs `BLEEPSTORE_CRASH_ROUNDS` rounds (default 200); the long run is the same
 //! test with more rounds (tests/README.md, "Crash loop").
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -19,7 +20,10 @@ use crate::common::{client, data, md5_hex, ACCESS_KEY, SECRET_KEY};
 use crate::process::{count_files, spawn};
 
 const BUCKET: &str = "crashloop";
+const VERSIONED: &str = "crashversions";
 const WORKERS: u64 = 4;
+/// Workers on the versioned bucket, beside the `WORKERS` on the other.
+const VERSION_WORKERS: u64 = 2;
 /// Each worker owns its keys, so the order of its operations on them is known.
 const KEYS_PER_WORKER: u64 = 6;
 const PART: usize = 5 << 20;
@@ -54,6 +58,32 @@ enum Op {
     Copy,
     Complete,
     Abort,
+    NewVersion,
+    DeleteMarker,
+    DeleteVersion,
+}
+
+/// One version of a key in the versioned bucket: its id and bytes, or a delete marker.
+#[derive(Clone, PartialEq)]
+struct Version {
+    id: String,
+    bytes: Option<Arc<Vec<u8>>>,
+}
+
+/// A write in flight on a versioned key when the kill came.
+#[derive(Clone)]
+enum Pending {
+    /// A new version with these bytes, or a delete marker (`None`).
+    Add(Option<Arc<Vec<u8>>>),
+    /// The delete of this version id.
+    Remove(String),
+}
+
+/// A versioned key: its acknowledged versions, oldest first, and a write in flight.
+#[derive(Default)]
+struct VersionLog {
+    versions: Vec<Version>,
+    in_flight: Option<Pending>,
 }
 
 #[derive(Default)]
@@ -61,6 +91,7 @@ struct Log {
     keys: BTreeMap<String, KeyLog>,
     /// Upload ids whose abort was acknowledged: none may be listed again.
     aborted: BTreeSet<String>,
+    versioned: BTreeMap<String, VersionLog>,
     acked_ops: BTreeMap<Op, usize>,
     /// In-flight writes found applied / not applied after the restart that followed.
     landed: usize,
@@ -110,8 +141,20 @@ async fn crash_loop_loses_nothing_acknowledged() {
         let c = aws_sdk_s3::Client::from_conf(c.config().to_builder().retry_config(RetryConfig::disabled()).build());
         if round == 0 {
             c.create_bucket().bucket(BUCKET).send().await.unwrap();
+            c.create_bucket().bucket(VERSIONED).send().await.unwrap();
+            let enabled = aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build();
+            c.put_bucket_versioning().bucket(VERSIONED).versioning_configuration(enabled).send().await.unwrap();
         }
-        check(&c, &log, dir.path(), round).await;
+        let blobs = check(&c, &log, round).await + check_versions(&c, &log, round).await;
+        assert_eq!(count_files(&dir.path().join("tmp")), 0, "round {round}: temp files remain after recovery");
+        assert_eq!(
+            count_files(&dir.path().join("blobs")),
+            blobs,
+            "round {round}: orphan or missing blobs after recovery"
+        );
+        abort_abandoned(&c, &log).await;
         if round == rounds {
             proc.child.kill().unwrap();
             proc.child.wait().unwrap();
@@ -119,13 +162,23 @@ async fn crash_loop_loses_nothing_acknowledged() {
         }
         let acks = Arc::new(AtomicUsize::new(0));
         let signal = Arc::new(tokio::sync::Notify::new());
-        let kill_after = 1 + rng.below(12) as usize;
+        // Most rounds are killed early, at a random stage; every eighth runs long enough for the
+        // slow operations (multipart completion) to be acknowledged too.
+        let kill_after = if round % 8 == 7 { 60 } else { 1 + rng.below(3 * (WORKERS + VERSION_WORKERS)) as usize };
         let mut workers = Vec::new();
-        for w in 0..WORKERS {
+        for w in 0..WORKERS + VERSION_WORKERS {
             let (c, log, acks, signal) = (c.clone(), log.clone(), acks.clone(), signal.clone());
             let mut rng = Rng(rng.next() | 1);
             workers.push(tokio::spawn(async move {
-                while run_one(&c, &log, &mut rng, w).await {
+                loop {
+                    let alive = if w < WORKERS {
+                        run_one(&c, &log, &mut rng, w).await
+                    } else {
+                        run_versioned(&c, &log, &mut rng, w).await
+                    };
+                    if !alive {
+                        break;
+                    }
                     acks.fetch_add(1, Ordering::SeqCst);
                     signal.notify_one();
                 }
@@ -146,7 +199,18 @@ async fn crash_loop_loses_nothing_acknowledged() {
         "crash loop: {rounds} SIGKILL rounds; acknowledged {:?}; in-flight writes at the kill: {} landed, {} did not",
         log.acked_ops, log.landed, log.not_landed
     );
-    for op in [Op::PutNew, Op::Overwrite, Op::Delete, Op::Copy, Op::Complete, Op::Abort] {
+    let ops = [
+        Op::PutNew,
+        Op::Overwrite,
+        Op::Delete,
+        Op::Copy,
+        Op::Complete,
+        Op::Abort,
+        Op::NewVersion,
+        Op::DeleteMarker,
+        Op::DeleteVersion,
+    ];
+    for op in ops {
         assert!(log.acked_ops.get(&op).copied().unwrap_or(0) > 0, "the rounds acknowledged no {op:?}");
     }
 }
@@ -238,9 +302,9 @@ async fn multipart(c: &aws_sdk_s3::Client, log: &Mutex<Log>, rng: &mut Rng, key:
 }
 
 /// After a restart: every key holds its acknowledged state or the one its in-flight write would
-/// give it (which then becomes the acknowledged state), nothing else is listed, no aborted upload
-/// is back, and the blob files are exactly those the listed objects and uploads use.
-async fn check(c: &aws_sdk_s3::Client, log: &Mutex<Log>, data_dir: &Path, round: u64) {
+/// give it (which then becomes the acknowledged state), nothing else is listed, and no aborted
+/// upload is back. Returns how many blob files the listed objects and uploads use.
+async fn check(c: &aws_sdk_s3::Client, log: &Mutex<Log>, round: u64) -> usize {
     let mut listed = BTreeSet::new();
     let mut token = None;
     loop {
@@ -305,16 +369,174 @@ async fn check(c: &aws_sdk_s3::Client, log: &Mutex<Log>, data_dir: &Path, round:
         let parts = c.list_parts().bucket(BUCKET).key(u.key().unwrap()).upload_id(id).send().await.unwrap();
         expected_blobs += parts.parts().len();
     }
-    assert_eq!(count_files(&data_dir.join("tmp")), 0, "round {round}: temp files remain after recovery");
-    assert_eq!(
-        count_files(&data_dir.join("blobs")),
-        expected_blobs,
-        "round {round}: orphan or missing blobs after recovery"
-    );
-    // Abandoned uploads are aborted so they do not pile up over the rounds.
+    expected_blobs
+}
+
+/// Abandoned uploads are aborted so they do not pile up over the rounds.
+async fn abort_abandoned(c: &aws_sdk_s3::Client, log: &Mutex<Log>) {
+    let uploads = c.list_multipart_uploads().bucket(BUCKET).send().await.unwrap();
     for u in uploads.uploads() {
         let (key, id) = (u.key().unwrap(), u.upload_id().unwrap());
         c.abort_multipart_upload().bucket(BUCKET).key(key).upload_id(id).send().await.unwrap();
         log.lock().unwrap().aborted.insert(id.to_owned());
     }
+}
+
+/// One random operation on one of worker `w`'s keys in the versioned bucket: a new version
+/// (inline-sized or a blob), a delete marker, or the delete of a known version by id.
+async fn run_versioned(c: &aws_sdk_s3::Client, log: &Mutex<Log>, rng: &mut Rng, w: u64) -> bool {
+    let key = format!("v{w}-k{}", rng.below(KEYS_PER_WORKER));
+    let known: Vec<String> = log
+        .lock()
+        .unwrap()
+        .versioned
+        .get(&key)
+        .map(|k| k.versions.iter().map(|v| v.id.clone()).collect())
+        .unwrap_or_default();
+    let begin =
+        |pending: Pending| log.lock().unwrap().versioned.entry(key.clone()).or_default().in_flight = Some(pending);
+    match rng.below(100) {
+        0..=59 => {
+            let len = if rng.below(2) == 0 {
+                rng.below(32 << 10) as usize
+            } else {
+                (32 << 10) + 1 + rng.below(200 << 10) as usize
+            };
+            let body = Arc::new(data(len, rng.next()));
+            begin(Pending::Add(Some(body.clone())));
+            let Ok(out) = c.put_object().bucket(VERSIONED).key(&key).body(body.to_vec().into()).send().await else {
+                return false;
+            };
+            ack_version(log, &key, Op::NewVersion, Some(Version { id: out.version_id.unwrap(), bytes: Some(body) }))
+        }
+        60..=79 => {
+            begin(Pending::Add(None));
+            let Ok(out) = c.delete_object().bucket(VERSIONED).key(&key).send().await else { return false };
+            ack_version(log, &key, Op::DeleteMarker, Some(Version { id: out.version_id.unwrap(), bytes: None }))
+        }
+        _ => {
+            let Some(id) = known.get(rng.below(known.len().max(1) as u64) as usize).cloned() else { return true };
+            begin(Pending::Remove(id.clone()));
+            let sent = c.delete_object().bucket(VERSIONED).key(&key).version_id(&id).send().await;
+            sent.is_ok() && ack_version(log, &key, Op::DeleteVersion, None)
+        }
+    }
+}
+
+/// Records an acknowledged versioned write: the version it added, or the removal in flight.
+fn ack_version(log: &Mutex<Log>, key: &str, op: Op, added: Option<Version>) -> bool {
+    let mut l = log.lock().unwrap();
+    let k = l.versioned.get_mut(key).unwrap();
+    match (k.in_flight.take(), added) {
+        (Some(Pending::Add(_)), Some(v)) => k.versions.push(v),
+        (Some(Pending::Remove(id)), None) => k.versions.retain(|v| v.id != id),
+        _ => unreachable!("an acknowledgement matches the write begun"),
+    }
+    *l.acked_ops.entry(op).or_default() += 1;
+    true
+}
+
+/// Every version and delete marker of the versioned bucket, page by page, in listing order.
+async fn all_versions(
+    c: &aws_sdk_s3::Client,
+) -> (Vec<aws_sdk_s3::types::ObjectVersion>, Vec<aws_sdk_s3::types::DeleteMarkerEntry>) {
+    let (mut versions, mut markers) = (Vec::new(), Vec::new());
+    let (mut key_marker, mut version_marker) = (None, None);
+    loop {
+        let page = c
+            .list_object_versions()
+            .bucket(VERSIONED)
+            .set_key_marker(key_marker)
+            .set_version_id_marker(version_marker)
+            .send()
+            .await
+            .unwrap();
+        versions.extend(page.versions().iter().cloned());
+        markers.extend(page.delete_markers().iter().cloned());
+        if page.is_truncated() != Some(true) {
+            return (versions, markers);
+        }
+        (key_marker, version_marker) = (page.next_key_marker, page.next_version_id_marker);
+    }
+}
+
+/// After a restart: every versioned key lists exactly its acknowledged versions, newest first,
+/// each with its bytes, the newest current — give or take the one write in flight at the kill,
+/// which, when it landed, becomes acknowledged. Returns how many blob files its versions use.
+async fn check_versions(c: &aws_sdk_s3::Client, log: &Mutex<Log>, round: u64) -> usize {
+    let inline_max = bleepstore::config::StorageConfig::default().inline_max_size;
+    let listed = all_versions(c).await;
+    let keys: BTreeSet<&str> =
+        listed.0.iter().filter_map(|v| v.key()).chain(listed.1.iter().filter_map(|m| m.key())).collect();
+    let snapshot = {
+        let mut guard = log.lock().unwrap();
+        let l = &mut *guard;
+        for key in &keys {
+            assert!(l.versioned.contains_key(*key), "round {round}: phantom versioned key {key}");
+        }
+        for (key, k) in l.versioned.iter_mut() {
+            // What is listed for the key: versions and markers each newest first, and the latest.
+            let versions: Vec<&str> =
+                listed.0.iter().filter(|v| v.key() == Some(key)).filter_map(|v| v.version_id()).collect();
+            let markers: Vec<&str> =
+                listed.1.iter().filter(|m| m.key() == Some(key)).filter_map(|m| m.version_id()).collect();
+            let latest: Vec<&str> = listed
+                .0
+                .iter()
+                .filter(|v| v.key() == Some(key) && v.is_latest() == Some(true))
+                .filter_map(|v| v.version_id())
+                .chain(
+                    listed
+                        .1
+                        .iter()
+                        .filter(|m| m.key() == Some(key) && m.is_latest() == Some(true))
+                        .filter_map(|m| m.version_id()),
+                )
+                .collect();
+            let matches = |expected: &[Version]| {
+                let newest_first = || expected.iter().rev();
+                versions == newest_first().filter(|v| v.bytes.is_some()).map(|v| v.id.as_str()).collect::<Vec<_>>()
+                    && markers
+                        == newest_first().filter(|v| v.bytes.is_none()).map(|v| v.id.as_str()).collect::<Vec<_>>()
+                    && latest == expected.last().map(|v| v.id.as_str()).into_iter().collect::<Vec<_>>()
+            };
+            let pending = k.in_flight.take();
+            if matches(&k.versions) {
+                l.not_landed += usize::from(pending.is_some());
+                continue;
+            }
+            let landed = match &pending {
+                Some(Pending::Remove(id)) => k.versions.iter().filter(|v| &v.id != id).cloned().collect::<Vec<_>>(),
+                Some(Pending::Add(bytes)) => {
+                    let mut with = k.versions.clone();
+                    let id = latest.first().map_or(String::new(), |id| (*id).to_owned());
+                    with.push(Version { id, bytes: bytes.clone() });
+                    with
+                }
+                None => Vec::new(),
+            };
+            let acked: Vec<&str> = k.versions.iter().map(|v| v.id.as_str()).collect();
+            assert!(
+                pending.is_some() && matches(&landed),
+                "round {round}: {key} lists versions {versions:?}, markers {markers:?}, latest {latest:?}; \
+             acknowledged {acked:?} (oldest first)"
+            );
+            k.versions = landed;
+            l.landed += 1;
+        }
+        l.versioned
+            .iter()
+            .flat_map(|(key, k)| k.versions.iter().map(move |v| (key.clone(), v.clone())))
+            .collect::<Vec<_>>()
+    };
+    let mut blobs = 0;
+    for (key, v) in snapshot {
+        if let Some(bytes) = &v.bytes {
+            let got = c.get_object().bucket(VERSIONED).key(&key).version_id(&v.id).send().await.unwrap();
+            let got = got.body.collect().await.unwrap().into_bytes().to_vec();
+            assert!(got == **bytes, "round {round}: {key} {}: {} bytes, expected {}", v.id, got.len(), bytes.len());
+            blobs += usize::from(bytes.len() as u64 > inline_max);
+        }
+    }
+    blobs
 }

@@ -23,4 +23,5 @@ mod raw;
 mod remotes;
 mod s3_answers;
 mod signed_headers;
+mod versioning;
 mod vhost;
