@@ -17,6 +17,18 @@ use crate::crd::BleepStore;
 pub struct BucketRequest {
     pub owner: String,
     pub acl: String,
+    /// `Enabled` or `Suspended`; absent leaves the bucket's versioning as it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versioning: Option<String>,
+}
+
+/// What `GET /admin/v1/buckets/{name}` says of a bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+pub struct BucketInfo {
+    pub usage: Usage,
+    /// `Enabled`, `Suspended`, or absent for a bucket never versioned.
+    #[serde(default)]
+    pub versioning: Option<String>,
 }
 
 /// `usage` of `GET /admin/v1/buckets/{name}`.
@@ -76,7 +88,7 @@ pub enum BucketDeleted {
 pub trait AdminApi: Send + Sync {
     async fn put_bucket(&self, target: &AdminTarget, name: &str, request: &BucketRequest) -> Result<(), AdminError>;
     /// `None` when the bucket does not exist.
-    async fn bucket_usage(&self, target: &AdminTarget, name: &str) -> Result<Option<Usage>, AdminError>;
+    async fn bucket_info(&self, target: &AdminTarget, name: &str) -> Result<Option<BucketInfo>, AdminError>;
     async fn delete_bucket(&self, target: &AdminTarget, name: &str, purge: bool) -> Result<BucketDeleted, AdminError>;
     async fn put_key(&self, target: &AdminTarget, access_key: &str, secret_key: &str) -> Result<(), AdminError>;
     async fn put_grants(&self, target: &AdminTarget, access_key: &str, grants: &[Grant]) -> Result<(), AdminError>;
@@ -141,11 +153,6 @@ struct ErrorBody {
     message: String,
 }
 
-#[derive(Deserialize)]
-struct BucketBody {
-    usage: Usage,
-}
-
 async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response, AdminError> {
     let response = request.send().await.map_err(|e| AdminError::Unreachable(error_chain(&e)))?;
     if response.status().is_success() {
@@ -186,12 +193,11 @@ impl AdminApi for HttpAdmin {
         Ok(())
     }
 
-    async fn bucket_usage(&self, target: &AdminTarget, name: &str) -> Result<Option<Usage>, AdminError> {
+    async fn bucket_info(&self, target: &AdminTarget, name: &str) -> Result<Option<BucketInfo>, AdminError> {
         match send(self.request(reqwest::Method::GET, target, &format!("buckets/{}", segment(name)))).await {
             Ok(response) => {
                 let body = response.bytes().await.map_err(|e| AdminError::Unreachable(error_chain(&e)))?;
-                let body: BucketBody = serde_json::from_slice(&body).map_err(|e| AdminError::Decode(e.to_string()))?;
-                Ok(Some(body.usage))
+                Ok(Some(serde_json::from_slice(&body).map_err(|e| AdminError::Decode(e.to_string()))?))
             }
             Err(AdminError::Status { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),

@@ -82,13 +82,17 @@ async fn apply(bucket: &Bucket, ctx: &Context, ns: &str) -> Result<Action> {
         }
         Err(error) => return admin_failed(bucket, ctx, error).await,
     }
-    let usage = match ctx.admin.bucket_usage(&target, &name).await {
-        Ok(usage) => usage.unwrap_or_default(),
+    let info = match ctx.admin.bucket_info(&target, &name).await {
+        Ok(info) => info.unwrap_or_default(),
         Err(error) => return admin_failed(bucket, ctx, error).await,
     };
     let message = format!("bucket {name} exists in store {}", store.name_any());
-    let usage = BucketUsage { objects: usage.objects, bytes: usage.bytes };
-    write(bucket, ctx, &[Want::new(READY, true, "Created", message)], Some((name, usage))).await?;
+    let seen = Seen {
+        name,
+        usage: BucketUsage { objects: info.usage.objects, bytes: info.usage.bytes },
+        versioning: info.versioning,
+    };
+    write(bucket, ctx, &[Want::new(READY, true, "Created", message)], Some(seen)).await?;
     ctx.succeeded(&backoff_key(bucket));
     Ok(Action::requeue(RESYNC))
 }
@@ -114,15 +118,30 @@ async fn name_conflict(bucket: &Bucket, ctx: &Context, ns: &str, name: &str) -> 
         .next())
 }
 
-/// Writes the status; `created` (the bucket name and usage) only after the store confirmed the
-/// bucket, so `status.bucketName` marks a bucket this resource manages.
-async fn write(bucket: &Bucket, ctx: &Context, wanted: &[Want], created: Option<(String, BucketUsage)>) -> Result<()> {
+/// What the store confirmed of a bucket: its name, usage and versioning.
+struct Seen {
+    name: String,
+    usage: BucketUsage,
+    versioning: Option<String>,
+}
+
+/// Writes the status; `seen` (what the store confirmed) only after it confirmed the bucket, so
+/// `status.bucketName` marks a bucket this resource manages.
+async fn write(bucket: &Bucket, ctx: &Context, wanted: &[Want], seen: Option<Seen>) -> Result<()> {
     let current = bucket.status.clone().unwrap_or_default();
-    let status = BucketStatus {
-        observed_generation: bucket.metadata.generation,
-        conditions: merged_conditions(bucket, wanted),
-        bucket_name: created.as_ref().map(|(name, _)| name.clone()).or(current.bucket_name.clone()),
-        usage: created.map(|(_, usage)| usage).or(current.usage.clone()),
+    let status = match seen {
+        Some(seen) => BucketStatus {
+            observed_generation: bucket.metadata.generation,
+            conditions: merged_conditions(bucket, wanted),
+            bucket_name: Some(seen.name),
+            usage: Some(seen.usage),
+            versioning: seen.versioning,
+        },
+        None => BucketStatus {
+            observed_generation: bucket.metadata.generation,
+            conditions: merged_conditions(bucket, wanted),
+            ..current
+        },
     };
     patch_status(ctx, bucket, bucket.status.as_ref(), &status).await
 }

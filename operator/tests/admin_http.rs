@@ -56,10 +56,11 @@ async fn server() -> (AdminTarget, Log) {
 async fn requests_and_answers() {
     let (target, log) = server().await;
     let admin = bleepstore_operator::admin::HttpAdmin::new();
-    let request = BucketRequest { owner: "bleepstore-operator".into(), acl: "private".into() };
+    let request = BucketRequest { owner: "bleepstore-operator".into(), acl: "private".into(), versioning: None };
     admin.put_bucket(&target, "photos", &request).await.unwrap();
-    assert_eq!(admin.bucket_usage(&target, "photos").await.unwrap(), Some(Usage { objects: 2, bytes: 10 }));
-    assert_eq!(admin.bucket_usage(&target, "missing").await.unwrap(), None);
+    let info = admin.bucket_info(&target, "photos").await.unwrap().unwrap();
+    assert_eq!((info.usage, info.versioning), (Usage { objects: 2, bytes: 10 }, None));
+    assert_eq!(admin.bucket_info(&target, "missing").await.unwrap(), None);
     assert_eq!(admin.delete_bucket(&target, "full", false).await.unwrap(), BucketDeleted::NotEmpty);
     assert_eq!(admin.delete_bucket(&target, "photos", true).await.unwrap(), BucketDeleted::Deleted);
     admin.put_key(&target, "BSKEY", "0123456789abcdefghij").await.unwrap();

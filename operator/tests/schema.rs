@@ -218,6 +218,20 @@ fn bucket_store_and_name_are_immutable() {
     assert_rejected(&bucket("photos", json!({"store": "demo"})), Some(&old), "spec.bucketName is immutable");
 }
 
+/// Versioning may be enabled, suspended and enabled again, but not removed once Enabled (an S3
+/// bucket never returns to unversioned); only the two states exist.
+#[test]
+fn bucket_versioning_may_not_be_removed_once_enabled() {
+    let plain = bucket("photos", json!({"store": "demo"}));
+    let enabled = bucket("photos", json!({"store": "demo", "versioning": "Enabled"}));
+    let suspended = bucket("photos", json!({"store": "demo", "versioning": "Suspended"}));
+    assert_valid(&enabled, Some(&plain));
+    assert_valid(&suspended, Some(&enabled));
+    assert_valid(&enabled, Some(&suspended));
+    assert_rejected(&plain, Some(&enabled), "spec.versioning cannot be removed once Enabled");
+    assert_rejected(&bucket("photos", json!({"store": "demo", "versioning": "On"})), None, "versioning");
+}
+
 #[test]
 fn access_key_rules() {
     assert_valid(&key(json!({"store": "demo", "buckets": [{"bucket": "photos", "access": "ReadOnly"}]})), None);

@@ -230,6 +230,19 @@ struct BucketBody {
     owner: String,
     #[serde(default)]
     acl: Option<String>,
+    /// `Enabled` or `Suspended`; absent leaves the bucket's versioning as it is.
+    #[serde(default)]
+    versioning: Option<String>,
+}
+
+/// The versioning a bucket body asks for.
+fn requested_versioning(body: &BucketBody) -> Result<Option<crate::meta::Versioning>, AdminError> {
+    match body.versioning.as_deref() {
+        None => Ok(None),
+        Some("Enabled") => Ok(Some(crate::meta::Versioning::Enabled)),
+        Some("Suspended") => Ok(Some(crate::meta::Versioning::Suspended)),
+        Some(other) => Err(bad_request(format!("versioning must be Enabled or Suspended, not {other}"))),
+    }
 }
 
 /// A PUT of a bucket, validated: the name, the body, and the ACL as it is stored.
@@ -244,6 +257,7 @@ fn bucket_request(name: &str, body: &[u8]) -> Result<(BucketBody, String), Admin
     let acl = crate::s3::acl::Acl::canned(requested)
         .map(|a| a.for_bucket().to_stored())
         .ok_or_else(|| bad_request(format!("acl must be a canned ACL, not {requested}")))?;
+    requested_versioning(&body)?;
     Ok((body, acl))
 }
 
@@ -279,21 +293,29 @@ async fn put_bucket(
         created_ms: crate::meta::now_ms(),
         versioning: crate::meta::Versioning::Unversioned,
     };
-    match state.db.create_bucket(row).await.map_err(internal)? {
+    let status = match state.db.create_bucket(row).await.map_err(internal)? {
         CreateBucketOutcome::Created => {
             state.metrics.buckets.inc();
-            Ok((StatusCode::CREATED, Json(json!({ "name": name, "owner": body.owner, "acl": acl }))).into_response())
+            StatusCode::CREATED
         }
         CreateBucketOutcome::AlreadyOwned => {
             state.db.set_bucket_acl(&name, &body.owner, acl.clone()).await.map_err(internal)?;
-            Ok((StatusCode::OK, Json(json!({ "name": name, "owner": body.owner, "acl": acl }))).into_response())
+            StatusCode::OK
         }
-        CreateBucketOutcome::AlreadyExists => Err(AdminError(
-            StatusCode::CONFLICT,
-            "BucketOwnedByAnother",
-            format!("bucket {name} exists with another owner"),
-        )),
+        CreateBucketOutcome::AlreadyExists => {
+            return Err(AdminError(
+                StatusCode::CONFLICT,
+                "BucketOwnedByAnother",
+                format!("bucket {name} exists with another owner"),
+            ))
+        }
+    };
+    if let Some(versioning) = requested_versioning(&body)? {
+        state.db.set_versioning(&name, versioning).await.map_err(internal)?;
     }
+    let versioning = state.db.get_bucket(&name).await.map_err(internal)?.and_then(|b| b.versioning.status());
+    Ok((status, Json(json!({ "name": name, "owner": body.owner, "acl": acl, "versioning": versioning })))
+        .into_response())
 }
 
 async fn get_bucket(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> AdminResult {
@@ -305,7 +327,7 @@ async fn get_bucket(State(state): State<Arc<AppState>>, Path(name): Path<String>
         .ok_or_else(|| AdminError(StatusCode::NOT_FOUND, "NoSuchBucket", format!("no bucket {name}")))?;
     let (objects, bytes) = state.db.bucket_usage(&name).await.map_err(internal)?;
     Ok(Json(json!({ "name": row.name, "owner": row.owner, "region": row.region, "acl": row.acl,
-        "usage": { "objects": objects, "bytes": bytes } }))
+        "versioning": row.versioning.status(), "usage": { "objects": objects, "bytes": bytes } }))
     .into_response())
 }
 

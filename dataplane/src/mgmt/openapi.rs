@@ -124,7 +124,7 @@ pub(super) fn document() -> Value {
                 "head": { "tags": ["s3"], "operationId": "HeadBucket", "summary": "HeadBucket",
                     "responses": { "200": ok("exists") } },
                 "get": { "tags": ["s3"], "operationId": "ListObjects",
-                    "summary": "ListObjects / ListObjectsV2 (list-type=2); ?location ?versioning ?acl ?uploads",
+                    "summary": "ListObjects / ListObjectsV2 (list-type=2); ?location ?versioning ?versions ?acl ?uploads",
                         "responses": { "200": ok("ListBucketResult") } },
                 "delete": { "tags": ["s3"], "operationId": "DeleteBucket", "summary": "DeleteBucket",
                     "responses": { "204": ok("deleted") } },
@@ -137,7 +137,8 @@ pub(super) fn document() -> Value {
                     "summary": "PutObject; CopyObject (x-amz-copy-source); UploadPart(Copy) (?partNumber&uploadId); \
                         ?acl PutObjectAcl", "responses": { "200": ok("stored") } },
                 "get": { "tags": ["s3"], "operationId": "GetObject",
-                    "summary": "GetObject (Range, partNumber, conditions); ?uploadId ListParts; ?acl GetObjectAcl",
+                    "summary": "GetObject (Range, partNumber, conditions, versionId); ?uploadId ListParts; ?acl GetObjectAcl; \
+                        ?attributes GetObjectAttributes",
                         "responses": { "200": ok("object"), "206": ok("range") } },
                 "head": { "tags": ["s3"], "operationId": "HeadObject", "summary": "HeadObject",
                     "responses": { "200": ok("object headers") } },
@@ -169,7 +170,11 @@ pub(super) fn document() -> Value {
                     "properties": {
                     "owner": { "type": "string" },
                     "acl": { "type": "string", "enum": ["private", "public-read", "public-read-write",
-                        "authenticated-read", "aws-exec-read", "bucket-owner-read", "bucket-owner-full-control"] } } }
+                        "authenticated-read", "aws-exec-read", "bucket-owner-read", "bucket-owner-full-control",
+                        "log-delivery-write"] },
+                    "versioning": { "type": "string", "enum": ["Enabled", "Suspended"],
+                        "description": "Absent leaves the bucket's versioning as it is; a bucket never returns \
+                            to unversioned" } } }
             }
         }
     })

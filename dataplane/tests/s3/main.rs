@@ -16,6 +16,7 @@ mod https;
 mod limits;
 mod listing;
 mod management;
+mod migration;
 mod multipart;
 mod objects;
 mod process;

@@ -151,6 +151,16 @@ async fn admin_api_keys_grants_buckets_and_token() {
     assert_eq!((info["usage"]["objects"].as_u64(), info["usage"]["bytes"].as_u64()), (Some(1), Some(100)));
     let (_, body) = srv.mgmt("GET", "/admin/v1/usage", t, None).await;
     assert!(body.contains("\"objects\":1"), "{body}");
+    // Versioning set through the admin API: usage counts every version; purge removes them all.
+    let versioned = json!({ "owner": "platform", "versioning": "Enabled" });
+    let (status, body) = srv.mgmt("PUT", "/admin/v1/buckets/app-bucket", t, Some(versioned)).await;
+    assert_eq!((status, body.contains("\"versioning\":\"Enabled\"")), (200, true), "{body}");
+    app.put_object().bucket("app-bucket").key("k").body(vec![2u8; 50].into()).send().await.unwrap();
+    app.delete_object().bucket("app-bucket").key("k").send().await.unwrap();
+    let (_, body) = srv.mgmt("GET", "/admin/v1/buckets/app-bucket", t, None).await;
+    let info: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((info["usage"]["objects"].as_u64(), info["usage"]["bytes"].as_u64()), (Some(2), Some(150)));
+    assert_eq!(info["versioning"], "Enabled");
 
     // Disabled: refused at once; enabled again: works at once.
     let disabled = json!({ "secret_key": "app-secret-key-0123456789", "enabled": false });
@@ -172,6 +182,7 @@ async fn admin_api_keys_grants_buckets_and_token() {
         ("/admin/v1/keys/APPKEY", json!({ "secret": "field-name-is-wrong-0123" })),
         ("/admin/v1/keys/bad%20id", json!({ "secret_key": "app-secret-key-0123456789" })),
         ("/admin/v1/buckets/Bad_Bucket", json!({ "owner": "x" })),
+        ("/admin/v1/buckets/good-bucket", json!({ "owner": "x", "versioning": "On" })),
         ("/admin/v1/keys/APPKEY/grants", json!({ "grants": [{ "bucket": "b1b", "access": "everything" }] })),
     ] {
         let (status, text) = srv.mgmt("PUT", path, t, Some(body)).await;

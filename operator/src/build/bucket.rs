@@ -16,5 +16,9 @@ pub fn bucket_name(bucket: &Bucket) -> String {
 
 /// The body of `PUT /admin/v1/buckets/{name}`.
 pub fn request(bucket: &Bucket) -> BucketRequest {
-    BucketRequest { owner: BUCKET_OWNER.to_owned(), acl: bucket.spec.acl.as_str().to_owned() }
+    BucketRequest {
+        owner: BUCKET_OWNER.to_owned(),
+        acl: bucket.spec.acl.as_str().to_owned(),
+        versioning: bucket.spec.versioning.map(|v| v.as_str().to_owned()),
+    }
 }

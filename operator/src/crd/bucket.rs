@@ -25,6 +25,9 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self.store == oldSelf.store").message("spec.store is immutable"))]
 #[x_kube(validation = Rule::new(
+    "!has(oldSelf.versioning) || oldSelf.versioning != 'Enabled' || has(self.versioning)"
+).message("spec.versioning cannot be removed once Enabled (an S3 bucket never returns to unversioned); set Suspended"))]
+#[x_kube(validation = Rule::new(
     "has(self.bucketName) == has(oldSelf.bucketName) && (!has(self.bucketName) || self.bucketName == \
         oldSelf.bucketName)"
 ).message("spec.bucketName is immutable"))]
@@ -48,6 +51,27 @@ pub struct BucketSpec {
     /// The bucket's canned ACL.
     #[serde(default)]
     pub acl: CannedAcl,
+    /// S3 versioning: `Enabled` keeps every version of every object, `Suspended` stops making
+    /// new ones (earlier versions stay). Absent leaves the bucket unversioned. Once `Enabled` it
+    /// cannot be removed, as an S3 bucket never returns to unversioned: set `Suspended`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versioning: Option<Versioning>,
+}
+
+/// A bucket's S3 versioning state.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Versioning {
+    Enabled,
+    Suspended,
+}
+
+impl Versioning {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "Enabled",
+            Self::Suspended => "Suspended",
+        }
+    }
 }
 
 /// What deleting a Bucket resource does to the bucket.
@@ -97,9 +121,12 @@ pub struct BucketStatus {
     /// The S3 bucket name in use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bucket_name: Option<String>,
-    /// Objects and bytes in the bucket when last reconciled.
+    /// Objects (every version counted) and bytes in the bucket when last reconciled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<BucketUsage>,
+    /// The bucket's versioning as the store reports it: `Enabled`, `Suspended`, or absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versioning: Option<String>,
 }
 
 /// A bucket's usage.

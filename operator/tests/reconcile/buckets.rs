@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use bleepstore_operator::admin::{AdminError, BucketDeleted, Usage};
+use bleepstore_operator::admin::{AdminError, BucketDeleted, BucketInfo, Usage};
 use bleepstore_operator::bucket::reconcile;
 use bleepstore_operator::crd::Bucket;
 use bleepstore_operator::error::Error;
@@ -58,9 +58,13 @@ async fn a_new_bucket_first_gets_its_finalizer() {
 
 #[tokio::test]
 async fn a_bucket_is_created_and_its_usage_reported() {
-    let bucket = bucket_json("photos", json!({"store": "demo", "bucketName": "team-photos", "acl": "public-read"}));
+    let bucket = bucket_json(
+        "photos",
+        json!({"store": "demo", "bucketName": "team-photos", "acl": "public-read", "versioning": "Enabled"}),
+    );
     let obj = bucket.clone();
-    let admin = FakeAdmin { usage: Some(Usage { objects: 3, bytes: 4096 }), ..Default::default() };
+    let info = BucketInfo { usage: Usage { objects: 3, bytes: 4096 }, versioning: Some("Enabled".into()) };
+    let admin = FakeAdmin { usage: Some(info), ..Default::default() };
     let (result, calls) = run(
         admin,
         |ctx| reconcile(parse::<Bucket>(&bucket), ctx),
@@ -74,12 +78,16 @@ async fn a_bucket_is_created_and_its_usage_reported() {
             assert_eq!((ready["status"].as_str(), ready["reason"].as_str()), (Some("True"), Some("Created")));
             assert_eq!(status["bucketName"], "team-photos");
             assert_eq!(status["usage"], json!({"objects": 3, "bytes": 4096}));
+            assert_eq!(status["versioning"], "Enabled");
             api
         },
     )
     .await;
     assert_eq!(result.unwrap(), Action::requeue(Duration::from_secs(120)));
-    assert_eq!(calls, ["put_bucket team-photos owner=bleepstore-operator acl=public-read", "bucket_usage team-photos"]);
+    assert_eq!(
+        calls,
+        ["put_bucket team-photos owner=bleepstore-operator acl=public-read versioning=Enabled", "bucket_info team-photos"]
+    );
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bleepstore_operator::admin::{
-    AdminApi, AdminError, AdminTarget, BucketDeleted, BucketRequest, Grant, PodAddresses, Usage,
+    AdminApi, AdminError, AdminTarget, BucketDeleted, BucketInfo, BucketRequest, Grant, PodAddresses,
 };
 use bleepstore_operator::context::{Context, Settings};
 use bleepstore_operator::metrics::Metrics;
@@ -140,7 +140,7 @@ pub(crate) type AdminLog = Arc<Mutex<Vec<String>>>;
 #[derive(Default)]
 pub(crate) struct FakeAdmin {
     pub log: AdminLog,
-    pub usage: Option<Usage>,
+    pub usage: Option<BucketInfo>,
     pub delete_bucket: Option<BucketDeleted>,
     pub fail: Option<AdminError>,
 }
@@ -163,11 +163,12 @@ impl FakeAdmin {
 #[async_trait]
 impl AdminApi for FakeAdmin {
     async fn put_bucket(&self, target: &AdminTarget, name: &str, request: &BucketRequest) -> Result<(), AdminError> {
-        self.record(target, format!("put_bucket {name} owner={} acl={}", request.owner, request.acl))
+        let versioning = request.versioning.as_deref().map(|v| format!(" versioning={v}")).unwrap_or_default();
+        self.record(target, format!("put_bucket {name} owner={} acl={}{versioning}", request.owner, request.acl))
     }
-    async fn bucket_usage(&self, target: &AdminTarget, name: &str) -> Result<Option<Usage>, AdminError> {
-        self.record(target, format!("bucket_usage {name}"))?;
-        Ok(self.usage)
+    async fn bucket_info(&self, target: &AdminTarget, name: &str) -> Result<Option<BucketInfo>, AdminError> {
+        self.record(target, format!("bucket_info {name}"))?;
+        Ok(self.usage.clone())
     }
     async fn delete_bucket(&self, target: &AdminTarget, name: &str, purge: bool) -> Result<BucketDeleted, AdminError> {
         self.record(target, format!("delete_bucket {name} purge={purge}"))?;
