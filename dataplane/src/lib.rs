@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod mgmt;
 pub mod percent;
 pub mod pins;
+pub mod probe;
 pub mod recovery;
 pub mod root;
 pub mod s3;

@@ -12,8 +12,10 @@ use clap::Parser;
 /// An S3-compatible object store. With no arguments: SQLite + blobs under ./data, S3 on
 /// 127.0.0.1:9000.
 #[derive(Parser, Debug)]
-#[command(name = "bleepstore", version)]
+#[command(name = "bleepstore", version, args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// YAML config file; flags override its values.
     #[arg(long, short, env = "BLEEPSTORE_CONFIG")]
     config: Option<PathBuf>,
@@ -37,6 +39,17 @@ struct Cli {
     /// Address of the management port (probes, metrics, admin API).
     #[arg(long)]
     management_listen: Option<SocketAddr>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// GET each URL (plain HTTP) and exit 0 only if every answer is 2xx: a readiness check for
+    /// images without a shell, such as the chart's `helm test` pod.
+    Probe {
+        /// e.g. http://demo-0.demo-headless.team-a.svc:9001/readyz
+        #[arg(required = true)]
+        urls: Vec<String>,
+    },
 }
 
 fn load(cli: Cli) -> Result<Config, String> {
@@ -99,7 +112,17 @@ async fn shutdown_signal() {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match load(Cli::parse()) {
+    let cli = Cli::parse();
+    if let Some(Command::Probe { urls }) = &cli.command {
+        return match bleepstore::probe::all(urls).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("bleepstore probe: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let config = match load(cli) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("bleepstore: {e}");

@@ -1,9 +1,7 @@
 //! The client of a store's admin API (`/admin/v1` on the management port; `specs/management.md`
 //! §5). The trait is the seam the reconcilers depend on, so their tests can record calls; the
-//! HTTP implementation resolves a store's pod address through [`PodAddresses`], which tests
-//! point at processes on loopback.
+//! HTTP implementation reaches the store's first pod by its DNS name ([`management_address`]).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -95,28 +93,10 @@ pub trait AdminApi: Send + Sync {
     async fn delete_key(&self, target: &AdminTarget, access_key: &str) -> Result<(), AdminError>;
 }
 
-/// Resolves a store's pod-0 management address. In a cluster that is the pod's DNS name through
-/// the headless Service; an overrides file (lines `<host>:<port> <address>`, re-read on every
-/// call) lets a test harness map those names to processes on loopback.
-#[derive(Debug, Clone, Default)]
-pub struct PodAddresses {
-    pub overrides_file: Option<PathBuf>,
-}
-
-impl PodAddresses {
-    /// `host:port` of the management port of the store's first pod.
-    pub fn management(&self, store: &BleepStore) -> String {
-        let host_port = format!("{}:{}", names::pod_host(store, 0), store.spec.ports.management);
-        self.lookup(&host_port).unwrap_or(host_port)
-    }
-
-    fn lookup(&self, host_port: &str) -> Option<String> {
-        let text = std::fs::read_to_string(self.overrides_file.as_ref()?).ok()?;
-        text.lines().find_map(|line| {
-            let mut parts = line.split_whitespace();
-            (parts.next()? == host_port).then(|| parts.next().map(str::to_owned))?
-        })
-    }
+/// `host:port` of the management port of the store's first pod: its DNS name through the
+/// headless Service.
+pub fn management_address(store: &BleepStore) -> String {
+    format!("{}:{}", names::pod_host(store, 0), store.spec.ports.management)
 }
 
 /// The admin API over HTTP.

@@ -10,7 +10,7 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, Resource};
 use rand::RngExt;
 
-use crate::admin::{AdminApi, PodAddresses};
+use crate::admin::AdminApi;
 use crate::metrics::Metrics;
 
 /// Operator settings that come from flags.
@@ -18,8 +18,6 @@ use crate::metrics::Metrics;
 pub struct Settings {
     /// The store image used when a BleepStore names none.
     pub default_image: String,
-    /// How store pods are reached.
-    pub addresses: PodAddresses,
 }
 
 pub struct Context {

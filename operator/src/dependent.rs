@@ -52,7 +52,7 @@ pub async fn lookup_store(ctx: &Context, ns: &str, name: &str) -> Result<StoreLo
 pub async fn admin_target(ctx: &Context, ns: &str, store: &BleepStore) -> Result<Option<AdminTarget>> {
     let secret = Api::<Secret>::namespaced(ctx.client.clone(), ns).get_opt(&names::admin_secret(store)).await?;
     Ok(secret_value(secret.as_ref(), ADMIN_TOKEN_KEY).map(|token| AdminTarget {
-        base_url: format!("http://{}", ctx.settings.addresses.management(store)),
+        base_url: format!("http://{}", crate::admin::management_address(store)),
         token: token.into(),
     }))
 }

@@ -3,12 +3,11 @@
 //! service account).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use bleepstore_operator::admin::{HttpAdmin, PodAddresses};
+use bleepstore_operator::admin::HttpAdmin;
 use bleepstore_operator::context::{Context, Settings};
 use bleepstore_operator::crd::BleepStore;
 use bleepstore_operator::http::{router, HttpState};
@@ -41,9 +40,6 @@ struct Args {
     /// This replica's identity in the Lease.
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
-    /// A file of `<host>:<port> <address>` lines mapping store pod addresses (for test harnesses).
-    #[arg(long, env = "BLEEPSTORE_OPERATOR_POD_ADDRESSES")]
-    pod_addresses: Option<PathBuf>,
     /// `text` or `json`.
     #[arg(long, env = "BLEEPSTORE_OPERATOR_LOG_FORMAT", default_value = "json", value_parser = ["text", "json"])]
     log_format: String,
@@ -93,10 +89,7 @@ async fn main() -> anyhow::Result<()> {
     probe.list(&ListParams::default().limit(1)).await.context("cannot list BleepStores: are the CRDs installed?")?;
     ready.store(true, Ordering::Relaxed);
 
-    let settings = Settings {
-        default_image: args.default_image.clone(),
-        addresses: PodAddresses { overrides_file: args.pod_addresses.clone() },
-    };
+    let settings = Settings { default_image: args.default_image.clone() };
     let ctx = Arc::new(Context::new(client.clone(), Arc::new(HttpAdmin::new()), settings, metrics));
 
     if !args.leader_election {

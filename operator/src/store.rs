@@ -61,9 +61,20 @@ async fn apply_store(store: &BleepStore, ctx: &Context, ns: &str) -> Result<Acti
         }
     };
     let resources = build::store_resources(&inputs);
-    let applied = apply::apply(ctx, ns, resources, &refs).await?;
-    let claims = apply::grow_volumes(ctx, ns, store, &refs).await?;
-    let settled = status::write_applied(store, ctx, ns, &applied, &claims).await?;
+    let applied = match apply::apply(ctx, ns, resources, &refs).await {
+        Ok(applied) => applied,
+        // The API server refused an object (RBAC, admission, a quota): say so on the store,
+        // with the generation it applies to, then back off as for any error.
+        Err(Error::Kube(kube::Error::Api(refusal))) if matches!(refusal.code, 403 | 422) => {
+            let invalid =
+                Invalid { reason: "ApplyRefused", message: format!("the API server refused: {}", refusal.message) };
+            status::write_invalid(store, ctx, ns, &invalid).await?;
+            return Err(Error::Kube(kube::Error::Api(refusal)));
+        }
+        Err(e) => return Err(e),
+    };
+    let (claims, refused) = apply::grow_volumes(ctx, ns, store, &refs).await?;
+    let settled = status::write_applied(store, ctx, ns, &applied, &claims, &refused).await?;
     ctx.succeeded(&key(store));
     Ok(Action::requeue(if settled { RESYNC } else { RECHECK }))
 }

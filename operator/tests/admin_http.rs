@@ -8,7 +8,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bleepstore_operator::admin::{
-    AdminApi, AdminError, AdminTarget, BucketDeleted, BucketRequest, Grant, PodAddresses, Usage,
+    management_address, AdminApi, AdminError, AdminTarget, BucketDeleted, BucketRequest, Grant, Usage,
 };
 use bleepstore_operator::crd::BleepStore;
 use serde_json::json;
@@ -100,26 +100,11 @@ async fn an_unreachable_store_is_unreachable() {
 }
 
 #[test]
-fn pod_addresses_come_from_dns_names_or_the_overrides_file() {
+fn the_admin_api_is_reached_at_the_first_pods_dns_name() {
     let store: BleepStore = serde_json::from_value(json!({
         "apiVersion": "bleepstore.io/v1alpha1", "kind": "BleepStore",
         "metadata": {"name": "demo", "namespace": "team-a"}, "spec": {"storage": {"size": "1Gi"}}
     }))
     .unwrap();
-    let plain = PodAddresses::default();
-    assert_eq!(plain.management(&store), "demo-0.demo-headless.team-a.svc:9001");
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("pods");
-    let addresses = PodAddresses { overrides_file: Some(file.clone()) };
-    assert_eq!(
-        addresses.management(&store),
-        "demo-0.demo-headless.team-a.svc:9001",
-        "a missing file overrides nothing"
-    );
-    std::fs::write(
-        &file,
-        "other-0.other-headless.team-a.svc:9001 127.0.0.1:1\ndemo-0.demo-headless.team-a.svc:9001 127.0.0.1:41234\n",
-    )
-    .unwrap();
-    assert_eq!(addresses.management(&store), "127.0.0.1:41234");
+    assert_eq!(management_address(&store), "demo-0.demo-headless.team-a.svc:9001");
 }

@@ -166,6 +166,15 @@ fn storage_may_only_grow_and_its_class_is_immutable() {
         Some(&old),
         "storage.size may only grow",
     );
+    // After a refused resize the size may go back down to what every volume has, not below.
+    let mut refused = store(json!({"storage": {"size": "30Gi", "storageClassName": "fast"}}));
+    refused["status"] = json!({"volumes": [{"claim": "data-demo-0", "requested": "10Gi", "capacity": "10Gi"}]});
+    let mut back = store(json!({"storage": {"size": "10Gi", "storageClassName": "fast"}}));
+    back["status"] = refused["status"].clone();
+    assert_valid(&back, Some(&refused));
+    let mut below = store(json!({"storage": {"size": "8Gi", "storageClassName": "fast"}}));
+    below["status"] = refused["status"].clone();
+    assert_rejected(&below, Some(&refused), "storage.size may only grow");
     assert_rejected(
         &store(json!({"storage": {"size": "10Gi", "storageClassName": "slow"}})),
         Some(&old),

@@ -27,7 +27,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
 {{/* The rules the operator needs wherever it manages resources: exactly the calls it makes
-     (derived from the end-to-end suite's request log, checked by tests/chart). */}}
+     (from the API server's audit log of the end-to-end suite, checked by tests/chart), plus the
+     finalizers rule an admission plugin checks. */}}
 {{- define "bleepstore-operator.rules" -}}
 - apiGroups: ["bleepstore.io"]
   resources: ["bleepstores", "buckets"]
@@ -38,6 +39,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: ["bleepstore.io"]
   resources: ["bleepstores/status", "buckets/status", "accesskeys/status"]
   verbs: ["patch"]
+# The objects a store or a key owns carry blockOwnerDeletion; with the
+# OwnerReferencesPermissionEnforcement admission plugin (on in OpenShift) setting it needs
+# update on the owner's finalizers, or every create is refused.
+- apiGroups: ["bleepstore.io"]
+  resources: ["bleepstores/finalizers", "accesskeys/finalizers"]
+  verbs: ["update"]
 - apiGroups: ["apps"]
   resources: ["statefulsets"]
   verbs: ["get", "list", "watch", "create", "patch"]
@@ -55,5 +62,6 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
   verbs: ["get", "create", "patch", "delete"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
-  verbs: ["create"]
+  # patch: a repeated event becomes a series (its count and last time) on the first one.
+  verbs: ["create", "patch"]
 {{- end -}}

@@ -57,10 +57,7 @@ async fn a_store_from_before_versioning_migrates_in_place() {
     assert!(new.version_id().is_some_and(|v| v != "null"));
     let old = c.get_object().bucket("legacy").key("inline.txt").version_id("null").send().await.unwrap();
     assert_eq!(body_bytes(old).await, b"small and inline");
-    let version: i64 = srv
-        .state
-        .db
-        .write_blocking(|conn| Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?))
-        .unwrap();
+    let version: i64 =
+        srv.state.db.write_blocking(|conn| Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)).unwrap();
     assert_eq!(version, 6, "migrated to the current schema");
 }

@@ -21,7 +21,15 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Replicas","type":"integer","jsonPath":".status.readyReplicas"}"#,
     printcolumn = r#"{"name":"Endpoint","type":"string","jsonPath":".status.endpoint"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    // Growing is always allowed; shrinking only back to what every volume already has (after a
+    // refused resize): a claim itself never shrinks.
+    validation = Rule::new(
+        "quantity(self.spec.storage.size).compareTo(quantity(oldSelf.spec.storage.size)) >= 0 || \
+         (has(self.status) && has(self.status.volumes) && self.status.volumes.size() > 0 && \
+         self.status.volumes.all(v, has(v.capacity) && isQuantity(v.capacity) && \
+         quantity(self.spec.storage.size).compareTo(quantity(v.capacity)) >= 0))"
+    ).message("storage.size may only grow (or go back down to the capacity its volumes have)")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct BleepStoreSpec {
@@ -88,15 +96,13 @@ fn default_region() -> String {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new(
-    "quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0"
-).message("storage.size may only grow"))]
-#[x_kube(validation = Rule::new(
     "has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || \
         self.storageClassName == oldSelf.storageClassName)"
 ).message("storage.storageClassName is immutable"))]
 pub struct Storage {
-    /// Size of each replica's volume, a Kubernetes quantity (`10Gi`). It may only grow; growth is
-    /// applied to the existing PersistentVolumeClaims (the StorageClass must allow expansion).
+    /// Size of each replica's volume, a Kubernetes quantity (`10Gi`). It may only grow (or go back
+    /// to the capacity the volumes have, after a refused resize); growth is applied to the
+    /// existing PersistentVolumeClaims (the StorageClass must allow expansion).
     #[x_kube(validation = Rule::new("isQuantity(self) && \
         quantity(self).isGreaterThan(quantity('0'))").message("storage.size must be a positive quantity such as 10Gi"))]
     pub size: String,
@@ -297,6 +303,7 @@ pub struct BleepStoreStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
     /// The data volumes: requested size and the capacity the cluster reports.
+    #[schemars(length(max = 16))]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<VolumeStatus>,
 }
@@ -306,10 +313,13 @@ pub struct BleepStoreStatus {
 #[serde(rename_all = "camelCase")]
 pub struct VolumeStatus {
     /// The PersistentVolumeClaim.
+    #[schemars(length(max = 253))]
     pub claim: String,
     /// The size asked for.
+    #[schemars(length(max = 64))]
     pub requested: String,
     /// The size the cluster reports (`status.capacity.storage`), once bound.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
     pub capacity: Option<String>,
 }

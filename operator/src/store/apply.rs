@@ -51,18 +51,27 @@ fn is_ours<K: Resource>(obj: &K) -> bool {
     obj.meta().labels.as_ref().and_then(|l| l.get("app.kubernetes.io/managed-by")).is_some_and(|v| v == MANAGED_BY)
 }
 
+/// A claim the API server would not grow (its StorageClass cannot expand, a quota, …).
+#[derive(Debug, Clone)]
+pub(super) struct ResizeRefused {
+    pub(super) claim: String,
+    pub(super) message: String,
+}
+
 /// Raises each existing claim's request to `storage.size` when it is smaller (the StorageClass
 /// must allow expansion; the cluster reports progress in the claim's capacity). Returns the
-/// claims as they are now.
+/// claims as they are now, and those the API server refused to grow: a refusal is reported in
+/// the status, not an error, so the rest of the status stays current.
 pub(super) async fn grow_volumes(
     ctx: &Context,
     ns: &str,
     store: &BleepStore,
     refs: &StoreRefs,
-) -> Result<Vec<PersistentVolumeClaim>> {
+) -> Result<(Vec<PersistentVolumeClaim>, Vec<ResizeRefused>)> {
     let api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), ns);
     let wanted = quantity::bytes(&store.spec.storage.size);
     let mut out = Vec::with_capacity(refs.claims.len());
+    let mut refused = Vec::new();
     for claim in &refs.claims {
         let current = claim_request(claim).and_then(|q| quantity::bytes(&q));
         match (wanted, current) {
@@ -70,10 +79,20 @@ pub(super) async fn grow_volumes(
                 let patch =
                     serde_json::json!({"spec": {"resources": {"requests": {"storage": store.spec.storage.size}}}});
                 tracing::info!(claim = %claim.name_any(), size = %store.spec.storage.size, "growing a data volume");
-                out.push(api.patch(&claim.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?);
+                match api.patch(&claim.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+                    Ok(grown) => out.push(grown),
+                    // Forbidden (admission: the class cannot expand) or Invalid: the request
+                    // itself is refused, retrying it as is cannot help.
+                    Err(kube::Error::Api(status)) if status.code == 403 || status.code == 422 => {
+                        tracing::warn!(claim = %claim.name_any(), reason = %status.message, "volume growth refused");
+                        refused.push(ResizeRefused { claim: claim.name_any(), message: status.message.clone() });
+                        out.push(claim.clone());
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
             _ => out.push(claim.clone()),
         }
     }
-    Ok(out)
+    Ok((out, refused))
 }

@@ -5,6 +5,7 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::ResourceExt;
 
+use super::apply::ResizeRefused;
 use super::validate::claim_request;
 use super::Invalid;
 use crate::build::names;
@@ -38,7 +39,16 @@ pub(super) async fn write_invalid(store: &BleepStore, ctx: &Context, ns: &str, i
     let wanted = [
         Want::new(READY, false, invalid.reason, invalid.message.clone()),
         Want::new(DEGRADED, true, invalid.reason, invalid.message.clone()),
-        Want::new(PROGRESSING, false, invalid.reason, "waiting for the spec to be fixed"),
+        Want::new(
+            PROGRESSING,
+            false,
+            invalid.reason,
+            if invalid.reason == "ApplyRefused" {
+                "waiting for the API server to accept the objects"
+            } else {
+                "waiting for the spec to be fixed"
+            },
+        ),
     ];
     status.conditions =
         conditions::merge(&status.conditions, &wanted, store.metadata.generation, jiff::Timestamp::now());
@@ -60,6 +70,7 @@ pub(super) async fn write_applied(
     ns: &str,
     applied: &StatefulSet,
     claims: &[PersistentVolumeClaim],
+    refused: &[ResizeRefused],
 ) -> Result<bool> {
     let replicas = store.spec.replicas;
     let sts_status = applied.status.clone().unwrap_or_default();
@@ -83,13 +94,27 @@ pub(super) async fn write_applied(
         })
         .cloned();
     let ready = ready_replicas >= replicas;
-    let mut wanted = vec![Want::new(DEGRADED, false, "AsExpected", "")];
+    let mut wanted = vec![match refused.first() {
+        // Still serving on the old size: degraded, with what to do about it.
+        Some(refusal) => Want::new(
+            DEGRADED,
+            true,
+            "VolumeResizeRefused",
+            format!(
+                "claim {} cannot grow to {}: {}; set storage.size back to the size the volume has, or move the \
+                 data to a StorageClass that allows expansion",
+                refusal.claim, store.spec.storage.size, refusal.message
+            ),
+        ),
+        None => Want::new(DEGRADED, false, "AsExpected", ""),
+    }];
     wanted.push(if ready {
         Want::new(READY, true, "Ready", format!("{ready_replicas} of {replicas} pods ready"))
     } else {
         Want::new(READY, false, "PodsNotReady", format!("{ready_replicas} of {replicas} pods ready"))
     });
     let settled = ready && expanding_claim.is_none();
+    let expanding_claim = expanding_claim.filter(|v| !refused.iter().any(|r| r.claim == v.claim));
     wanted.push(match (rolled_out && ready, expanding_claim) {
         (_, Some(volume)) => Want::new(
             PROGRESSING,
@@ -114,6 +139,15 @@ pub(super) async fn write_applied(
     status.conditions.retain(|c| c.type_ != conditions::DELETION_BLOCKED);
     status.conditions =
         conditions::merge(&status.conditions, &wanted, store.metadata.generation, jiff::Timestamp::now());
+    let newly_refused = !refused.is_empty()
+        && !store.status.as_ref().is_some_and(|s| {
+            s.conditions.iter().any(|c| c.type_ == DEGRADED && c.status == "True" && c.reason == "VolumeResizeRefused")
+        });
     write(store, ctx, ns, status).await?;
+    if newly_refused {
+        if let Some(c) = wanted.iter().find(|w| w.type_ == DEGRADED) {
+            ctx.event(store, true, "VolumeResizeRefused", c.message.clone()).await;
+        }
+    }
     Ok(settled)
 }

@@ -86,7 +86,10 @@ async fn a_bucket_is_created_and_its_usage_reported() {
     assert_eq!(result.unwrap(), Action::requeue(Duration::from_secs(120)));
     assert_eq!(
         calls,
-        ["put_bucket team-photos owner=bleepstore-operator acl=public-read versioning=Enabled", "bucket_info team-photos"]
+        [
+            "put_bucket team-photos owner=bleepstore-operator acl=public-read versioning=Enabled",
+            "bucket_info team-photos"
+        ]
     );
 }
 

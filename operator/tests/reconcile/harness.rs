@@ -4,9 +4,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use bleepstore_operator::admin::{
-    AdminApi, AdminError, AdminTarget, BucketDeleted, BucketInfo, BucketRequest, Grant, PodAddresses,
-};
+use bleepstore_operator::admin::{AdminApi, AdminError, AdminTarget, BucketDeleted, BucketInfo, BucketRequest, Grant};
 use bleepstore_operator::context::{Context, Settings};
 use bleepstore_operator::metrics::Metrics;
 use http::{Request, Response};
@@ -200,7 +198,7 @@ where
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, "default");
     let log = admin.log.clone();
-    let settings = Settings { default_image: "bleepstore:test".to_owned(), addresses: PodAddresses::default() };
+    let settings = Settings { default_image: "bleepstore:test".to_owned() };
     let ctx = Arc::new(Context::new(client, Arc::new(admin), settings, Metrics::new()));
     let server = tokio::spawn(script(ApiServer { handle }));
     let outcome = tokio::time::timeout(std::time::Duration::from_secs(10), reconcile(ctx))

@@ -285,3 +285,92 @@ async fn an_api_error_is_returned_for_backoff() {
     assert_eq!(error.metric_label(), "kube");
     assert!(error.to_string().contains("etcd down"), "{error}");
 }
+
+fn forbidden(message: &str) -> serde_json::Value {
+    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,
+        "message": message})
+}
+
+/// The GETs and applies of a store whose secrets and StatefulSet exist, up to the StatefulSet.
+async fn applied_up_to_the_stateful_set(api: &mut ApiServer, claim: serde_json::Value) {
+    api.expect("GET", &core_path("secrets", "demo-root")).await.not_found();
+    api.expect("GET", &core_path("secrets", "demo-admin")).await.reply(200, admin_secret());
+    let existing = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "demo"},
+        "spec": {"selector": {}, "template": {}, "serviceName": "demo-headless", "volumeClaimTemplates": [
+            {"metadata": {"name": "data"}, "spec": {"resources": {"requests": {"storage": "10Gi"}}}}]}});
+    api.expect("GET", STS).await.reply(200, existing);
+    api.expect("GET", &core_path("persistentvolumeclaims", "data-demo-0")).await.reply(200, claim);
+    api.expect("GET", PDB).await.not_found();
+    for path in [
+        core_path("secrets", "demo-root"),
+        core_path("secrets", "demo-admin"),
+        core_path("configmaps", "demo-config"),
+        core_path("services", "demo-headless"),
+        core_path("services", "demo"),
+    ] {
+        api.expect_apply(&path).await;
+    }
+}
+
+#[tokio::test]
+async fn a_refused_volume_growth_is_a_condition_and_an_event_not_an_error() {
+    let store = store_json(json!({"storage": {"size": "20Gi", "storageClassName": "fixed"}}), true);
+    let obj = store.clone();
+    let (result, _) = run(
+        FakeAdmin::default(),
+        |ctx| reconcile(parse::<BleepStore>(&store), ctx),
+        |mut api| async move {
+            let pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data-demo-0"},
+                "spec": {"resources": {"requests": {"storage": "10Gi"}}}, "status": {"capacity": {"storage": "10Gi"}}});
+            applied_up_to_the_stateful_set(&mut api, pvc).await;
+            api.expect_apply(STS).await;
+            api.expect("PATCH", &core_path("persistentvolumeclaims", "data-demo-0")).await.reply(
+                403,
+                forbidden("only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize"),
+            );
+            let status = api.expect_status(&store_path("demo"), &obj).await;
+            let degraded = condition(&status, "Degraded");
+            assert_eq!(degraded["status"], "True");
+            assert_eq!(degraded["reason"], "VolumeResizeRefused");
+            let message = degraded["message"].as_str().unwrap();
+            assert!(message.starts_with("claim data-demo-0 cannot grow to 20Gi: only dynamically"), "{message}");
+            assert_ne!(condition(&status, "Progressing")["reason"], "VolumeExpanding", "not forever expanding");
+            assert_eq!(status["observedGeneration"], 1, "the status is current");
+            assert_eq!(status["volumes"][0]["requested"], "10Gi");
+            api.expect_event(NS, "VolumeResizeRefused").await;
+            api
+        },
+    )
+    .await;
+    assert!(result.is_ok(), "{result:?}");
+}
+
+#[tokio::test]
+async fn an_object_the_api_server_refuses_is_a_condition_on_the_store() {
+    let store = store_json(json!({"storage": {"size": "10Gi"}}), true);
+    let obj = store.clone();
+    let (result, _) = run(
+        FakeAdmin::default(),
+        |ctx| reconcile(parse::<BleepStore>(&store), ctx),
+        |mut api| async move {
+            let pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data-demo-0"},
+                "spec": {"resources": {"requests": {"storage": "10Gi"}}}});
+            applied_up_to_the_stateful_set(&mut api, pvc).await;
+            api.expect("PATCH", STS).await.reply(
+                403,
+                forbidden(
+                    "statefulsets.apps \"demo\" is forbidden: User \"system:serviceaccount:ops:op\" cannot patch",
+                ),
+            );
+            let status = api.expect_status(&store_path("demo"), &obj).await;
+            let ready = condition(&status, "Ready");
+            assert_eq!((ready["status"].as_str(), ready["reason"].as_str()), (Some("False"), Some("ApplyRefused")));
+            assert!(ready["message"].as_str().unwrap().contains("cannot patch"));
+            assert_eq!(status["observedGeneration"], 1);
+            api.expect_event(NS, "ApplyRefused").await;
+            api
+        },
+    )
+    .await;
+    assert_eq!(result.unwrap_err().metric_label(), "kube");
+}
