@@ -20,8 +20,20 @@ tests/deny.sh
 step "Azurite (Azure Storage emulator, from npm) for the Azure backend's tests"
 (cd tests/azurite && npm ci --no-audit --no-fund --loglevel=error)
 
-step "cargo test (unit, SDK integration, crash and memory tests, operator, end to end)"
-# The end-to-end suite records the operator's API calls here for the chart's RBAC check.
+step "Kubernetes control plane for the end-to-end suite (built from the Go module proxy once, then cached)"
+start=$(date +%s)
+BLEEPSTORE_CONTROLPLANE_BIN="$(tests/e2e/controlplane/build.sh)"
+export BLEEPSTORE_CONTROLPLANE_BIN
+echo "control plane: $BLEEPSTORE_CONTROLPLANE_BIN ($(( $(date +%s) - start )) s)"
+
+step "helm (for the end-to-end suite's helm install, and the chart tests)"
+BLEEPSTORE_HELM="$(tests/chart/helm.sh)/bin/helm"
+export BLEEPSTORE_HELM
+"$BLEEPSTORE_HELM" version --short
+
+step "cargo test (unit, SDK integration, crash and memory tests, operator, end to end on the control plane)"
+# The end-to-end suites record the operator's API calls (from the API server's audit log) here
+# for the chart's RBAC check.
 rm -rf target/e2e-operator-calls
 cargo test --workspace --locked
 

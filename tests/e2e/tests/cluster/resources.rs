@@ -1,0 +1,156 @@
+//! What the operator makes for a store, and how it changes with the spec.
+
+use std::sync::Arc;
+
+use anyhow::{ensure, Context, Result};
+use aws_sdk_s3::primitives::ByteStream;
+use serde_json::Value;
+
+use crate::support::{code, condition, wait_for, Ns, World};
+use crate::{bucket, RELEASE, RELEASE_NS, STORE};
+
+/// A namespace with a Ready store `demo`.
+pub(crate) async fn with_store(world: &Arc<World>, ns: &str) -> Result<Ns> {
+    let ns = world.namespace(ns).await?;
+    ns.apply_ok(STORE)?;
+    ns.wait_condition("bleepstores", "demo", "Ready", "True").await?;
+    Ok(ns)
+}
+
+pub(crate) async fn a_store_is_ready_and_grows(world: Arc<World>) -> Result<()> {
+    let ns = world.namespace("store-ready").await?;
+    ns.apply_ok(STORE)?;
+    let ready = ns.wait_condition("bleepstores", "demo", "Ready", "True").await?;
+    ensure!(ready["reason"] == "Ready", "{ready}");
+    let store = ns.get("bleepstore.io", "bleepstores", "demo").await?.context("the store")?;
+    ensure!(store["status"]["readyReplicas"] == 1, "{}", store["status"]);
+    ensure!(store["status"]["endpoint"] == "http://demo.store-ready.svc:9000", "{}", store["status"]);
+    ensure!(condition(&store, "Degraded").context("Degraded")?["status"] == "False");
+    let finalizers = store["metadata"]["finalizers"].as_array().cloned().unwrap_or_default();
+    ensure!(finalizers.iter().any(|f| f == "bleepstore.io/store-protection"), "{finalizers:?}");
+    // Everything it made is owned by the store, with blockOwnerDeletion: with the
+    // OwnerReferencesPermissionEnforcement admission plugin on, that needs the chart's
+    // `update` on bleepstores/finalizers.
+    let uid = store["metadata"]["uid"].clone();
+    for (group, plural, name) in [
+        ("apps", "statefulsets", "demo"),
+        ("", "services", "demo"),
+        ("", "services", "demo-headless"),
+        ("", "configmaps", "demo-config"),
+        ("", "secrets", "demo-root"),
+        ("", "secrets", "demo-admin"),
+    ] {
+        let obj = ns.get(group, plural, name).await?.with_context(|| format!("{plural}/{name}"))?;
+        let owner = &obj["metadata"]["ownerReferences"][0];
+        ensure!(owner["uid"] == uid && owner["blockOwnerDeletion"] == true, "{plural}/{name}: {owner}");
+    }
+    // The pod runs as the chart and the operator say, in a namespace enforcing the restricted
+    // Pod Security Standard.
+    let pods = ns.pods().await?;
+    let pod = pods.iter().find(|p| p.metadata.name.as_deref() == Some("demo-0")).context("pod demo-0")?;
+    let status = pod.status.clone().unwrap_or_default();
+    ensure!(status.phase.as_deref() == Some("Running"), "{status:?}");
+    let volumes = &store["status"]["volumes"];
+    ensure!(volumes[0]["claim"] == "data-demo-0" && volumes[0]["capacity"] == "1Gi", "{volumes}");
+
+    // A PodDisruptionBudget comes and goes with the spec.
+    ns.apply_ok(&format!("{STORE}  podDisruptionBudget:\n    maxUnavailable: 1\n"))?;
+    let pdb =
+        wait_for("the PodDisruptionBudget", || async { ns.get("policy", "poddisruptionbudgets", "demo").await.ok()? })
+            .await?;
+    ensure!(pdb["spec"]["maxUnavailable"] == 1, "{pdb}");
+    // Storage grows on the claim (the default class can expand); the template keeps its size.
+    ns.apply_ok(&STORE.replace("1Gi", "2Gi"))?;
+    wait_for("the PodDisruptionBudget to go", || async {
+        ns.get("policy", "poddisruptionbudgets", "demo").await.ok()?.is_none().then_some(())
+    })
+    .await?;
+    let grown = wait_for("the volume to grow", || async {
+        let store = ns.get("bleepstore.io", "bleepstores", "demo").await.ok()??;
+        (store["status"]["volumes"][0]["capacity"] == "2Gi").then_some(store)
+    })
+    .await?;
+    ensure!(grown["status"]["volumes"][0]["requested"] == "2Gi", "{}", grown["status"]);
+    let sts = ns.get("apps", "statefulsets", "demo").await?.context("the StatefulSet")?;
+    let template = &sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"];
+    ensure!(template == "1Gi", "the template keeps its size: {template}");
+    // The store answers S3 with its root credential, through its Service.
+    let root = ns.root_client("demo").await?;
+    ensure!(root.list_buckets().send().await?.buckets().is_empty());
+    // The leader's Lease is in the release's namespace.
+    let system = Ns { name: RELEASE_NS.to_owned(), world: world.clone() };
+    let lease = system.get("coordination.k8s.io", "leases", RELEASE).await?.context("the leader Lease")?;
+    ensure!(lease["spec"]["holderIdentity"].is_string(), "{lease}");
+    Ok(())
+}
+
+/// The `fixed` class cannot expand: the API server refuses to grow the claim, the store says so
+/// in a condition (with its observedGeneration current), and the size can be set back.
+pub(crate) async fn a_volume_that_cannot_grow(world: Arc<World>) -> Result<()> {
+    let ns = world.namespace("fixed-volume").await?;
+    let store = STORE.replace("    size: 1Gi\n", "    size: 1Gi\n    storageClassName: fixed\n");
+    ns.apply_ok(&store)?;
+    ns.wait_condition("bleepstores", "demo", "Ready", "True").await?;
+    ns.apply_ok(&store.replace("1Gi", "3Gi"))?;
+    let refused = ns.wait_condition("bleepstores", "demo", "Degraded", "True").await?;
+    ensure!(refused["reason"] == "VolumeResizeRefused", "{refused}");
+    let message = refused["message"].as_str().unwrap_or_default();
+    ensure!(message.contains("data-demo-0") && message.contains("3Gi") && message.contains("forbidden"), "{message}");
+    // Still serving: a refused resize does not take the store down, and an event says why.
+    let obj = ns.get("bleepstore.io", "bleepstores", "demo").await?.context("the store")?;
+    ensure!(condition(&obj, "Ready").context("Ready")?["status"] == "True", "{}", obj["status"]);
+    let events = ns.list("events.k8s.io", "events").await?;
+    ensure!(events.iter().any(|e: &Value| e["reason"] == "VolumeResizeRefused"), "an event says why");
+    // Back to the size the volume has: accepted, and the condition clears.
+    ns.apply_ok(&store)?;
+    let resolved = ns.wait_condition("bleepstores", "demo", "Degraded", "False").await?;
+    ensure!(resolved["reason"] == "AsExpected", "{resolved}");
+    // Below what the volume has stays refused, by the CRD's validation.
+    let shrink = ns.apply(&store.replace("1Gi", "512Mi"));
+    let stderr = String::from_utf8_lossy(&shrink.stderr);
+    ensure!(!shrink.status.success() && stderr.contains("may only grow"), "{stderr}");
+    Ok(())
+}
+
+pub(crate) async fn bucket_deletion_policies(world: Arc<World>) -> Result<()> {
+    let ns = with_store(&world, "deletion-policies").await?;
+    for (name, policy) in [("kept", "Retain"), ("careful", "DeleteIfEmpty"), ("gone", "Delete")] {
+        ns.apply_ok(&bucket(name, policy))?;
+        ns.wait_condition("buckets", name, "Ready", "True").await?;
+    }
+    let root = ns.root_client("demo").await?;
+    for name in ["kept", "careful", "gone"] {
+        root.put_object().bucket(name).key("object").body(ByteStream::from_static(b"data")).send().await?;
+    }
+    let gone = |name: &'static str| {
+        let ns = &ns;
+        async move {
+            wait_for(&format!("Bucket {name} to be gone"), || async {
+                ns.get("bleepstore.io", "buckets", name).await.ok()?.is_none().then_some(())
+            })
+            .await
+        }
+    };
+
+    ns.kubectl_ok(&["delete", "bucket", "kept", "--wait=false"])?;
+    gone("kept").await?;
+    let kept = root.get_object().bucket("kept").key("object").send().await?;
+    ensure!(kept.body.collect().await?.into_bytes().as_ref() == b"data", "Retain keeps the data");
+
+    ns.kubectl_ok(&["delete", "bucket", "careful", "--wait=false"])?;
+    let blocked = ns.wait_condition("buckets", "careful", "DeletionBlocked", "True").await?;
+    ensure!(blocked["reason"] == "BucketNotEmpty", "{blocked}");
+    ensure!(blocked["message"].as_str().unwrap_or_default().contains("not empty"), "{blocked}");
+    root.delete_object().bucket("careful").key("object").send().await?;
+    gone("careful").await?;
+    ensure!(code(&root.head_bucket().bucket("careful").send().await.unwrap_err()) == "NotFound");
+
+    ns.kubectl_ok(&["delete", "bucket", "gone", "--wait=false"])?;
+    gone("gone").await?;
+    ensure!(code(&root.head_bucket().bucket("gone").send().await.unwrap_err()) == "NotFound");
+    let events = ns.list("events.k8s.io", "events").await?;
+    let explained =
+        events.iter().any(|e: &Value| e["reason"] == "DeletionBlocked" && e["regarding"]["name"] == "careful");
+    ensure!(explained, "an event says why the deletion waited");
+    Ok(())
+}
