@@ -12,18 +12,50 @@ use crate::kubelet::{Kubelet, NODE};
 use crate::services::Services;
 use crate::storage::Storage;
 
-/// Where `helm` is: `BLEEPSTORE_HELM`, else the venv `tests/chart/helm.sh` makes.
-fn helm_binary() -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os("BLEEPSTORE_HELM") {
+/// A tool from `var`, else from the repository script that installs it and prints its path.
+fn tool_from(var: &str, script: &str) -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os(var) {
         return Ok(path.into());
     }
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../chart/helm.sh");
-    let out = Command::new(script).stderr(Stdio::inherit()).output().with_context(|| format!("run {script}"))?;
+    let script = format!("{}/../{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(&script).stderr(Stdio::inherit()).output().with_context(|| format!("run {script}"))?;
     if !out.status.success() {
         bail!("{script} failed");
     }
-    let venv = String::from_utf8(out.stdout)?;
-    Ok(PathBuf::from(venv.trim()).join("bin/helm"))
+    Ok(PathBuf::from(String::from_utf8(out.stdout)?.trim()))
+}
+
+/// Builds or finds everything the suites run that comes from the network (the control plane,
+/// helm, the clients' venv, rclone), as the `BLEEPSTORE_*` variables that name them for the
+/// process in the sandbox, which has no network.
+pub fn prepare_tools() -> Result<Vec<(&'static str, PathBuf)>> {
+    let tools = [
+        ("BLEEPSTORE_CONTROLPLANE_BIN", crate::controlplane::binaries()?),
+        ("BLEEPSTORE_HELM", tool_from("BLEEPSTORE_HELM", "chart/helm.sh")?.join_if_dir("bin/helm")),
+        ("BLEEPSTORE_CLIENTS_VENV", tool_from("BLEEPSTORE_CLIENTS_VENV", "clients/venv.sh")?),
+        ("BLEEPSTORE_RCLONE", tool_from("BLEEPSTORE_RCLONE", "clients/rclone.sh")?),
+    ];
+    Ok(tools.into())
+}
+
+/// A path, or `rest` under it when it is a directory (helm.sh prints the venv).
+trait JoinIfDir {
+    fn join_if_dir(self, rest: &str) -> PathBuf;
+}
+
+impl JoinIfDir for PathBuf {
+    fn join_if_dir(self, rest: &str) -> PathBuf {
+        if self.is_dir() {
+            self.join(rest)
+        } else {
+            self
+        }
+    }
+}
+
+/// Where `helm` is (`BLEEPSTORE_HELM`, from [`prepare_tools`]).
+fn helm_binary() -> Result<PathBuf> {
+    std::env::var_os("BLEEPSTORE_HELM").map(PathBuf::from).context("BLEEPSTORE_HELM is not set: see prepare_tools")
 }
 
 pub struct Cluster {

@@ -31,9 +31,9 @@ pub fn inside() -> bool {
     std::env::var_os(INSIDE).is_some()
 }
 
-/// Runs this very binary again inside new namespaces and returns its exit code. The PID
-/// namespace's first process is this binary, so its end ends everything it started.
-pub fn reexec() -> Result<i32> {
+/// Runs this very binary again inside new namespaces, with `env` added, and returns its exit
+/// code. The PID namespace's first process is this binary, so its end ends everything it started.
+pub fn reexec(env: &[(&str, std::path::PathBuf)]) -> Result<i32> {
     let exe = std::env::current_exe().context("the test binary's path")?;
     let status = Command::new("unshare")
         .args(["--net", "--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private", "--kill-child"])
@@ -41,6 +41,7 @@ pub fn reexec() -> Result<i32> {
         .arg(exe)
         .args(std::env::args_os().skip(1))
         .env(INSIDE, "1")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())))
         .status()
         .context("run unshare (util-linux)")?;
     Ok(status.code().unwrap_or(1))

@@ -124,8 +124,11 @@ impl Storage {
                         });
                         match serde_json::from_value::<PersistentVolume>(volume) {
                             Ok(v) => {
-                                if let Err(e) = pvs.create(&PostParams::default(), &v).await {
-                                    eprintln!("storage: create {pv_name}: {e}");
+                                match pvs.create(&PostParams::default(), &v).await {
+                                    // Made a moment ago; the cache has not seen it yet.
+                                    Ok(_) => {}
+                                    Err(kube::Error::Api(status)) if status.code == 409 => {}
+                                    Err(e) => eprintln!("storage: create {pv_name}: {e}"),
                                 }
                             }
                             Err(e) => eprintln!("storage: {pv_name}: {e}"),
