@@ -26,15 +26,18 @@ BLEEPSTORE_CONTROLPLANE_BIN="$(tests/e2e/controlplane/build.sh)"
 export BLEEPSTORE_CONTROLPLANE_BIN
 echo "control plane: $BLEEPSTORE_CONTROLPLANE_BIN ($(( $(date +%s) - start )) s)"
 
-step "helm (for the end-to-end suite's helm install, and the chart tests)"
+step "helm, boto3/AWS CLI and rclone (the end-to-end suite installs the chart and runs those clients)"
 BLEEPSTORE_HELM="$(tests/chart/helm.sh)/bin/helm"
-export BLEEPSTORE_HELM
+BLEEPSTORE_CLIENTS_VENV="$(tests/clients/venv.sh)"
+BLEEPSTORE_RCLONE="$(tests/clients/rclone.sh)"
+export BLEEPSTORE_HELM BLEEPSTORE_CLIENTS_VENV BLEEPSTORE_RCLONE
 "$BLEEPSTORE_HELM" version --short
+"$BLEEPSTORE_RCLONE" version | head -1
 
 step "cargo test (unit, SDK integration, crash and memory tests, operator, end to end on the control plane)"
 # The end-to-end suites record the operator's API calls (from the API server's audit log) here
 # for the chart's RBAC check.
-rm -rf target/e2e-operator-calls
+rm -rf target/e2e-operator-calls target/e2e-statuses
 cargo test --workspace --locked
 
 step "the data plane's storage-level suites again, with every blob in a remote S3, then in Azure"

@@ -14,7 +14,7 @@ use kube::ResourceExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use crate::api::{apply_object, patch_status, secret_value};
-use crate::build::access_key::{grants, secret, secret_name, ResolvedGrant};
+use crate::build::access_key::{grants, secret, secret_name, KeyRecord, ResolvedGrant};
 use crate::build::Credentials;
 use crate::conditions::{self, Want, READY};
 use crate::context::Context;
@@ -113,48 +113,147 @@ async fn apply(key: &AccessKey, ctx: &Context, ns: &str) -> Result<Action> {
             return refuse(key, ctx, "SecretConflict", message).await;
         }
     }
-    let credentials = match (
+    let existing_credentials = match (
         secret_value(existing.as_ref(), "AWS_ACCESS_KEY_ID"),
         secret_value(existing.as_ref(), "AWS_SECRET_ACCESS_KEY"),
     ) {
-        (Some(access_key), Some(secret_key)) => Credentials { access_key, secret_key: secret_key.into() },
-        _ => Credentials {
-            // A lost Secret keeps the recorded key id; only the secret is new.
-            access_key: recorded_id(key).unwrap_or_else(generate::access_key_id),
-            secret_key: generate::secret_key().into(),
-        },
+        (Some(access_key), Some(secret_key)) => Some(Credentials { access_key, secret_key: secret_key.into() }),
+        _ => None,
     };
-    // The Secret is written first: it is the record of the key, so a crash after this point
-    // reuses the same id instead of leaving a key in the store that nothing remembers.
-    apply_object(ctx, ns, &secret(key, &store, &credentials, &resolved)).await?;
-    let stored = match ctx.admin.put_key(&target, &credentials.access_key, credentials.secret_key.expose_secret()).await
-    {
-        Ok(()) => ctx.admin.put_grants(&target, &credentials.access_key, &grants(&resolved)).await,
-        Err(error) => Err(error),
+    let wanted_rotation = key.spec.rotation.as_ref().map_or(0, |r| r.generation);
+    let mut record = KeyRecord::from_secret(existing.as_ref());
+    let mut credentials = match existing_credentials {
+        Some(credentials) => credentials,
+        None => {
+            // A lost Secret keeps the recorded key id; only the secret is new. A new key is made
+            // for the rotation generation the spec asks for: nothing to rotate.
+            record.rotation_generation = wanted_rotation;
+            Credentials {
+                access_key: recorded_id(key).unwrap_or_else(generate::access_key_id),
+                secret_key: generate::secret_key().into(),
+            }
+        }
     };
-    if let Err(error) = stored {
-        let want = Want::new(READY, false, admin_reason(&error), error.to_string());
-        write(key, ctx, &[want], Some(credentials.access_key)).await?;
-        return Err(error.into());
+    let stored: Result<()> = async {
+        // A rotation a crash interrupted left a key in the store that no Secret holds: revoke it.
+        if let Some(pending) = record.pending.take() {
+            ctx.admin.delete_key(&target, &pending).await?;
+            apply_object(ctx, ns, &secret(key, &store, &credentials, &resolved, &record)).await?;
+        }
+        if wanted_rotation > record.rotation_generation {
+            let next =
+                rotate(key, ctx, ns, &store, &target, &resolved, &credentials, &mut record, wanted_rotation).await?;
+            credentials = next;
+        }
+        // The Secret is written first: it is the record of the key, so a crash after this point
+        // reuses the same id instead of leaving a key in the store that nothing remembers.
+        apply_object(ctx, ns, &secret(key, &store, &credentials, &resolved, &record)).await?;
+        ctx.admin.put_key(&target, &credentials.access_key, credentials.secret_key.expose_secret()).await?;
+        ctx.admin.put_grants(&target, &credentials.access_key, &grants(&resolved)).await?;
+        // The previous key keeps the same grants until it expires, then is revoked.
+        if let Some((previous, expires)) = record.previous.clone() {
+            if jiff::Timestamp::now() >= expires {
+                ctx.admin.delete_key(&target, &previous).await?;
+                record.previous = None;
+                apply_object(ctx, ns, &secret(key, &store, &credentials, &resolved, &record)).await?;
+                tracing::info!(key = %previous, "previous key revoked at the end of its grace period");
+            } else {
+                ctx.admin.put_grants(&target, &previous, &grants(&resolved)).await?;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    match stored {
+        Ok(()) => {}
+        Err(Error::Admin(error)) => {
+            let want = Want::new(READY, false, admin_reason(&error), error.to_string());
+            write(key, ctx, &[want], Some((credentials.access_key, &record))).await?;
+            return Err(error.into());
+        }
+        Err(other) => return Err(other),
     }
     let message =
         format!("key {} grants {} bucket(s); credentials in Secret {name}", credentials.access_key, resolved.len());
-    write(key, ctx, &[Want::new(READY, true, "Granted", message)], Some(credentials.access_key)).await?;
+    write(key, ctx, &[Want::new(READY, true, "Granted", message)], Some((credentials.access_key, &record))).await?;
     ctx.succeeded(&backoff_key(key));
-    Ok(Action::requeue(RESYNC))
+    // Come back when the previous key's grace ends, to revoke it.
+    let until_expiry = record.previous.as_ref().map(|(_, expires)| {
+        let left = expires.duration_since(jiff::Timestamp::now());
+        Duration::from_secs(left.as_secs().max(0) as u64 + 1)
+    });
+    Ok(Action::requeue(until_expiry.map_or(RESYNC, |d| d.min(RESYNC))))
+}
+
+/// Makes the next key: recorded as pending in the Secret, put in the store with the grants, then
+/// switched in (the caller's Secret write): apps that read the new Secret find the key already
+/// live, and the old one keeps working for the grace period.
+#[allow(clippy::too_many_arguments)]
+async fn rotate(
+    key: &AccessKey,
+    ctx: &Context,
+    ns: &str,
+    store: &crate::crd::BleepStore,
+    target: &crate::admin::AdminTarget,
+    resolved: &[ResolvedGrant],
+    current: &Credentials,
+    record: &mut KeyRecord,
+    wanted: i64,
+) -> Result<Credentials> {
+    // A rotation within the grace of the last one revokes that one's previous key now.
+    if let Some((older, _)) = record.previous.take() {
+        ctx.admin.delete_key(target, &older).await?;
+    }
+    let next = Credentials { access_key: generate::access_key_id(), secret_key: generate::secret_key().into() };
+    record.pending = Some(next.access_key.clone());
+    apply_object(ctx, ns, &secret(key, store, current, resolved, record)).await?;
+    ctx.admin.put_key(target, &next.access_key, next.secret_key.expose_secret()).await?;
+    ctx.admin.put_grants(target, &next.access_key, &grants(resolved)).await?;
+    let grace = key.spec.rotation.as_ref().map(|r| r.grace()).unwrap_or(Duration::from_secs(3600));
+    let expires = jiff::Timestamp::now() + jiff::SignedDuration::try_from(grace).unwrap_or(jiff::SignedDuration::ZERO);
+    record.pending = None;
+    record.previous = Some((current.access_key.clone(), expires));
+    record.rotation_generation = wanted;
+    let message = format!(
+        "rotated: key {} replaces {}, which keeps working until {}",
+        next.access_key,
+        current.access_key,
+        expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+    );
+    tracing::info!(new = %next.access_key, previous = %current.access_key, "key rotated");
+    ctx.event(key, false, "KeyRotated", message).await;
+    Ok(next)
 }
 
 fn recorded_id(key: &AccessKey) -> Option<String> {
     key.status.as_ref()?.access_key_id.clone()
 }
 
-async fn write(key: &AccessKey, ctx: &Context, wanted: &[Want], id: Option<String>) -> Result<()> {
+/// Writes the status; `key_state` is the current key id and the Secret's record, when known.
+async fn write(key: &AccessKey, ctx: &Context, wanted: &[Want], key_state: Option<(String, &KeyRecord)>) -> Result<()> {
     let current = key.status.clone().unwrap_or_default();
+    let (access_key_id, rotation_generation, previous_access_key_id, previous_key_expires_at) = match key_state {
+        Some((id, record)) => (
+            Some(id),
+            Some(record.rotation_generation),
+            record.previous.as_ref().map(|(id, _)| id.clone()),
+            record.previous.as_ref().map(|(_, t)| k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(*t)),
+        ),
+        None => (
+            current.access_key_id.clone(),
+            current.rotation_generation,
+            current.previous_access_key_id.clone(),
+            current.previous_key_expires_at.clone(),
+        ),
+    };
     let status = AccessKeyStatus {
         observed_generation: key.metadata.generation,
         conditions: merged_conditions(key, wanted),
-        access_key_id: id.or(current.access_key_id.clone()),
+        access_key_id,
         secret_name: Some(secret_name(key)),
+        rotation_generation,
+        previous_access_key_id,
+        previous_key_expires_at,
     };
     patch_status(ctx, key, key.status.as_ref(), &status).await
 }
@@ -191,8 +290,12 @@ async fn cleanup(key: &AccessKey, ctx: &Context, ns: &str) -> Result<Action> {
         }
         StoreLookup::Ready(_, target) => target,
     };
-    match ctx.admin.delete_key(&target, &id).await {
-        Ok(()) => Ok(Action::await_change()),
-        Err(error) => block(key, ctx, admin_reason(&error), error.to_string()).await,
+    // A rotation's previous key, still in its grace period, goes too.
+    let previous = key.status.as_ref().and_then(|s| s.previous_access_key_id.clone());
+    for id in std::iter::once(id).chain(previous) {
+        if let Err(error) = ctx.admin.delete_key(&target, &id).await {
+            return block(key, ctx, admin_reason(&error), error.to_string()).await;
+        }
     }
+    Ok(Action::await_change())
 }

@@ -71,6 +71,10 @@ async fn apply(bucket: &Bucket, ctx: &Context, ns: &str) -> Result<Action> {
         let message = format!("Bucket {winner} already manages bucket {name} in store {}", store.name_any());
         return refuse(bucket, ctx, "BucketNameConflict", message).await;
     }
+    let drift = match versioning_drift(bucket, ctx, &target, &name).await {
+        Ok(drift) => drift,
+        Err(error) => return admin_failed(bucket, ctx, error).await,
+    };
     match ctx.admin.put_bucket(&target, &name, &request(bucket)).await {
         Ok(()) => {}
         Err(AdminError::Status { status: 400, message, .. }) => {
@@ -81,6 +85,10 @@ async fn apply(bucket: &Bucket, ctx: &Context, ns: &str) -> Result<Action> {
             return refuse(bucket, ctx, "BucketOwnedByAnother", message).await;
         }
         Err(error) => return admin_failed(bucket, ctx, error).await,
+    }
+    if let Some(message) = drift {
+        tracing::info!(bucket = %name, %message, "drift corrected");
+        ctx.event(bucket, true, "DriftCorrected", message).await;
     }
     let info = match ctx.admin.bucket_info(&target, &name).await {
         Ok(info) => info.unwrap_or_default(),
@@ -95,6 +103,27 @@ async fn apply(bucket: &Bucket, ctx: &Context, ns: &str) -> Result<Action> {
     write(bucket, ctx, &[Want::new(READY, true, "Created", message)], Some(seen)).await?;
     ctx.succeeded(&backoff_key(bucket));
     Ok(Action::requeue(RESYNC))
+}
+
+/// For a bucket this resource already made, whose spec sets versioning: a message when the
+/// store's versioning differs (changed outside the resource), which the PUT that follows puts
+/// back.
+async fn versioning_drift(
+    bucket: &Bucket,
+    ctx: &Context,
+    target: &crate::admin::AdminTarget,
+    name: &str,
+) -> std::result::Result<Option<String>, AdminError> {
+    let made = bucket.status.as_ref().is_some_and(|s| s.bucket_name.as_deref() == Some(name));
+    let Some(wanted) = bucket.spec.versioning.filter(|_| made) else { return Ok(None) };
+    let Some(info) = ctx.admin.bucket_info(target, name).await? else { return Ok(None) };
+    Ok((info.versioning.as_deref() != Some(wanted.as_str())).then(|| {
+        format!(
+            "versioning of bucket {name} was {} in the store, changed outside this resource; set back to {}",
+            info.versioning.as_deref().unwrap_or("never enabled"),
+            wanted.as_str()
+        )
+    }))
 }
 
 /// An admin API failure: shown in `Ready`, then retried with backoff.

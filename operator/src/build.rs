@@ -81,6 +81,9 @@ pub struct StoreInputs<'a> {
     /// The size written in the StatefulSet's claim template: the template cannot change once
     /// created, so an existing StatefulSet keeps its original size and growth goes to the PVCs.
     pub claim_template_size: String,
+    /// The TLS certificate's SHA-256 (hashed into the pod template, so a renewed certificate,
+    /// e.g. by cert-manager, rolls the pod onto it).
+    pub tls_certificate: Option<String>,
 }
 
 /// The objects one store needs. `apply` destructures this without `..`, so an object that is
@@ -100,7 +103,7 @@ pub struct StoreResources {
 pub fn store_resources(inputs: &StoreInputs<'_>) -> StoreResources {
     let config_map = config::config_map(inputs.store, inputs.backend.as_ref());
     let kept = &inputs.secrets;
-    let config_hash = config::pod_hash(&config_map, kept, inputs.backend.as_ref());
+    let config_hash = config::pod_hash(&config_map, kept, inputs.backend.as_ref(), inputs.tls_certificate.as_deref());
     StoreResources {
         root_secret: secrets::root_secret(inputs.store, &kept.root),
         admin_secret: secrets::admin_secret(inputs.store, kept),

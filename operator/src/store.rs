@@ -74,7 +74,7 @@ async fn apply_store(store: &BleepStore, ctx: &Context, ns: &str) -> Result<Acti
         Err(e) => return Err(e),
     };
     let (claims, refused) = apply::grow_volumes(ctx, ns, store, &refs).await?;
-    let settled = status::write_applied(store, ctx, ns, &applied, &claims, &refused).await?;
+    let settled = status::write_applied(store, ctx, ns, &applied, &claims, &refused, &inputs.image).await?;
     ctx.succeeded(&key(store));
     Ok(Action::requeue(if settled { RESYNC } else { RECHECK }))
 }

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use bleepstore_operator::build::access_key::{grants, secret, ResolvedGrant};
+use bleepstore_operator::build::access_key::{grants, secret, KeyRecord, ResolvedGrant};
 use bleepstore_operator::build::{self, BackendCredentials, Credentials, KeptSecrets, StoreInputs};
 use bleepstore_operator::crd::{AccessKey, BackendType, BleepStore, Bucket, BucketAccess};
 use serde::Deserialize;
@@ -57,6 +57,7 @@ fn store_inputs(store: &BleepStore) -> StoreInputs<'_> {
             }),
         },
         claim_template_size: store.spec.storage.size.clone(),
+        tls_certificate: None,
     }
 }
 
@@ -164,9 +165,18 @@ fn access_key_secret_and_grants() {
             .iter()
             .map(|g| ResolvedGrant { bucket_name: format!("team-a-{}", g.bucket), access: g.access })
             .collect();
-        docs.push(serde_json::to_value(secret(key, &store, &credentials, &resolved)).unwrap());
+        docs.push(serde_json::to_value(secret(key, &store, &credentials, &resolved, &KeyRecord::default())).unwrap());
         docs.push(serde_json::json!({ "grants": grants(&resolved) }));
     }
+    // After a rotation: the record of the previous key, read back the same.
+    let record = KeyRecord {
+        rotation_generation: 2,
+        previous: Some(("BSKEY000000000000000".to_owned(), "2026-12-03T10:00:00Z".parse().unwrap())),
+        pending: None,
+    };
+    let rotated = secret(&keys[0], &store, &credentials, &[], &record);
+    assert_eq!(KeyRecord::from_secret(Some(&rotated)), record);
+    docs.push(serde_json::to_value(&rotated).unwrap());
     check("access-key", &yaml_docs(docs));
     assert_eq!(BucketAccess::ReadOnly.admin_name(), "read");
 }

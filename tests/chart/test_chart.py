@@ -27,7 +27,7 @@ def helm(*args, check=True):
 
 
 def render(*values_args, namespace="ops"):
-    text = helm("template", "rel", str(CHART), "--namespace", namespace, "--include-crds", *values_args).stdout
+    text = helm("template", "rel", str(CHART), "--namespace", namespace, *values_args).stdout
     return text, [d for d in yaml.safe_load_all(text) if d]
 
 
@@ -95,7 +95,24 @@ def test_one_replica_may_run_without_leader_election():
 
 
 def test_chart_crds_equal_the_generated_ones():
-    assert (CHART / "crds" / "bleepstore.io.yaml").read_bytes() == (ROOT / "crds" / "bleepstore.io.yaml").read_bytes()
+    assert (CHART / "files" / "crds.yaml").read_bytes() == (ROOT / "crds" / "bleepstore.io.yaml").read_bytes()
+
+
+def test_crds_are_templates_kept_on_uninstall_and_optional():
+    """Rendered (so `helm upgrade` upgrades them), each the generated CRD plus the annotation
+    that keeps it on uninstall; none with crds.install=false."""
+    _, docs = render()
+    rendered = {d["metadata"]["name"]: d for d in docs if d["kind"] == "CustomResourceDefinition"}
+    generated = {d["metadata"]["name"]: d for d in yaml.safe_load_all((ROOT / "crds" / "bleepstore.io.yaml").read_text()) if d}
+    assert rendered.keys() == generated.keys() == {"bleepstores.bleepstore.io", "buckets.bleepstore.io", "accesskeys.bleepstore.io"}
+    for name, crd in rendered.items():
+        assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+        del crd["metadata"]["annotations"]["helm.sh/resource-policy"]
+        if not crd["metadata"]["annotations"]:
+            del crd["metadata"]["annotations"]
+        assert crd == generated[name], name
+    _, without = render("--set", "crds.install=false")
+    assert not [d for d in without if d["kind"] == "CustomResourceDefinition"]
 
 
 def crd_schemas():

@@ -24,19 +24,110 @@ pub fn secret_name(key: &AccessKey) -> String {
     key.spec.secret_name.clone().unwrap_or_else(|| key.name_any())
 }
 
-/// The Secret holding a key's credentials as the AWS SDKs' environment variables, so an app can
-/// use it with `envFrom`. `BUCKET_NAME` is set when the key grants exactly one bucket.
-pub fn secret(key: &AccessKey, store: &BleepStore, credentials: &Credentials, grants: &[ResolvedGrant]) -> Secret {
+/// Annotations of the key's Secret that record rotations (the Secret is the record of the key:
+/// one write switches the credentials and records what follows from it).
+pub const ROTATION_GENERATION: &str = "bleepstore.io/rotation-generation";
+pub const PREVIOUS_KEY: &str = "bleepstore.io/previous-access-key-id";
+pub const PREVIOUS_KEY_EXPIRES: &str = "bleepstore.io/previous-key-expires-at";
+/// A key put in the store for a rotation not yet finished: a crash leaves it here, to revoke.
+pub const PENDING_KEY: &str = "bleepstore.io/pending-access-key-id";
+/// A digest of the credentials, so tools such as Reloader (and people) see they changed.
+pub const CREDENTIALS_HASH: &str = "bleepstore.io/credentials-hash";
+
+/// What the Secret's annotations record besides the current credentials.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// The `spec.rotation.generation` the current key was made for.
+    pub rotation_generation: i64,
+    /// The key the last rotation replaced, and when it stops working.
+    pub previous: Option<(String, jiff::Timestamp)>,
+    /// A new key put in the store by a rotation that has not switched the Secret yet.
+    pub pending: Option<String>,
+}
+
+impl KeyRecord {
+    /// Read back from the Secret's annotations (absent or unreadable ones mean nothing).
+    pub fn from_secret(secret: Option<&Secret>) -> Self {
+        let annotations = secret.and_then(|s| s.metadata.annotations.as_ref());
+        let get = |key: &str| annotations.and_then(|a| a.get(key)).cloned();
+        let previous = match (get(PREVIOUS_KEY), get(PREVIOUS_KEY_EXPIRES).and_then(|t| t.parse().ok())) {
+            (Some(id), Some(expires)) => Some((id, expires)),
+            _ => None,
+        };
+        Self {
+            rotation_generation: get(ROTATION_GENERATION).and_then(|g| g.parse().ok()).unwrap_or(0),
+            previous,
+            pending: get(PENDING_KEY),
+        }
+    }
+
+    fn annotations(&self, credentials: &Credentials) -> BTreeMap<String, String> {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(
+            format!("{}:{}", credentials.access_key, credentials.secret_key.expose_secret()).as_bytes(),
+        );
+        let mut out = BTreeMap::from([
+            (ROTATION_GENERATION.to_owned(), self.rotation_generation.to_string()),
+            (CREDENTIALS_HASH.to_owned(), hex::encode(&digest[..8])),
+        ]);
+        if let Some((id, expires)) = &self.previous {
+            out.insert(PREVIOUS_KEY.to_owned(), id.clone());
+            out.insert(PREVIOUS_KEY_EXPIRES.to_owned(), expires.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+        }
+        if let Some(id) = &self.pending {
+            out.insert(PENDING_KEY.to_owned(), id.clone());
+        }
+        out
+    }
+}
+
+/// The key of the Secret holding an AWS shared-config file, for SDKs that take path-style
+/// addressing only from one (mount it and point `AWS_CONFIG_FILE` at it).
+pub const AWS_CONFIG_KEY: &str = "aws-config";
+/// The rclone remote the Secret's `RCLONE_CONFIG_<REMOTE>_*` variables define.
+pub const RCLONE_REMOTE: &str = "BLEEPSTORE";
+
+/// An AWS shared-config file: the region, the endpoint and path-style addressing (a store is
+/// reached by a Service name, with no wildcard DNS for virtual-hosted buckets).
+fn aws_config(region: &str, endpoint: &str) -> String {
+    format!("[default]\nregion = {region}\nendpoint_url = {endpoint}\ns3 =\n    addressing_style = path\n")
+}
+
+/// The Secret holding a key's credentials for apps to read with `envFrom`, in every form the
+/// common clients take without code: the AWS SDKs' variables (`AWS_REGION` for most,
+/// `AWS_DEFAULT_REGION` for boto3 and the AWS CLI), an rclone remote `bleepstore:` from its
+/// `RCLONE_CONFIG_BLEEPSTORE_*` variables, and an AWS shared-config file (`aws-config`) for the
+/// SDKs that set path-style addressing only there. `BUCKET_NAME` is set when the key grants
+/// exactly one bucket.
+pub fn secret(
+    key: &AccessKey,
+    store: &BleepStore,
+    credentials: &Credentials,
+    grants: &[ResolvedGrant],
+    record: &KeyRecord,
+) -> Secret {
     let endpoint = super::names::endpoint(store);
-    let mut data = BTreeMap::from([
-        ("AWS_ACCESS_KEY_ID", credentials.access_key.clone()),
-        ("AWS_SECRET_ACCESS_KEY", credentials.secret_key.expose_secret().to_owned()),
-        ("AWS_ENDPOINT_URL", endpoint.clone()),
-        ("AWS_ENDPOINT_URL_S3", endpoint),
-        ("AWS_REGION", store.spec.region.clone()),
+    let region = store.spec.region.clone();
+    let secret_key = credentials.secret_key.expose_secret().to_owned();
+    let rclone = |field: &str| format!("RCLONE_CONFIG_{RCLONE_REMOTE}_{field}");
+    let mut data: BTreeMap<String, String> = BTreeMap::from([
+        ("AWS_ACCESS_KEY_ID".to_owned(), credentials.access_key.clone()),
+        ("AWS_SECRET_ACCESS_KEY".to_owned(), secret_key.clone()),
+        ("AWS_ENDPOINT_URL".to_owned(), endpoint.clone()),
+        ("AWS_ENDPOINT_URL_S3".to_owned(), endpoint.clone()),
+        ("AWS_REGION".to_owned(), region.clone()),
+        ("AWS_DEFAULT_REGION".to_owned(), region.clone()),
+        (AWS_CONFIG_KEY.to_owned(), aws_config(&region, &endpoint)),
+        (rclone("TYPE"), "s3".to_owned()),
+        (rclone("PROVIDER"), "Other".to_owned()),
+        (rclone("ENDPOINT"), endpoint),
+        (rclone("REGION"), region),
+        (rclone("ACCESS_KEY_ID"), credentials.access_key.clone()),
+        (rclone("SECRET_ACCESS_KEY"), secret_key),
+        (rclone("FORCE_PATH_STYLE"), "true".to_owned()),
     ]);
     if let [only] = grants {
-        data.insert("BUCKET_NAME", only.bucket_name.clone());
+        data.insert("BUCKET_NAME".to_owned(), only.bucket_name.clone());
     }
     let mut labels = BTreeMap::from([
         ("app.kubernetes.io/managed-by".to_owned(), labels::MANAGED_BY.to_owned()),
@@ -48,11 +139,12 @@ pub fn secret(key: &AccessKey, store: &BleepStore, credentials: &Credentials, gr
             name: Some(secret_name(key)),
             namespace: key.namespace(),
             labels: Some(labels),
+            annotations: Some(record.annotations(credentials)),
             owner_references: Some(vec![labels::owner_reference(key)]),
             ..Default::default()
         },
         type_: Some("Opaque".to_owned()),
-        data: Some(data.into_iter().map(|(k, v)| (k.to_owned(), ByteString(v.into_bytes()))).collect()),
+        data: Some(data.into_iter().map(|(k, v)| (k, ByteString(v.into_bytes()))).collect()),
         ..Default::default()
     }
 }

@@ -153,6 +153,7 @@ pub(super) fn pod_hash(
     config_map: &ConfigMap,
     kept: &super::KeptSecrets,
     backend: Option<&super::BackendCredentials>,
+    tls_certificate: Option<&str>,
 ) -> String {
     use secrecy::ExposeSecret;
     let mut hasher = Sha256::new();
@@ -164,6 +165,11 @@ pub(super) fn pod_hash(
     // Only stores with a remote backend hash its keys, so other stores' hashes (and pods) stay.
     for secret in backend.iter().flat_map(|b| b.hashed()) {
         hasher.update(secret.as_bytes());
+        hasher.update([0]);
+    }
+    // Likewise only TLS stores hash their certificate.
+    if let Some(fingerprint) = tls_certificate {
+        hasher.update(fingerprint.as_bytes());
         hasher.update([0]);
     }
     for (key, value) in config_map.data.iter().flatten() {

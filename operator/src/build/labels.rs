@@ -51,3 +51,19 @@ pub(super) fn metadata(store: &BleepStore, name: String) -> k8s_openapi::apimach
         ..Default::default()
     }
 }
+
+/// Object metadata for a store's object that must outlive the store: no owner reference, so
+/// deleting the `BleepStore` leaves it (with the data volume) for a store re-created under the
+/// same name.
+pub(super) fn retained_metadata(
+    store: &BleepStore,
+    name: String,
+) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+    let mut meta = metadata(store, name);
+    meta.owner_references = None;
+    meta.annotations = Some(BTreeMap::from([(
+        "bleepstore.io/retained".to_owned(),
+        "kept when the BleepStore is deleted: the store's data volume cannot be opened without it".to_owned(),
+    )]));
+    meta
+}

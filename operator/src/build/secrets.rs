@@ -49,9 +49,12 @@ pub(super) fn admin_secret(store: &BleepStore, kept: &KeptSecrets) -> Secret {
     )
 }
 
+/// The store's own Secrets are retained: the volume's metadata is sealed with the encryption key
+/// and its root and app keys are only usable with them, so they must survive the `BleepStore`
+/// (deleted and re-created by a GitOps tool, restored from a backup) as the volume does.
 fn opaque<const N: usize>(store: &BleepStore, name: String, entries: [(&str, &str); N]) -> Secret {
     Secret {
-        metadata: labels::metadata(store, name),
+        metadata: labels::retained_metadata(store, name),
         type_: Some("Opaque".to_owned()),
         data: Some(
             entries

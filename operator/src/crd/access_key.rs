@@ -43,6 +43,42 @@ pub struct AccessKeySpec {
         length(min = 1, max = 253)
     )]
     pub secret_name: Option<String>,
+    /// Key rotation: raise `rotation.generation` to replace the key without downtime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<Rotation>,
+}
+
+/// Rotating a key: a new key is made and put in the Secret; the previous one keeps working for
+/// `gracePeriod` (so apps can pick up the new Secret), then is revoked.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Rotation {
+    /// Raise it to rotate (to any value above the last one rotated for, `status.rotationGeneration`).
+    #[schemars(range(min = 0))]
+    pub generation: i64,
+    /// How long the previous key keeps working after a rotation: a number and `s`, `m` or `h`
+    /// (`90s`, `30m`, `24h`); longer than a week counts as a week. Default `1h`.
+    #[serde(default = "default_grace_period")]
+    #[schemars(regex(pattern = "^[0-9]{1,6}(s|m|h)$"))]
+    pub grace_period: String,
+}
+
+fn default_grace_period() -> String {
+    "1h".to_owned()
+}
+
+impl Rotation {
+    /// The grace period as a duration, at most a week (the schema guarantees its form).
+    pub fn grace(&self) -> std::time::Duration {
+        let (number, unit) = self.grace_period.split_at(self.grace_period.len().saturating_sub(1));
+        let n: u64 = number.parse().unwrap_or(3600);
+        let secs = match unit {
+            "h" => n * 3600,
+            "m" => n * 60,
+            _ => n,
+        };
+        std::time::Duration::from_secs(secs.min(7 * 24 * 3600))
+    }
 }
 
 /// Access to one bucket.
@@ -82,7 +118,7 @@ pub struct AccessKeyStatus {
     /// The generation the conditions describe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Ready`.
+    /// `Ready`, kstatus's `Reconciling` and `Stalled`, and `DeletionBlocked`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     /// The access key id (public; the secret is only in the Secret).
@@ -91,4 +127,12 @@ pub struct AccessKeyStatus {
     /// The Secret holding the credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_name: Option<String>,
+    /// The `rotation.generation` the current key was made for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_generation: Option<i64>,
+    /// After a rotation: the previous key, still working until `previousKeyExpiresAt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_access_key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_key_expires_at: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
 }

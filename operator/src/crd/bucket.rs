@@ -115,7 +115,7 @@ pub struct BucketStatus {
     /// The generation the conditions describe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Ready` and `DeletionBlocked`.
+    /// `Ready`, kstatus's `Reconciling` and `Stalled`, and `DeletionBlocked`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     /// The S3 bucket name in use.

@@ -293,7 +293,7 @@ pub struct BleepStoreStatus {
     /// The generation the conditions describe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Ready`, `Progressing`, `Degraded` and `DeletionBlocked`.
+    /// `Ready`, `Progressing`, `Degraded`, kstatus's `Reconciling` and `Stalled`, and `DeletionBlocked`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     /// Server pods that pass their readiness probe.
@@ -302,6 +302,9 @@ pub struct BleepStoreStatus {
     /// The in-cluster S3 endpoint URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// The server image the StatefulSet runs (the spec's, or the operator's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
     /// The data volumes: requested size and the capacity the cluster reports.
     #[schemars(length(max = 16))]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

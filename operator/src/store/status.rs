@@ -71,6 +71,7 @@ pub(super) async fn write_applied(
     applied: &StatefulSet,
     claims: &[PersistentVolumeClaim],
     refused: &[ResizeRefused],
+    image: &str,
 ) -> Result<bool> {
     let replicas = store.spec.replicas;
     let sts_status = applied.status.clone().unwrap_or_default();
@@ -134,6 +135,7 @@ pub(super) async fn write_applied(
     status.observed_generation = store.metadata.generation;
     status.ready_replicas = ready_replicas;
     status.endpoint = Some(names::endpoint(store));
+    status.image = Some(image.to_owned());
     status.volumes = volumes;
     // DeletionBlocked only matters while deleting; drop it from a live store's status.
     status.conditions.retain(|c| c.type_ != conditions::DELETION_BLOCKED);

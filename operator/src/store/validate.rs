@@ -131,12 +131,18 @@ pub fn validate<'a>(
         .and_then(|sts| sts.spec.as_ref()?.volume_claim_templates.as_ref()?.first().cloned())
         .and_then(|template| claim_request(&template))
         .unwrap_or_else(|| spec.storage.size.clone());
+    let tls_certificate = refs.tls_secret.as_ref().filter(|_| spec.tls.is_some()).and_then(|secret| {
+        use sha2::Digest;
+        let cert = secret.data.as_ref()?.get("tls.crt")?;
+        Some(hex::encode(sha2::Sha256::digest(&cert.0)))
+    });
     Ok(StoreInputs {
         store,
         image: spec.image.clone().unwrap_or_else(|| default_image.to_owned()),
         secrets,
         backend,
         claim_template_size,
+        tls_certificate,
     })
 }
 

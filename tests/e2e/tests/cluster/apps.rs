@@ -104,6 +104,7 @@ pub(crate) async fn read_only_and_revoke(world: Arc<World>) -> Result<()> {
     ns.apply_ok(&bucket("photos", "Retain"))?;
     ns.apply_ok(&key("photo-app", "photos", "ReadWrite"))?;
     let env = key_secret(&ns, "photo-app").await?;
+    ns.record_health("accesskeys", "photo-app", "Healthy").await?;
     for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION"]
     {
         ensure!(env.contains_key(name), "the Secret has {name}");
@@ -237,5 +238,163 @@ pub(crate) async fn gateway_store(world: Arc<World>) -> Result<()> {
     root.delete_object().bucket("app").key("big").send().await?;
     wait_for("the remote blob to be deleted", || async { remote_keys().await?.is_empty().then_some(()) }).await?;
     let _ = remote.child.kill().await;
+    Ok(())
+}
+
+/// A tool [`bleepstore_e2e::cluster::prepare_tools`] named before entering the sandbox.
+fn installed(var: &str) -> Result<std::path::PathBuf> {
+    std::env::var_os(var).map(std::path::PathBuf::from).with_context(|| format!("{var} is not set"))
+}
+
+/// Runs a client with exactly the Secret's variables (what `envFrom` gives a container), plus
+/// `PATH`, a `HOME` of its own and `extra`.
+fn run_client(
+    program: &std::path::Path,
+    args: &[&str],
+    secret: &BTreeMap<String, String>,
+    extra: &[(&str, String)],
+    home: &std::path::Path,
+) -> Result<std::process::Output> {
+    let mut command = std::process::Command::new(program);
+    command.args(args).env_clear().env("PATH", "/usr/bin:/bin").env("HOME", home);
+    for (k, v) in secret {
+        command.env(k, v);
+    }
+    for (k, v) in extra {
+        command.env(k, v);
+    }
+    Ok(command.output()?)
+}
+
+const BOTO3: &str = "import boto3, os
+s3 = boto3.client('s3')
+bucket = os.environ['BUCKET_NAME']
+s3.put_object(Bucket=bucket, Key='boto3.txt', Body=b'from boto3')
+assert s3.get_object(Bucket=bucket, Key='boto3.txt')['Body'].read() == b'from boto3'
+print('boto3 ok')
+";
+
+/// boto3, the AWS CLI and rclone, each configured only by the key's Secret as `envFrom` gives
+/// it, against a store in a region other than the SDKs' default; boto3 also with the Secret's
+/// `aws-config` file mounted.
+pub(crate) async fn every_client_from_the_secret(world: Arc<World>) -> Result<()> {
+    let ns = world.namespace("sdk-env").await?;
+    ns.apply_ok(&format!("{}  region: eu-west-3\n", crate::STORE))?;
+    ns.wait_condition("bleepstores", "demo", "Ready", "True").await?;
+    ns.apply_ok(&bucket("photos", "Retain"))?;
+    ns.apply_ok(&key("photo-app", "photos", "ReadWrite"))?;
+    let secret = key_secret(&ns, "photo-app").await?;
+    ensure!(secret["AWS_DEFAULT_REGION"] == "eu-west-3" && secret["AWS_REGION"] == "eu-west-3", "{secret:?}");
+    let env: BTreeMap<String, String> =
+        secret.iter().filter(|(k, _)| k.as_str() != "aws-config").map(|(k, v)| (k.clone(), v.clone())).collect();
+    let home = tempfile::tempdir()?;
+    let venv = installed("BLEEPSTORE_CLIENTS_VENV")?;
+    let python = venv.join("bin/python");
+    let boto3 = run_client(&python, &["-c", BOTO3], &env, &[], home.path())?;
+    ensure!(boto3.status.success(), "boto3: {}", String::from_utf8_lossy(&boto3.stderr));
+    // The shared-config file, mounted as the docs say, is read as well (path-style, region,
+    // endpoint) and agrees with the variables.
+    let config = home.path().join("mounted-aws-config");
+    std::fs::write(&config, &secret["aws-config"])?;
+    let mounted = [("AWS_CONFIG_FILE", crate::support::arg(&config))];
+    let with_file = run_client(&python, &["-c", BOTO3], &env, &mounted, home.path())?;
+    ensure!(with_file.status.success(), "boto3 with the config file: {}", String::from_utf8_lossy(&with_file.stderr));
+
+    let aws = venv.join("bin/aws");
+    let file = home.path().join("upload.txt");
+    std::fs::write(&file, "from the AWS CLI")?;
+    let target = format!("s3://{}/cli.txt", secret["BUCKET_NAME"]);
+    let cli = run_client(&aws, &["s3", "cp", &crate::support::arg(&file), &target], &env, &[], home.path())?;
+    ensure!(cli.status.success(), "aws s3 cp: {}", String::from_utf8_lossy(&cli.stderr));
+    let listed = run_client(&aws, &["s3", "ls", &format!("s3://{}/", secret["BUCKET_NAME"])], &env, &[], home.path())?;
+    let listing = String::from_utf8_lossy(&listed.stdout).into_owned();
+    ensure!(listed.status.success() && listing.contains("cli.txt") && listing.contains("boto3.txt"), "{listing}");
+
+    let rclone = installed("BLEEPSTORE_RCLONE")?;
+    let remote = format!("bleepstore:{}/rclone.txt", secret["BUCKET_NAME"]);
+    let copied = run_client(&rclone, &["copyto", &crate::support::arg(&file), &remote], &env, &[], home.path())?;
+    ensure!(copied.status.success(), "rclone copyto: {}", String::from_utf8_lossy(&copied.stderr));
+    let cat = run_client(&rclone, &["cat", &remote], &env, &[], home.path())?;
+    ensure!(
+        String::from_utf8_lossy(&cat.stdout) == "from the AWS CLI",
+        "rclone cat: {}",
+        String::from_utf8_lossy(&cat.stderr)
+    );
+
+    let root = ns.root_client("demo").await?;
+    let objects = root.list_objects_v2().bucket("photos").send().await?;
+    let keys: Vec<&str> = objects.contents().iter().filter_map(|o| o.key()).collect();
+    ensure!(keys == ["boto3.txt", "cli.txt", "rclone.txt"], "{keys:?}");
+    Ok(())
+}
+
+/// Rotating a key through `spec.rotation.generation` while an app keeps writing and reading,
+/// switching to the new credentials when the Secret changes (as Reloader or a file watch
+/// would make it): not one request fails; the old key stops working when its grace ends.
+pub(crate) async fn rotation_without_downtime(world: Arc<World>) -> Result<()> {
+    let ns = with_store(&world, "rotation").await?;
+    ns.apply_ok(&bucket("photos", "Retain"))?;
+    let rotating = |generation: u32| {
+        format!(
+            "{}  rotation:\n    generation: {generation}\n    gracePeriod: 15s\n",
+            key("photo-app", "photos", "ReadWrite")
+        )
+    };
+    ns.apply_ok(&rotating(0))?;
+    let first = key_secret(&ns, "photo-app").await?;
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let app = {
+        let ns = Ns { name: ns.name.clone(), world: world.clone() };
+        tokio::spawn(async move {
+            let (mut requests, mut failures, mut keys) = (0u32, Vec::new(), Vec::<String>::new());
+            let mut client = None;
+            let mut current = String::new();
+            while !*stopped.borrow_and_update() {
+                let Ok(Some(env)) = ns.secret("photo-app").await else { continue };
+                if env["AWS_ACCESS_KEY_ID"] != current {
+                    current = env["AWS_ACCESS_KEY_ID"].clone();
+                    keys.push(current.clone());
+                    client = Some(ns.app_client(&env).await);
+                }
+                let Some(s3) = &client else { continue };
+                let object = format!("o{requests:05}");
+                requests += 1;
+                let body = ByteStream::from(object.clone().into_bytes());
+                if let Err(e) = s3.put_object().bucket("photos").key(&object).body(body).send().await {
+                    failures.push(format!("put {object} with {current}: {}", code(&e)));
+                    continue;
+                }
+                if let Err(e) = s3.get_object().bucket("photos").key(&object).send().await {
+                    failures.push(format!("get {object} with {current}: {}", code(&e)));
+                }
+            }
+            (requests, failures, keys)
+        })
+    };
+    let old_client = ns.app_client(&first).await;
+    ns.apply_ok(&rotating(1))?;
+    let rotated = wait_for("the rotation", || async {
+        let status = ns.get("bleepstore.io", "accesskeys", "photo-app").await.ok()??["status"].clone();
+        (status["rotationGeneration"] == 1 && status["previousAccessKeyId"] == first["AWS_ACCESS_KEY_ID"].as_str())
+            .then_some(status)
+    })
+    .await?;
+    ensure!(rotated["accessKeyId"] != first["AWS_ACCESS_KEY_ID"].as_str(), "a new key id: {rotated}");
+    ensure!(rotated["previousKeyExpiresAt"].is_string(), "{rotated}");
+    let second = ns.secret("photo-app").await?.context("the Secret")?;
+    ensure!(rotated["accessKeyId"] == second["AWS_ACCESS_KEY_ID"].as_str(), "the Secret holds the new key");
+    // During the grace period both keys work.
+    old_client.head_bucket().bucket("photos").send().await.context("the old key during its grace period")?;
+    wait_for("the previous key to be revoked", || async {
+        let status = ns.get("bleepstore.io", "accesskeys", "photo-app").await.ok()??["status"].clone();
+        status["previousAccessKeyId"].is_null().then_some(())
+    })
+    .await?;
+    let revoked = old_client.head_bucket().bucket("photos").send().await;
+    ensure!(revoked.is_err(), "the old key is revoked after its grace period");
+    stop.send(true)?;
+    let (requests, failures, keys) = app.await?;
+    ensure!(failures.is_empty(), "{} of {requests} requests failed: {failures:?}", failures.len());
+    ensure!(keys.len() == 2 && requests > 20, "the app ran through the rotation: {requests} requests, keys {keys:?}");
     Ok(())
 }

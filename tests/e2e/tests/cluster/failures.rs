@@ -117,6 +117,10 @@ pub(crate) async fn bad_manifests(world: Arc<World>) -> Result<()> {
     ns.apply_ok(&key("orphan", "no-such-bucket", "ReadOnly"))?;
     let refused = ns.wait_condition("accesskeys", "orphan", "Ready", "False").await?;
     ensure!(refused["reason"] == "BucketNotFound", "{refused}");
+    // It may yet appear (a GitOps sync applies in any order): reconciling, not stalled.
+    let waiting = ns.wait_condition("accesskeys", "orphan", "Reconciling", "True").await?;
+    ensure!(waiting["reason"] == "BucketNotFound", "{waiting}");
+    ns.record_health("accesskeys", "orphan", "Progressing").await?;
     ensure!(refused["message"] == "Bucket no-such-bucket not found in namespace bad-input", "{refused}");
     ensure!(ns.secret("orphan").await?.is_none(), "no Secret for a key that cannot be granted");
 
@@ -126,6 +130,8 @@ pub(crate) async fn bad_manifests(world: Arc<World>) -> Result<()> {
     )?;
     let tls = ns.wait_condition("bleepstores", "secure", "Ready", "False").await?;
     ensure!(tls["reason"] == "TLSSecretNotFound", "{tls}");
+    ns.wait_condition("bleepstores", "secure", "Stalled", "True").await?;
+    ns.record_health("bleepstores", "secure", "Degraded").await?;
     ensure!(tls["message"] == "TLS Secret secure-tls not found in this namespace", "{tls}");
     ensure!(ns.get("apps", "statefulsets", "secure").await?.is_none(), "nothing is deployed for an invalid store");
     Ok(())

@@ -83,6 +83,12 @@ fn scenarios() -> Vec<Scenario> {
         ("only_the_leader_acts_and_a_standby_takes_over", |w| lifecycle::leader_failover(w).boxed()),
         ("a_gateway_store_keeps_its_blobs_in_a_remote_bucket", |w| apps::gateway_store(w).boxed()),
         ("another_field_manager_cannot_take_the_operators_fields", |w| failures::field_manager_conflict(w).boxed()),
+        ("a_deleted_and_re_created_store_keeps_its_buckets_and_objects", |w| {
+            resources::a_re_created_store_keeps_its_data(w).boxed()
+        }),
+        ("a_bucket_changed_outside_its_resource_is_put_back", |w| resources::bucket_drift_is_put_back(w).boxed()),
+        ("a_key_rotates_without_a_failed_request", |w| apps::rotation_without_downtime(w).boxed()),
+        ("boto3_the_aws_cli_and_rclone_work_from_the_key_secret", |w| apps::every_client_from_the_secret(w).boxed()),
     ]
 }
 

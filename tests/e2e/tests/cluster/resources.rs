@@ -24,6 +24,9 @@ pub(crate) async fn a_store_is_ready_and_grows(world: Arc<World>) -> Result<()> 
     ensure!(ready["reason"] == "Ready", "{ready}");
     let store = ns.get("bleepstore.io", "bleepstores", "demo").await?.context("the store")?;
     ensure!(store["status"]["readyReplicas"] == 1, "{}", store["status"]);
+    // kstatus: neither reconciling nor stalled once ready and rolled out.
+    ns.wait_for_conditions("bleepstores", "demo", &[("Reconciling", "False"), ("Stalled", "False")]).await?;
+    ns.record_health("bleepstores", "demo", "Healthy").await?;
     ensure!(store["status"]["endpoint"] == "http://demo.store-ready.svc:9000", "{}", store["status"]);
     ensure!(condition(&store, "Degraded").context("Degraded")?["status"] == "False");
     let finalizers = store["metadata"]["finalizers"].as_array().cloned().unwrap_or_default();
@@ -37,12 +40,16 @@ pub(crate) async fn a_store_is_ready_and_grows(world: Arc<World>) -> Result<()> 
         ("", "services", "demo"),
         ("", "services", "demo-headless"),
         ("", "configmaps", "demo-config"),
-        ("", "secrets", "demo-root"),
-        ("", "secrets", "demo-admin"),
     ] {
         let obj = ns.get(group, plural, name).await?.with_context(|| format!("{plural}/{name}"))?;
         let owner = &obj["metadata"]["ownerReferences"][0];
         ensure!(owner["uid"] == uid && owner["blockOwnerDeletion"] == true, "{plural}/{name}: {owner}");
+    }
+    // Its two Secrets are not owned: they outlive the resource, as the volume does.
+    for name in ["demo-root", "demo-admin"] {
+        let obj = ns.get("", "secrets", name).await?.with_context(|| format!("secrets/{name}"))?;
+        ensure!(obj["metadata"]["ownerReferences"].is_null(), "secrets/{name}: {}", obj["metadata"]);
+        ensure!(obj["metadata"]["annotations"]["bleepstore.io/retained"].is_string(), "secrets/{name}");
     }
     // The pod runs as the chart and the operator say, in a namespace enforcing the restricted
     // Pod Security Standard.
@@ -94,6 +101,10 @@ pub(crate) async fn a_volume_that_cannot_grow(world: Arc<World>) -> Result<()> {
     ns.apply_ok(&store.replace("1Gi", "3Gi"))?;
     let refused = ns.wait_condition("bleepstores", "demo", "Degraded", "True").await?;
     ensure!(refused["reason"] == "VolumeResizeRefused", "{refused}");
+    // kstatus: stalled, for the same reason (Flux and Argo CD then say so).
+    let stalled = ns.wait_condition("bleepstores", "demo", "Stalled", "True").await?;
+    ensure!(stalled["reason"] == "VolumeResizeRefused", "{stalled}");
+    ns.record_health("bleepstores", "demo", "Degraded").await?;
     let message = refused["message"].as_str().unwrap_or_default();
     ensure!(message.contains("data-demo-0") && message.contains("3Gi") && message.contains("forbidden"), "{message}");
     // Still serving: a refused resize does not take the store down, and an event says why.
@@ -105,6 +116,8 @@ pub(crate) async fn a_volume_that_cannot_grow(world: Arc<World>) -> Result<()> {
     ns.apply_ok(&store)?;
     let resolved = ns.wait_condition("bleepstores", "demo", "Degraded", "False").await?;
     ensure!(resolved["reason"] == "AsExpected", "{resolved}");
+    ns.wait_for_conditions("bleepstores", "demo", &[("Stalled", "False"), ("Reconciling", "False")]).await?;
+    ns.record_health("bleepstores", "demo", "Healthy").await?;
     // Below what the volume has stays refused, by the CRD's validation.
     let shrink = ns.apply(&store.replace("1Gi", "512Mi"));
     let stderr = String::from_utf8_lossy(&shrink.stderr);
@@ -117,6 +130,7 @@ pub(crate) async fn bucket_deletion_policies(world: Arc<World>) -> Result<()> {
     for (name, policy) in [("kept", "Retain"), ("careful", "DeleteIfEmpty"), ("gone", "Delete")] {
         ns.apply_ok(&bucket(name, policy))?;
         ns.wait_condition("buckets", name, "Ready", "True").await?;
+        ns.record_health("buckets", name, "Healthy").await?;
     }
     let root = ns.root_client("demo").await?;
     for name in ["kept", "careful", "gone"] {
@@ -140,6 +154,7 @@ pub(crate) async fn bucket_deletion_policies(world: Arc<World>) -> Result<()> {
     ns.kubectl_ok(&["delete", "bucket", "careful", "--wait=false"])?;
     let blocked = ns.wait_condition("buckets", "careful", "DeletionBlocked", "True").await?;
     ensure!(blocked["reason"] == "BucketNotEmpty", "{blocked}");
+    ns.record_health("buckets", "careful", "Progressing").await?;
     ensure!(blocked["message"].as_str().unwrap_or_default().contains("not empty"), "{blocked}");
     root.delete_object().bucket("careful").key("object").send().await?;
     gone("careful").await?;
@@ -152,5 +167,74 @@ pub(crate) async fn bucket_deletion_policies(world: Arc<World>) -> Result<()> {
     let explained =
         events.iter().any(|e: &Value| e["reason"] == "DeletionBlocked" && e["regarding"]["name"] == "careful");
     ensure!(explained, "an event says why the deletion waited");
+    Ok(())
+}
+
+/// Deleting a `BleepStore` keeps its data volume and its two Secrets (encryption key, root and
+/// admin credentials): re-applying the same manifests brings the store back on that volume with
+/// every bucket and object, readable with the same root credential.
+pub(crate) async fn a_re_created_store_keeps_its_data(world: Arc<World>) -> Result<()> {
+    let ns = with_store(&world, "recreate").await?;
+    ns.apply_ok(&bucket("photos", "Retain"))?;
+    ns.wait_condition("buckets", "photos", "Ready", "True").await?;
+    let root = ns.root_client("demo").await?;
+    for i in 0..20 {
+        let body = ByteStream::from(format!("object {i}").into_bytes());
+        root.put_object().bucket("photos").key(format!("o{i:02}")).body(body).send().await?;
+    }
+    let big: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+    root.put_object().bucket("photos").key("big").body(ByteStream::from(big.clone())).send().await?;
+    let root_secret = ns.secret("demo-root").await?.context("the root Secret")?;
+    let admin_secret = ns.secret("demo-admin").await?.context("the admin Secret")?;
+
+    // A GitOps tool deleting everything of the store (its Bucket first: the store waits for its
+    // dependents).
+    ns.kubectl_ok(&["delete", "bucket", "photos"])?;
+    ns.kubectl_ok(&["delete", "bleepstore", "demo"])?;
+    wait_for("the StatefulSet to be garbage-collected", || async {
+        ns.get("apps", "statefulsets", "demo").await.ok()?.is_none().then_some(())
+    })
+    .await?;
+    ensure!(ns.secret("demo-root").await?.as_ref() == Some(&root_secret), "the root Secret stays");
+    ensure!(ns.secret("demo-admin").await?.as_ref() == Some(&admin_secret), "the admin Secret stays");
+    ensure!(ns.get("", "persistentvolumeclaims", "data-demo-0").await?.is_some(), "the volume stays");
+
+    // The same manifests again.
+    ns.apply_ok(STORE)?;
+    ns.apply_ok(&bucket("photos", "Retain"))?;
+    ns.wait_condition("bleepstores", "demo", "Ready", "True").await?;
+    ns.wait_condition("buckets", "photos", "Ready", "True").await?;
+    ensure!(ns.secret("demo-admin").await?.as_ref() == Some(&admin_secret), "the same encryption key");
+    let root = ns.root_client("demo").await?;
+    let listed = root.list_objects_v2().bucket("photos").send().await?;
+    ensure!(listed.contents().len() == 21, "{} objects back", listed.contents().len());
+    let got = root.get_object().bucket("photos").key("big").send().await?.body.collect().await?;
+    ensure!(got.into_bytes().as_ref() == big.as_slice(), "the big object reads back");
+    Ok(())
+}
+
+/// A bucket's versioning changed behind the operator's back is put back on the next reconcile
+/// (here triggered by an annotation, as a GitOps re-sync does; otherwise within 5 minutes), with
+/// an event saying so.
+pub(crate) async fn bucket_drift_is_put_back(world: Arc<World>) -> Result<()> {
+    let ns = with_store(&world, "drift").await?;
+    ns.apply_ok(&format!("{}  versioning: Enabled\n", bucket("photos", "Retain")))?;
+    ns.wait_condition("buckets", "photos", "Ready", "True").await?;
+    let root = ns.root_client("demo").await?;
+    let suspended = aws_sdk_s3::types::VersioningConfiguration::builder()
+        .status(aws_sdk_s3::types::BucketVersioningStatus::Suspended)
+        .build();
+    root.put_bucket_versioning().bucket("photos").versioning_configuration(suspended).send().await?;
+    ns.kubectl_ok(&["annotate", "bucket", "photos", "example.com/resync=1"])?;
+    wait_for("versioning to be Enabled again", || async {
+        let answer = root.get_bucket_versioning().bucket("photos").send().await.ok()?;
+        (answer.status() == Some(&aws_sdk_s3::types::BucketVersioningStatus::Enabled)).then_some(())
+    })
+    .await?;
+    let events = ns.list("events.k8s.io", "events").await?;
+    let said = events.iter().any(|e: &Value| {
+        e["reason"] == "DriftCorrected" && e["note"].as_str().is_some_and(|n| n.contains("was Suspended"))
+    });
+    ensure!(said, "an event says what was put back");
     Ok(())
 }

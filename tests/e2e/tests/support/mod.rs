@@ -29,6 +29,8 @@ pub type Scenario = (&'static str, fn(Arc<World>) -> futures::future::BoxFuture<
 
 /// The cluster and what every scenario needs from it.
 pub struct World {
+    /// The suite's name (`cluster`, `namespaced`).
+    pub suite: String,
     pub cluster: Cluster,
     /// `target/<profile>`: the workspace's binaries (the "images").
     pub binaries: PathBuf,
@@ -67,7 +69,14 @@ where
         return libtest_mimic::run(&args, trials).exit_code();
     }
     if !sandbox::inside() {
-        return match sandbox::reexec() {
+        let tools = match bleepstore_e2e::cluster::prepare_tools() {
+            Ok(tools) => tools,
+            Err(e) => {
+                eprintln!("{suite}: cannot prepare the tools: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        return match sandbox::reexec(&tools) {
             Ok(code) => ExitCode::from(code as u8),
             Err(e) => {
                 eprintln!(
@@ -115,9 +124,11 @@ where
 
 async fn start(suite: &str) -> Result<World> {
     let work = work_dir(suite)?;
+    let _ = std::fs::remove_file(bleepstore_e2e::images::binary_dir().join(format!("../e2e-statuses/{suite}.jsonl")));
     sandbox::prepare(&work)?;
     let cluster = Cluster::start(&work).await?;
     Ok(World {
+        suite: suite.to_owned(),
         cluster,
         binaries: bleepstore_e2e::images::binary_dir(),
         disruption: tokio::sync::Mutex::new(()),
@@ -327,6 +338,36 @@ impl Ns {
         .with_context(|| format!("{plural}/{name} is {}", self.describe(plural, name)))
     }
 
+    /// Records a custom resource as it is now with the Argo CD health it should have
+    /// (`Healthy`, `Progressing`, `Degraded`), for the chart's health-check test:
+    /// `target/e2e-statuses/<suite>.jsonl`.
+    pub async fn record_health(&self, plural: &str, name: &str, health: &str) -> Result<()> {
+        use std::io::Write;
+        let obj = self.get("bleepstore.io", plural, name).await?.with_context(|| format!("{plural}/{name}"))?;
+        let dir = self.world.binaries.join("../e2e-statuses");
+        std::fs::create_dir_all(&dir)?;
+        let line = json!({"namespace": self.name, "name": name, "health": health, "object": obj});
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(format!("{}.jsonl", self.world.suite)))?;
+        writeln!(file, "{line}")?;
+        Ok(())
+    }
+
+    /// Waits until `plural/name` has every (type, status) of `wanted` for its current generation.
+    pub async fn wait_for_conditions(&self, plural: &str, name: &str, wanted: &[(&str, &str)]) -> Result<Value> {
+        let what = format!("{plural}/{name} {wanted:?}");
+        wait_for(&what, || async {
+            let obj = self.get("bleepstore.io", plural, name).await.ok()??;
+            let current = obj["status"]["observedGeneration"] == obj["metadata"]["generation"];
+            let all = wanted.iter().all(|(t, s)| condition(&obj, t).is_some_and(|c| c["status"] == *s));
+            (current && all).then_some(obj)
+        })
+        .await
+        .with_context(|| format!("{plural}/{name} is {}", self.describe(plural, name)))
+    }
+
     /// A short account of an object's status, for failure messages.
     pub fn describe(&self, plural: &str, name: &str) -> String {
         let out = self.kubectl(&["get", plural, name, "-o", "jsonpath={.status}"]);
@@ -360,7 +401,7 @@ impl Ns {
             ("AWS_ACCESS_KEY_ID".to_owned(), root["BLEEPSTORE_ROOT_ACCESS_KEY"].clone()),
             ("AWS_SECRET_ACCESS_KEY".to_owned(), root["BLEEPSTORE_ROOT_SECRET_KEY"].clone()),
             ("AWS_ENDPOINT_URL".to_owned(), obj["status"]["endpoint"].as_str().unwrap_or_default().to_owned()),
-            ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
+            ("AWS_REGION".to_owned(), obj["spec"]["region"].as_str().unwrap_or("us-east-1").to_owned()),
         ]);
         Ok(self.app_client(&env).await)
     }
