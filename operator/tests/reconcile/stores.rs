@@ -170,25 +170,9 @@ async fn growing_storage_patches_the_claim_and_keeps_the_template() {
         FakeAdmin::default(),
         |ctx| reconcile(parse::<BleepStore>(&store), ctx),
         |mut api| async move {
-            api.expect("GET", &core_path("secrets", "demo-root")).await.not_found();
-            api.expect("GET", &core_path("secrets", "demo-admin")).await.reply(200, admin_secret());
-            let existing = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "demo"},
-            "spec": {"selector": {}, "template": {}, "serviceName": "demo-headless", "volumeClaimTemplates": [
-                {"metadata": {"name": "data"}, "spec": {"resources": {"requests": {"storage": "10Gi"}}}}]}});
-            api.expect("GET", STS).await.reply(200, existing);
             let pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data-demo-0"},
             "spec": {"resources": {"requests": {"storage": "10Gi"}}}, "status": {"capacity": {"storage": "10Gi"}}});
-            api.expect("GET", &core_path("persistentvolumeclaims", "data-demo-0")).await.reply(200, pvc.clone());
-            api.expect("GET", PDB).await.not_found();
-            for path in [
-                core_path("secrets", "demo-root"),
-                core_path("secrets", "demo-admin"),
-                core_path("configmaps", "demo-config"),
-                core_path("services", "demo-headless"),
-                core_path("services", "demo"),
-            ] {
-                api.expect_apply(&path).await;
-            }
+            applied_up_to_the_stateful_set(&mut api, pvc.clone()).await;
             let sts = api.expect_apply(STS).await;
             assert_eq!(
                 sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"], "10Gi",

@@ -18,21 +18,11 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use futures::FutureExt;
-use support::{image_values, wait_for, Scenario, World, CHART};
+use support::{image_values, wait_for, Scenario, World, CHART, STORE};
 
 /// The release: its name is the chart's, so its objects are `bleepstore-operator`.
 pub(crate) const RELEASE: &str = "bleepstore-operator";
 pub(crate) const RELEASE_NS: &str = "bleepstore-system";
-
-const STORE: &str = "apiVersion: bleepstore.io/v1alpha1
-kind: BleepStore
-metadata:
-  name: demo
-spec:
-  storage:
-    size: 1Gi
-  logFormat: text
-";
 
 fn bucket(name: &str, policy: &str) -> String {
     format!(

@@ -13,23 +13,13 @@ use std::sync::Arc;
 
 use anyhow::{ensure, Context, Result};
 use futures::FutureExt;
-use support::{image_values, wait_for, Ns, Scenario, World, CHART};
+use support::{image_values, wait_for, Ns, Scenario, World, CHART, STORE};
 
 const RELEASE: &str = "bleepstore-operator";
 const RELEASE_NS: &str = "ops";
 const WATCHED: &str = "team-a";
 const OTHER: &str = "team-b";
 const OPERATOR: &str = "system:serviceaccount:ops:bleepstore-operator";
-
-const STORE: &str = "apiVersion: bleepstore.io/v1alpha1
-kind: BleepStore
-metadata:
-  name: demo
-spec:
-  storage:
-    size: 1Gi
-  logFormat: text
-";
 
 fn helm_ok(world: &World, args: &[&str]) -> Result<String> {
     let out = world.cluster.helm(args);

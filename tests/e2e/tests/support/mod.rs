@@ -21,6 +21,17 @@ use serde_json::{json, Value};
 /// How long a condition may take before a scenario fails.
 pub const PATIENCE: Duration = Duration::from_secs(120);
 
+/// A minimal store named `demo`.
+pub const STORE: &str = "apiVersion: bleepstore.io/v1alpha1
+kind: BleepStore
+metadata:
+  name: demo
+spec:
+  storage:
+    size: 1Gi
+  logFormat: text
+";
+
 pub const CHART: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../charts/bleepstore-operator");
 pub const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../charts/bleepstore-operator/examples");
 
