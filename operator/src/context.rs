@@ -27,13 +27,39 @@ pub struct Context {
     pub metrics: Metrics,
     recorder: Recorder,
     backoff: Backoff,
+    /// The BleepStore caches of the store controllers (one per watched scope), for decisions
+    /// that look across stores.
+    stores: std::sync::Mutex<Vec<kube::runtime::reflector::Store<crate::crd::BleepStore>>>,
+    /// Held while a store moves to a new default image: one store at a time decides and applies.
+    /// Inside, the store that moved last (`namespace/name`, image): the caches may not show its
+    /// new status yet when the next store decides.
+    pub image_rollout: tokio::sync::Mutex<Option<(String, String)>>,
 }
 
 impl Context {
     pub fn new(client: Client, admin: Arc<dyn AdminApi>, settings: Settings, metrics: Metrics) -> Self {
         let reporter = Reporter { controller: crate::build::FIELD_MANAGER.to_owned(), instance: None };
         let recorder = Recorder::new(client.clone(), reporter);
-        Self { client, admin, settings, metrics, recorder, backoff: Backoff::default() }
+        Self {
+            client,
+            admin,
+            settings,
+            metrics,
+            recorder,
+            backoff: Backoff::default(),
+            stores: std::sync::Mutex::new(Vec::new()),
+            image_rollout: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Registers a store controller's cache.
+    pub fn add_store_cache(&self, cache: kube::runtime::reflector::Store<crate::crd::BleepStore>) {
+        self.stores.lock().unwrap_or_else(|e| e.into_inner()).push(cache);
+    }
+
+    /// Every BleepStore the controllers see.
+    pub fn all_stores(&self) -> Vec<Arc<crate::crd::BleepStore>> {
+        self.stores.lock().unwrap_or_else(|e| e.into_inner()).iter().flat_map(|c| c.state()).collect()
     }
 
     /// Publishes an event about `obj`. A failure to publish is logged, never fatal.

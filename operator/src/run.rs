@@ -43,7 +43,9 @@ async fn scoped(ctx: Arc<Context>, scope: &Scope) {
     let config = watcher::Config::default();
     let owned = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
 
-    let stores = Controller::new(api::<BleepStore>(&client, scope), config.clone())
+    let store_controller = Controller::new(api::<BleepStore>(&client, scope), config.clone());
+    ctx.add_store_cache(store_controller.store());
+    let stores = store_controller
         .owns(api::<StatefulSet>(&client, scope), owned)
         .shutdown_on_signal()
         .run(store::reconcile, store::error_policy, ctx.clone())

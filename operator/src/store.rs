@@ -53,13 +53,29 @@ pub async fn reconcile(store: Arc<BleepStore>, ctx: Arc<Context>) -> Result<Acti
 async fn apply_store(store: &BleepStore, ctx: &Context, ns: &str) -> Result<Action> {
     let refs = dereference::dereference(store, ctx, ns).await?;
     let secrets = kept::kept_or_generated(&refs);
-    let inputs = match validate(store, &refs, secrets, &ctx.settings.default_image) {
+    let mut inputs = match validate(store, &refs, secrets, &ctx.settings.default_image) {
         Ok(inputs) => inputs,
         Err(invalid) => {
             status::write_invalid(store, ctx, ns, &invalid).await?;
             return Ok(Action::requeue(RECHECK));
         }
     };
+    // A new default image (an operator upgrade) reaches the stores that follow it one at a
+    // time: this one keeps the image it runs while another is still rolling to the new one.
+    let moving = store.spec.image.is_none()
+        && store.status.as_ref().and_then(|s| s.image.as_deref()).is_some_and(|running| running != inputs.image);
+    let mut turn = if moving { Some(ctx.image_rollout.lock().await) } else { None };
+    let queued = match &turn {
+        Some(last) => rolling_elsewhere(store, ctx, &inputs.image, last.as_ref()),
+        None => None,
+    };
+    if let Some(other) = &queued {
+        inputs.image = store.status.as_ref().and_then(|s| s.image.clone()).unwrap_or(inputs.image);
+        tracing::info!(store = %store.name_any(), waits_for = %other, "a new default image waits for its turn");
+    } else if let Some(last) = turn.as_mut() {
+        **last = Some((key(store), inputs.image.clone()));
+        tracing::info!(store = %store.name_any(), image = %inputs.image, "moving to the new default image");
+    }
     let resources = build::store_resources(&inputs);
     let applied = match apply::apply(ctx, ns, resources, &refs).await {
         Ok(applied) => applied,
@@ -74,7 +90,12 @@ async fn apply_store(store: &BleepStore, ctx: &Context, ns: &str) -> Result<Acti
         Err(e) => return Err(e),
     };
     let (claims, refused) = apply::grow_volumes(ctx, ns, store, &refs).await?;
-    let settled = status::write_applied(store, ctx, ns, &applied, &claims, &refused, &inputs.image).await?;
+    let waiting = queued.map(|other| {
+        let other = other.trim_start_matches("BleepStore/");
+        format!("the default image {} waits until store {other} has rolled to it", ctx.settings.default_image)
+    });
+    let image = status::Image { running: &inputs.image, waiting: waiting.as_deref() };
+    let settled = status::write_applied(store, ctx, ns, &applied, &claims, &refused, &image).await?;
     ctx.succeeded(&key(store));
     Ok(Action::requeue(if settled { RESYNC } else { RECHECK }))
 }
@@ -103,6 +124,38 @@ async fn cleanup(store: &BleepStore, ctx: &Context, ns: &str) -> Result<Action> 
         ctx.event(store, true, "DeletionBlocked", message.clone()).await;
     }
     Err(Error::DeletionBlocked(message))
+}
+
+/// Another store following the default image that has moved to `image` and is not settled on
+/// it yet (not ready, or still rolling out), by `namespace/name`.
+/// `last` is the store that moved last and to what (its status may not be in the cache yet).
+fn rolling_elsewhere(
+    store: &BleepStore,
+    ctx: &Context,
+    image: &str,
+    last: Option<&(String, String)>,
+) -> Option<String> {
+    let settled_on = |other: &BleepStore| {
+        other.status.as_ref().is_some_and(|status| {
+            status.image.as_deref() == Some(image)
+                && conditions::is_true(&status.conditions, conditions::READY)
+                && !conditions::is_true(&status.conditions, conditions::PROGRESSING)
+        })
+    };
+    let stores = ctx.all_stores();
+    let me = key(store);
+    if let Some((last_key, last_image)) = last {
+        let mid_move = *last_key != me
+            && last_image == image
+            && stores.iter().any(|other| key(other) == *last_key && !settled_on(other));
+        if mid_move {
+            return Some(last_key.clone());
+        }
+    }
+    stores.iter().find_map(|other| {
+        let moved = other.status.as_ref().is_some_and(|s| s.image.as_deref() == Some(image));
+        (key(other) != me && other.spec.image.is_none() && moved && !settled_on(other)).then(|| key(other))
+    })
 }
 
 /// The backoff key of a store.

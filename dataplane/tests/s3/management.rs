@@ -324,3 +324,37 @@ async fn no_secret_in_clear_in_the_database_files() {
     }
     assert!(scanned > 0, "no meta.db files found in {}", dir.display());
 }
+
+/// `bleepstore probe`: exit 0 only when every URL answers 2xx; a 503, a 404, a refused
+/// connection and a non-http URL each exit 1 and say which URL and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_exits_zero_only_when_every_url_answers_2xx() {
+    let srv = TestServer::start().await;
+    let probe = |urls: Vec<String>| async move {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_bleepstore")).arg("probe").args(urls).output().await.unwrap()
+    };
+    let ready = format!("http://{}/readyz", srv.mgmt);
+    let health = format!("http://{}/healthz", srv.mgmt);
+    let ok = probe(vec![ready.clone(), health.clone()]).await;
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert_eq!(String::from_utf8_lossy(&ok.stdout), format!("{ready}: 200\n{health}: 200\n"));
+
+    let missing = format!("http://{}/no-such-path", srv.mgmt);
+    let not_found = probe(vec![ready.clone(), missing.clone()]).await;
+    assert_eq!(not_found.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&not_found.stderr), format!("bleepstore probe: {missing}: answered 404\n"));
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let refused = probe(vec![format!("http://{closed}/readyz")]).await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).starts_with(&format!("bleepstore probe: http://{closed}/readyz: "))
+    );
+
+    let https = probe(vec![format!("https://{}/readyz", srv.mgmt)]).await;
+    assert_eq!(https.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&https.stderr).contains("only http:// URLs are probed"));
+
+    let none = tokio::process::Command::new(env!("CARGO_BIN_EXE_bleepstore")).arg("probe").output().await.unwrap();
+    assert_eq!(none.status.code(), Some(2), "clap refuses a probe without URLs");
+}

@@ -62,6 +62,12 @@ pub(super) async fn write_invalid(store: &BleepStore, ctx: &Context, ns: &str, i
     Ok(())
 }
 
+/// The image a store's pods are given, and why it is not the new default yet, if it waits.
+pub(super) struct Image<'a> {
+    pub running: &'a str,
+    pub waiting: Option<&'a str>,
+}
+
 /// The objects were applied: report the rollout and the volumes. Returns whether it is settled
 /// (ready, and no volume still expanding), which decides how soon it is looked at again.
 pub(super) async fn write_applied(
@@ -71,7 +77,7 @@ pub(super) async fn write_applied(
     applied: &StatefulSet,
     claims: &[PersistentVolumeClaim],
     refused: &[ResizeRefused],
-    image: &str,
+    image: &Image<'_>,
 ) -> Result<bool> {
     let replicas = store.spec.replicas;
     let sts_status = applied.status.clone().unwrap_or_default();
@@ -114,10 +120,11 @@ pub(super) async fn write_applied(
     } else {
         Want::new(READY, false, "PodsNotReady", format!("{ready_replicas} of {replicas} pods ready"))
     });
-    let settled = ready && expanding_claim.is_none();
+    let settled = ready && expanding_claim.is_none() && image.waiting.is_none();
     let expanding_claim = expanding_claim.filter(|v| !refused.iter().any(|r| r.claim == v.claim));
-    wanted.push(match (rolled_out && ready, expanding_claim) {
-        (_, Some(volume)) => Want::new(
+    wanted.push(match (rolled_out && ready, expanding_claim, image.waiting) {
+        (_, _, Some(waiting)) => Want::new(PROGRESSING, true, "ImageUpdateQueued", waiting),
+        (_, Some(volume), None) => Want::new(
             PROGRESSING,
             true,
             "VolumeExpanding",
@@ -128,14 +135,14 @@ pub(super) async fn write_applied(
                 store.spec.storage.size
             ),
         ),
-        (true, None) => Want::new(PROGRESSING, false, "RolledOut", "every pod runs the current spec"),
-        (false, None) => Want::new(PROGRESSING, true, "RollingOut", "pods are being created or updated"),
+        (true, None, None) => Want::new(PROGRESSING, false, "RolledOut", "every pod runs the current spec"),
+        (false, None, None) => Want::new(PROGRESSING, true, "RollingOut", "pods are being created or updated"),
     });
     let mut status = current(store);
     status.observed_generation = store.metadata.generation;
     status.ready_replicas = ready_replicas;
     status.endpoint = Some(names::endpoint(store));
-    status.image = Some(image.to_owned());
+    status.image = Some(image.running.to_owned());
     status.volumes = volumes;
     // DeletionBlocked only matters while deleting; drop it from a live store's status.
     status.conditions.retain(|c| c.type_ != conditions::DELETION_BLOCKED);

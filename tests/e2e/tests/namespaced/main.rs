@@ -9,6 +9,7 @@
 mod support;
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use anyhow::{ensure, Context, Result};
@@ -55,7 +56,9 @@ async fn from_install_to_uninstall(world: Arc<World>) -> Result<()> {
     // Ready, the operator has long had the chance to touch the other, and has not.
     other.apply_ok(STORE)?;
     watched.apply_ok(STORE)?;
+    watched.apply_ok(&STORE.replace("name: demo", "name: second"))?;
     watched.wait_condition("bleepstores", "demo", "Ready", "True").await?;
+    watched.wait_condition("bleepstores", "second", "Ready", "True").await?;
     let untouched = other.get("bleepstore.io", "bleepstores", "demo").await?.context("team-b's store")?;
     ensure!(untouched.get("status").is_none_or(serde_json::Value::is_null), "{untouched}");
     ensure!(untouched["metadata"]["finalizers"].is_null(), "{untouched}");
@@ -94,10 +97,54 @@ async fn from_install_to_uninstall(world: Arc<World>) -> Result<()> {
         Some(names)
     };
     let before = pod_names().await.context("the operator's pods")?;
+    // The upgrade also changes the default store image: the two stores that follow it move
+    // one after the other, never both at once.
     helm_ok(
         &world,
-        &["upgrade", RELEASE, CHART, "--namespace", RELEASE_NS, "--reuse-values", "--wait", "--set", "logLevel=debug"],
+        &[
+            "upgrade",
+            RELEASE,
+            CHART,
+            "--namespace",
+            RELEASE_NS,
+            "--reuse-values",
+            "--wait",
+            "--set",
+            "logLevel=debug",
+            "--set",
+            "storeImage.tag=e2e-next",
+        ],
     )?;
+    let most_at_once = AtomicUsize::new(0);
+    let queued = AtomicBool::new(false);
+    wait_for("both stores to settle on the new image", || {
+        let (watched, most_at_once, queued) = (&watched, &most_at_once, &queued);
+        async move {
+            let mut settled = 0;
+            let mut moving = 0;
+            for name in ["demo", "second"] {
+                let obj = watched.get("bleepstore.io", "bleepstores", name).await.ok()??;
+                let on_new = obj["status"]["image"].as_str().is_some_and(|i| i.ends_with(":e2e-next"));
+                let ready = support::condition(&obj, "Ready").is_some_and(|c| c["status"] == "True");
+                let progressing = support::condition(&obj, "Progressing");
+                if progressing.is_some_and(|c| c["reason"] == "ImageUpdateQueued") {
+                    queued.store(true, Ordering::Relaxed);
+                }
+                let busy = progressing.is_some_and(|c| c["status"] == "True");
+                match (on_new, ready && !busy) {
+                    (true, true) => settled += 1,
+                    (true, false) => moving += 1,
+                    _ => {}
+                }
+            }
+            most_at_once.fetch_max(moving, Ordering::Relaxed);
+            (settled == 2).then_some(())
+        }
+    })
+    .await?;
+    let most_at_once = most_at_once.into_inner();
+    ensure!(most_at_once <= 1, "{most_at_once} stores moved to the new image at once");
+    ensure!(queued.into_inner(), "one store waited its turn (ImageUpdateQueued)");
     let after = wait_for("the old operator pod to be gone", || async {
         let names = pod_names().await?;
         (names.len() == 1 && !before.contains(&names[0])).then_some(names)
