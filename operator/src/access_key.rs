@@ -14,11 +14,11 @@ use kube::ResourceExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use crate::api::{apply_object, patch_status, secret_value};
-use crate::build::access_key::{grants, secret, secret_name, KeyRecord, ResolvedGrant};
+use crate::build::access_key::{grants, is_keys_secret, secret_name, KeyRecord, ResolvedGrant, SecretTemplate};
 use crate::build::Credentials;
 use crate::conditions::{self, Want, READY};
 use crate::context::Context;
-use crate::crd::{AccessKey, AccessKeyStatus, Bucket};
+use crate::crd::{AccessKey, AccessKeyStatus, BleepStore, Bucket, KeyDeletionPolicy};
 use crate::dependent::{
     admin_reason, backoff_key, block, lookup_store, merged_conditions, refuse, Dependent, StoreLookup,
 };
@@ -103,16 +103,18 @@ async fn apply(key: &AccessKey, ctx: &Context, ns: &str) -> Result<Action> {
         Err((reason, message)) => return refuse(key, ctx, reason, message).await,
     };
     let name = secret_name(key);
-    let existing = Api::<Secret>::namespaced(ctx.client.clone(), ns).get_opt(&name).await?;
+    let secrets = Api::<Secret>::namespaced(ctx.client.clone(), ns);
+    let existing = secrets.get_opt(&name).await?;
     if let Some(existing) = &existing {
-        let ours = existing.owner_references().iter().any(|o| Some(&o.uid) == key.uid().as_ref());
-        if !ours {
+        if !is_keys_secret(existing, key) {
             let message = format!(
                 "Secret {name} exists and is not managed by this AccessKey; set spec.secretName to another name"
             );
             return refuse(key, ctx, "SecretConflict", message).await;
         }
     }
+    let ca_bundle = ca_bundle(&store, &secrets).await?;
+    let template = SecretTemplate { key, store: &store, grants: &resolved, ca_bundle: ca_bundle.as_deref() };
     let existing_credentials = match (
         secret_value(existing.as_ref(), "AWS_ACCESS_KEY_ID"),
         secret_value(existing.as_ref(), "AWS_SECRET_ACCESS_KEY"),
@@ -120,6 +122,10 @@ async fn apply(key: &AccessKey, ctx: &Context, ns: &str) -> Result<Action> {
         (Some(access_key), Some(secret_key)) => Some(Credentials { access_key, secret_key: secret_key.into() }),
         _ => None,
     };
+    // A retained Secret from an earlier AccessKey of this name: its key is taken back as it is.
+    let adopted = recorded_id(key).is_none()
+        && existing_credentials.is_some()
+        && existing.as_ref().is_some_and(|s| s.owner_references().is_empty());
     let wanted_rotation = key.spec.rotation.as_ref().map_or(0, |r| r.generation);
     let mut record = KeyRecord::from_secret(existing.as_ref());
     let mut credentials = match existing_credentials {
@@ -138,16 +144,14 @@ async fn apply(key: &AccessKey, ctx: &Context, ns: &str) -> Result<Action> {
         // A rotation a crash interrupted left a key in the store that no Secret holds: revoke it.
         if let Some(pending) = record.pending.take() {
             ctx.admin.delete_key(&target, &pending).await?;
-            apply_object(ctx, ns, &secret(key, &store, &credentials, &resolved, &record)).await?;
+            apply_object(ctx, ns, &template.secret(&credentials, &record)).await?;
         }
         if wanted_rotation > record.rotation_generation {
-            let next =
-                rotate(key, ctx, ns, &store, &target, &resolved, &credentials, &mut record, wanted_rotation).await?;
-            credentials = next;
+            credentials = rotate(ctx, ns, &template, &target, &credentials, &mut record, wanted_rotation).await?;
         }
         // The Secret is written first: it is the record of the key, so a crash after this point
         // reuses the same id instead of leaving a key in the store that nothing remembers.
-        apply_object(ctx, ns, &secret(key, &store, &credentials, &resolved, &record)).await?;
+        apply_object(ctx, ns, &template.secret(&credentials, &record)).await?;
         ctx.admin.put_key(&target, &credentials.access_key, credentials.secret_key.expose_secret()).await?;
         ctx.admin.put_grants(&target, &credentials.access_key, &grants(&resolved)).await?;
         // The previous key keeps the same grants until it expires, then is revoked.
@@ -155,7 +159,7 @@ async fn apply(key: &AccessKey, ctx: &Context, ns: &str) -> Result<Action> {
             if jiff::Timestamp::now() >= expires {
                 ctx.admin.delete_key(&target, &previous).await?;
                 record.previous = None;
-                apply_object(ctx, ns, &secret(key, &store, &credentials, &resolved, &record)).await?;
+                apply_object(ctx, ns, &template.secret(&credentials, &record)).await?;
                 tracing::info!(key = %previous, "previous key revoked at the end of its grace period");
             } else {
                 ctx.admin.put_grants(&target, &previous, &grants(&resolved)).await?;
@@ -173,6 +177,10 @@ async fn apply(key: &AccessKey, ctx: &Context, ns: &str) -> Result<Action> {
         }
         Err(other) => return Err(other),
     }
+    if adopted {
+        let message = format!("took back key {} from the retained Secret {name}", credentials.access_key);
+        ctx.event(key, false, "RetainedKeyAdopted", message).await;
+    }
     let message =
         format!("key {} grants {} bucket(s); credentials in Secret {name}", credentials.access_key, resolved.len());
     write(key, ctx, &[Want::new(READY, true, "Granted", message)], Some((credentials.access_key, &record))).await?;
@@ -188,14 +196,11 @@ async fn apply(key: &AccessKey, ctx: &Context, ns: &str) -> Result<Action> {
 /// Makes the next key: recorded as pending in the Secret, put in the store with the grants, then
 /// switched in (the caller's Secret write): apps that read the new Secret find the key already
 /// live, and the old one keeps working for the grace period.
-#[allow(clippy::too_many_arguments)]
 async fn rotate(
-    key: &AccessKey,
     ctx: &Context,
     ns: &str,
-    store: &crate::crd::BleepStore,
+    template: &SecretTemplate<'_>,
     target: &crate::admin::AdminTarget,
-    resolved: &[ResolvedGrant],
     current: &Credentials,
     record: &mut KeyRecord,
     wanted: i64,
@@ -206,9 +211,10 @@ async fn rotate(
     }
     let next = Credentials { access_key: generate::access_key_id(), secret_key: generate::secret_key().into() };
     record.pending = Some(next.access_key.clone());
-    apply_object(ctx, ns, &secret(key, store, current, resolved, record)).await?;
+    apply_object(ctx, ns, &template.secret(current, record)).await?;
     ctx.admin.put_key(target, &next.access_key, next.secret_key.expose_secret()).await?;
-    ctx.admin.put_grants(target, &next.access_key, &grants(resolved)).await?;
+    ctx.admin.put_grants(target, &next.access_key, &grants(template.grants)).await?;
+    let key = template.key;
     let grace = key.spec.rotation.as_ref().map(|r| r.grace()).unwrap_or(Duration::from_secs(3600));
     let expires = jiff::Timestamp::now() + jiff::SignedDuration::try_from(grace).unwrap_or(jiff::SignedDuration::ZERO);
     record.pending = None;
@@ -258,16 +264,25 @@ async fn write(key: &AccessKey, ctx: &Context, wanted: &[Want], key_state: Optio
     patch_status(ctx, key, key.status.as_ref(), &status).await
 }
 
+/// A TLS store's CA certificate, when its certificate Secret carries one (`ca.crt`).
+async fn ca_bundle(store: &BleepStore, secrets: &Api<Secret>) -> Result<Option<String>> {
+    let Some(tls) = &store.spec.tls else { return Ok(None) };
+    let secret = secrets.get_opt(&tls.secret_name).await?;
+    Ok(secret_value(secret.as_ref(), "ca.crt"))
+}
+
 async fn cleanup(key: &AccessKey, ctx: &Context, ns: &str) -> Result<Action> {
+    if key.spec.deletion_policy == KeyDeletionPolicy::Retain {
+        // The key stays live in the store and its Secret (which has no owner) stays with it.
+        tracing::info!(key = %key.name_any(), "deletionPolicy Retain: the key and its Secret are kept");
+        return Ok(Action::await_change());
+    }
     // The key id is in status once written, and in the Secret from the first write on.
     let id = match recorded_id(key) {
         Some(id) => Some(id),
         None => {
             let secret = Api::<Secret>::namespaced(ctx.client.clone(), ns).get_opt(&secret_name(key)).await?;
-            let ours = secret
-                .as_ref()
-                .is_some_and(|s| s.owner_references().iter().any(|o| Some(&o.uid) == key.uid().as_ref()));
-            if ours {
+            if secret.as_ref().is_some_and(|s| is_keys_secret(s, key)) {
                 secret_value(secret.as_ref(), "AWS_ACCESS_KEY_ID")
             } else {
                 None

@@ -12,7 +12,7 @@ mod bucket;
 #[allow(unreachable_pub)]
 mod store;
 
-pub use access_key::{AccessKey, AccessKeySpec, AccessKeyStatus, BucketAccess, BucketGrant};
+pub use access_key::{AccessKey, AccessKeySpec, AccessKeyStatus, BucketAccess, BucketGrant, KeyDeletionPolicy};
 pub use bucket::{Bucket, BucketSpec, BucketStatus, BucketUsage, CannedAcl, DeletionPolicy, Versioning};
 pub use store::{
     AzureBackend, Backend, BackendType, BleepStore, BleepStoreSpec, BleepStoreStatus, LogFormat,

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use bleepstore_operator::build::access_key::{grants, secret, KeyRecord, ResolvedGrant};
+use bleepstore_operator::build::access_key::{grants, is_keys_secret, KeyRecord, ResolvedGrant, SecretTemplate};
 use bleepstore_operator::build::{self, BackendCredentials, Credentials, KeptSecrets, StoreInputs};
 use bleepstore_operator::crd::{AccessKey, BackendType, BleepStore, Bucket, BucketAccess};
 use serde::Deserialize;
@@ -158,14 +158,20 @@ fn access_key_secret_and_grants() {
     let credentials =
         Credentials { access_key: "BSKEY000000000000001".to_owned(), secret_key: "key-secret-0123456789abcdef".into() };
     let mut docs = Vec::new();
-    for key in &keys {
+    // The second key is retained on deletion and belongs to a store with a private CA.
+    let ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    for (i, key) in keys.iter().enumerate() {
         let resolved: Vec<ResolvedGrant> = key
             .spec
             .buckets
             .iter()
             .map(|g| ResolvedGrant { bucket_name: format!("team-a-{}", g.bucket), access: g.access })
             .collect();
-        docs.push(serde_json::to_value(secret(key, &store, &credentials, &resolved, &KeyRecord::default())).unwrap());
+        let template = SecretTemplate { key, store: &store, grants: &resolved, ca_bundle: (i == 1).then_some(ca) };
+        let built = template.secret(&credentials, &KeyRecord::default());
+        assert!(is_keys_secret(&built, key), "owned, or retained and recognised by its labels");
+        assert_eq!(built.metadata.owner_references.is_none(), i == 1, "only a retained Secret has no owner");
+        docs.push(serde_json::to_value(built).unwrap());
         docs.push(serde_json::json!({ "grants": grants(&resolved) }));
     }
     // After a rotation: the record of the previous key, read back the same.
@@ -174,8 +180,11 @@ fn access_key_secret_and_grants() {
         previous: Some(("BSKEY000000000000000".to_owned(), "2026-12-03T10:00:00Z".parse().unwrap())),
         pending: None,
     };
-    let rotated = secret(&keys[0], &store, &credentials, &[], &record);
+    let rotated =
+        SecretTemplate { key: &keys[0], store: &store, grants: &[], ca_bundle: None }.secret(&credentials, &record);
     assert_eq!(KeyRecord::from_secret(Some(&rotated)), record);
+    assert!(is_keys_secret(&rotated, &keys[0]), "an owned Secret is its owner's");
+    assert!(!is_keys_secret(&rotated, &keys[1]), "and nobody else's");
     docs.push(serde_json::to_value(&rotated).unwrap());
     check("access-key", &yaml_docs(docs));
     assert_eq!(BucketAccess::ReadOnly.admin_name(), "read");

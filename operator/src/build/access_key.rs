@@ -10,7 +10,7 @@ use kube::ResourceExt;
 
 use super::{labels, Credentials};
 use crate::admin::Grant;
-use crate::crd::{AccessKey, BleepStore, BucketAccess};
+use crate::crd::{AccessKey, BleepStore, BucketAccess, KeyDeletionPolicy};
 
 /// One resolved grant: the S3 bucket name (from the Bucket resource's status) and the access.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,60 +93,104 @@ fn aws_config(region: &str, endpoint: &str) -> String {
     format!("[default]\nregion = {region}\nendpoint_url = {endpoint}\ns3 =\n    addressing_style = path\n")
 }
 
-/// The Secret holding a key's credentials for apps to read with `envFrom`, in every form the
-/// common clients take without code: the AWS SDKs' variables (`AWS_REGION` for most,
-/// `AWS_DEFAULT_REGION` for boto3 and the AWS CLI), an rclone remote `bleepstore:` from its
-/// `RCLONE_CONFIG_BLEEPSTORE_*` variables, and an AWS shared-config file (`aws-config`) for the
-/// SDKs that set path-style addressing only there. `BUCKET_NAME` is set when the key grants
-/// exactly one bucket.
-pub fn secret(
-    key: &AccessKey,
-    store: &BleepStore,
-    credentials: &Credentials,
-    grants: &[ResolvedGrant],
-    record: &KeyRecord,
-) -> Secret {
-    let endpoint = super::names::endpoint(store);
-    let region = store.spec.region.clone();
-    let secret_key = credentials.secret_key.expose_secret().to_owned();
-    let rclone = |field: &str| format!("RCLONE_CONFIG_{RCLONE_REMOTE}_{field}");
-    let mut data: BTreeMap<String, String> = BTreeMap::from([
-        ("AWS_ACCESS_KEY_ID".to_owned(), credentials.access_key.clone()),
-        ("AWS_SECRET_ACCESS_KEY".to_owned(), secret_key.clone()),
-        ("AWS_ENDPOINT_URL".to_owned(), endpoint.clone()),
-        ("AWS_ENDPOINT_URL_S3".to_owned(), endpoint.clone()),
-        ("AWS_REGION".to_owned(), region.clone()),
-        ("AWS_DEFAULT_REGION".to_owned(), region.clone()),
-        (AWS_CONFIG_KEY.to_owned(), aws_config(&region, &endpoint)),
-        (rclone("TYPE"), "s3".to_owned()),
-        (rclone("PROVIDER"), "Other".to_owned()),
-        (rclone("ENDPOINT"), endpoint),
-        (rclone("REGION"), region),
-        (rclone("ACCESS_KEY_ID"), credentials.access_key.clone()),
-        (rclone("SECRET_ACCESS_KEY"), secret_key),
-        (rclone("FORCE_PATH_STYLE"), "true".to_owned()),
-    ]);
-    if let [only] = grants {
-        data.insert("BUCKET_NAME".to_owned(), only.bucket_name.clone());
-    }
-    let mut labels = BTreeMap::from([
-        ("app.kubernetes.io/managed-by".to_owned(), labels::MANAGED_BY.to_owned()),
-        ("bleepstore.io/access-key".to_owned(), key.name_any()),
-    ]);
-    labels.insert("bleepstore.io/store".to_owned(), store.name_any());
-    Secret {
-        metadata: ObjectMeta {
-            name: Some(secret_name(key)),
-            namespace: key.namespace(),
-            labels: Some(labels),
-            annotations: Some(record.annotations(credentials)),
-            owner_references: Some(vec![labels::owner_reference(key)]),
+/// Where apps find a TLS store's CA certificate when they mount the key's Secret as the docs say
+/// (at `/etc/bleepstore`): `AWS_CA_BUNDLE` and `RCLONE_CA_CERT` name this file.
+pub const CA_BUNDLE_KEY: &str = "ca.crt";
+pub const CA_BUNDLE_PATH: &str = "/etc/bleepstore/ca.crt";
+
+/// The annotation of a Secret kept when its AccessKey is deleted (`deletionPolicy: Retain`).
+pub const RETAINED: &str = "bleepstore.io/retained";
+
+/// Everything a key's Secret says besides the credentials and their record.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretTemplate<'a> {
+    pub key: &'a AccessKey,
+    pub store: &'a BleepStore,
+    pub grants: &'a [ResolvedGrant],
+    /// The store's CA certificate (PEM): a TLS store whose certificate Secret has a `ca.crt`
+    /// (a private CA; a publicly trusted certificate has none and needs none).
+    pub ca_bundle: Option<&'a str>,
+}
+
+impl SecretTemplate<'_> {
+    /// The Secret holding a key's credentials for apps to read with `envFrom`, in every form the
+    /// common clients take without code: the AWS SDKs' variables (`AWS_REGION` for most,
+    /// `AWS_DEFAULT_REGION` for boto3 and the AWS CLI), an rclone remote `bleepstore:` from its
+    /// `RCLONE_CONFIG_BLEEPSTORE_*` variables, an AWS shared-config file (`aws-config`) for the
+    /// SDKs that set path-style addressing only there, and for a TLS store with a private CA the
+    /// CA (`ca.crt`, named by `AWS_CA_BUNDLE` and `RCLONE_CA_CERT`). `BUCKET_NAME` is set when the
+    /// key grants exactly one bucket. Owned by the AccessKey, unless it is to be retained.
+    pub fn secret(&self, credentials: &Credentials, record: &KeyRecord) -> Secret {
+        let (key, store) = (self.key, self.store);
+        let endpoint = super::names::endpoint(store);
+        let region = store.spec.region.clone();
+        let secret_key = credentials.secret_key.expose_secret().to_owned();
+        let rclone = |field: &str| format!("RCLONE_CONFIG_{RCLONE_REMOTE}_{field}");
+        let mut data: BTreeMap<String, String> = BTreeMap::from([
+            ("AWS_ACCESS_KEY_ID".to_owned(), credentials.access_key.clone()),
+            ("AWS_SECRET_ACCESS_KEY".to_owned(), secret_key.clone()),
+            ("AWS_ENDPOINT_URL".to_owned(), endpoint.clone()),
+            ("AWS_ENDPOINT_URL_S3".to_owned(), endpoint.clone()),
+            ("AWS_REGION".to_owned(), region.clone()),
+            ("AWS_DEFAULT_REGION".to_owned(), region.clone()),
+            (AWS_CONFIG_KEY.to_owned(), aws_config(&region, &endpoint)),
+            (rclone("TYPE"), "s3".to_owned()),
+            (rclone("PROVIDER"), "Other".to_owned()),
+            (rclone("ENDPOINT"), endpoint),
+            (rclone("REGION"), region),
+            (rclone("ACCESS_KEY_ID"), credentials.access_key.clone()),
+            (rclone("SECRET_ACCESS_KEY"), secret_key),
+            (rclone("FORCE_PATH_STYLE"), "true".to_owned()),
+        ]);
+        if let [only] = self.grants {
+            data.insert("BUCKET_NAME".to_owned(), only.bucket_name.clone());
+        }
+        if let Some(ca) = self.ca_bundle {
+            data.insert(CA_BUNDLE_KEY.to_owned(), ca.to_owned());
+            data.insert("AWS_CA_BUNDLE".to_owned(), CA_BUNDLE_PATH.to_owned());
+            data.insert("RCLONE_CA_CERT".to_owned(), CA_BUNDLE_PATH.to_owned());
+        }
+        let labels = BTreeMap::from([
+            ("app.kubernetes.io/managed-by".to_owned(), labels::MANAGED_BY.to_owned()),
+            ("bleepstore.io/access-key".to_owned(), key.name_any()),
+            ("bleepstore.io/store".to_owned(), store.name_any()),
+        ]);
+        let mut annotations = record.annotations(credentials);
+        let retained = key.spec.deletion_policy == KeyDeletionPolicy::Retain;
+        if retained {
+            let why = "kept when the AccessKey is deleted (deletionPolicy: Retain); an AccessKey of the same name \
+                       takes it back";
+            annotations.insert(RETAINED.to_owned(), why.to_owned());
+        }
+        Secret {
+            metadata: ObjectMeta {
+                name: Some(secret_name(key)),
+                namespace: key.namespace(),
+                labels: Some(labels),
+                annotations: Some(annotations),
+                // A retained Secret has no owner: the garbage collector (also in a foreground
+                // deletion, which removes dependents first) leaves it.
+                owner_references: (!retained).then(|| vec![labels::owner_reference(key)]),
+                ..Default::default()
+            },
+            type_: Some("Opaque".to_owned()),
+            data: Some(data.into_iter().map(|(k, v)| (k, ByteString(v.into_bytes()))).collect()),
             ..Default::default()
-        },
-        type_: Some("Opaque".to_owned()),
-        data: Some(data.into_iter().map(|(k, v)| (k, ByteString(v.into_bytes()))).collect()),
-        ..Default::default()
+        }
     }
+}
+
+/// Whether `secret` is this key's to use: owned by it, or written by an earlier AccessKey of the
+/// same name and store with `deletionPolicy: Retain` (no owner, our labels and annotation).
+pub fn is_keys_secret(secret: &Secret, key: &AccessKey) -> bool {
+    let owned = secret.owner_references().iter().any(|o| Some(&o.uid) == key.uid().as_ref());
+    let label = |name: &str| secret.labels().get(name).map(String::as_str);
+    let retained = secret.owner_references().is_empty()
+        && secret.annotations().contains_key(RETAINED)
+        && label("app.kubernetes.io/managed-by") == Some(labels::MANAGED_BY)
+        && label("bleepstore.io/access-key") == Some(key.name_any().as_str())
+        && label("bleepstore.io/store") == Some(key.spec.store.as_str());
+    owned || retained
 }
 
 /// The admin API's grant list for a key.

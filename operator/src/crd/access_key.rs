@@ -46,6 +46,20 @@ pub struct AccessKeySpec {
     /// Key rotation: raise `rotation.generation` to replace the key without downtime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation: Option<Rotation>,
+    /// What deleting this resource does to the key: `Delete` (default) revokes it, and its
+    /// Secret goes with the resource; `Retain` leaves the key live in the store and keeps the
+    /// Secret, which an AccessKey of the same name and store applied later takes back, key and
+    /// all (a GitOps re-create, a restore).
+    #[serde(default)]
+    pub deletion_policy: KeyDeletionPolicy,
+}
+
+/// What deleting an AccessKey resource does to the key.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum KeyDeletionPolicy {
+    #[default]
+    Delete,
+    Retain,
 }
 
 /// Rotating a key: a new key is made and put in the Secret; the previous one keeps working for

@@ -247,3 +247,81 @@ async fn a_key_without_status_is_revoked_by_the_id_in_its_secret() {
     assert!(result.is_ok());
     assert_eq!(calls, ["delete_key BSFROMSECRET00000001"]);
 }
+
+#[tokio::test]
+async fn deleting_a_retained_key_leaves_it_in_the_store() {
+    let spec = json!({"store": "demo", "deletionPolicy": "Retain"});
+    let key = deleting(key_json(spec, Some(json!({"accessKeyId": "BSKEEPME000000000001"}))));
+    let obj = key.clone();
+    let (result, calls) = run(
+        FakeAdmin::default(),
+        |ctx| reconcile(parse::<AccessKey>(&key), ctx),
+        |mut api| async move {
+            api.expect_finalizer_removed(&key_path("app"), &obj, "bleepstore.io/access-key").await;
+            api
+        },
+    )
+    .await;
+    assert_eq!(result.unwrap(), Action::await_change());
+    assert!(calls.is_empty(), "nothing is revoked: {calls:?}");
+}
+
+#[tokio::test]
+async fn a_retained_secret_is_taken_back_with_its_key() {
+    let key = key_json(json!({"store": "demo", "deletionPolicy": "Retain"}), None);
+    let obj = key.clone();
+    let (result, calls) = run(
+        FakeAdmin::default(),
+        |ctx| reconcile(parse::<AccessKey>(&key), ctx),
+        |mut api| async move {
+            api.expect("GET", &store_path("demo")).await.reply(200, ready_store());
+            api.expect("GET", &core_path("secrets", "demo-admin")).await.reply(200, admin_secret());
+            // Left by an earlier AccessKey "app" (another uid): no owner, our labels.
+            let retained = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app",
+                "labels": {"app.kubernetes.io/managed-by": "bleepstore-operator", "bleepstore.io/access-key": "app",
+                    "bleepstore.io/store": "demo"},
+                "annotations": {"bleepstore.io/retained": "kept"}},
+                "data": {"AWS_ACCESS_KEY_ID": b64("BSKEPT00000000000001"), "AWS_SECRET_ACCESS_KEY": b64("kept-secret-0123456789")}});
+            api.expect("GET", &core_path("secrets", "app")).await.reply(200, retained);
+            let secret = api.expect_apply(&core_path("secrets", "app")).await;
+            assert_eq!(decode(&secret["data"]["AWS_ACCESS_KEY_ID"]), "BSKEPT00000000000001");
+            assert_eq!(decode(&secret["data"]["AWS_SECRET_ACCESS_KEY"]), "kept-secret-0123456789");
+            assert!(secret["metadata"]["ownerReferences"].is_null(), "still retained: {}", secret["metadata"]);
+            let note = api.expect_event(NS, "RetainedKeyAdopted").await;
+            assert!(note.contains("BSKEPT00000000000001"), "{note}");
+            let status = api.expect_status(&key_path("app"), &obj).await;
+            assert_eq!(status["accessKeyId"], "BSKEPT00000000000001");
+            api
+        },
+    )
+    .await;
+    assert!(result.is_ok());
+    assert_eq!(calls[0], "put_key BSKEPT00000000000001");
+}
+
+#[tokio::test]
+async fn a_secret_with_our_labels_but_another_store_is_not_taken() {
+    let key = key_json(json!({"store": "demo", "deletionPolicy": "Retain"}), None);
+    let obj = key.clone();
+    let (result, calls) = run(
+        FakeAdmin::default(),
+        |ctx| reconcile(parse::<AccessKey>(&key), ctx),
+        |mut api| async move {
+            api.expect("GET", &store_path("demo")).await.reply(200, ready_store());
+            api.expect("GET", &core_path("secrets", "demo-admin")).await.reply(200, admin_secret());
+            let other = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app",
+                "labels": {"app.kubernetes.io/managed-by": "bleepstore-operator", "bleepstore.io/access-key": "app",
+                    "bleepstore.io/store": "other"},
+                "annotations": {"bleepstore.io/retained": "kept"}},
+                "data": {"AWS_ACCESS_KEY_ID": b64("BSOTHER0000000000001"), "AWS_SECRET_ACCESS_KEY": b64("x")}});
+            api.expect("GET", &core_path("secrets", "app")).await.reply(200, other);
+            let status = api.expect_status(&key_path("app"), &obj).await;
+            assert_eq!(condition(&status, "Ready")["reason"], "SecretConflict");
+            api.expect_event(NS, "SecretConflict").await;
+            api
+        },
+    )
+    .await;
+    assert!(result.is_ok());
+    assert!(calls.is_empty());
+}

@@ -79,6 +79,9 @@ fn scenarios() -> Vec<Scenario> {
         ("a_bucket_changed_outside_its_resource_is_put_back", |w| resources::bucket_drift_is_put_back(w).boxed()),
         ("a_key_rotates_without_a_failed_request", |w| apps::rotation_without_downtime(w).boxed()),
         ("boto3_the_aws_cli_and_rclone_work_from_the_key_secret", |w| apps::every_client_from_the_secret(w).boxed()),
+        ("a_tls_store_s_ca_reaches_apps_and_a_renewed_certificate_is_served", |w| {
+            apps::tls_store_with_a_private_ca(w).boxed()
+        }),
     ]
 }
 

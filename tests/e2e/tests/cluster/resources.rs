@@ -6,8 +6,9 @@ use anyhow::{ensure, Context, Result};
 use aws_sdk_s3::primitives::ByteStream;
 use serde_json::Value;
 
+use crate::apps::key_secret;
 use crate::support::{code, condition, wait_for, Ns, World};
-use crate::{bucket, RELEASE, RELEASE_NS, STORE};
+use crate::{bucket, key, RELEASE, RELEASE_NS, STORE};
 
 /// A namespace with a Ready store `demo`.
 pub(crate) async fn with_store(world: &Arc<World>, ns: &str) -> Result<Ns> {
@@ -171,8 +172,9 @@ pub(crate) async fn bucket_deletion_policies(world: Arc<World>) -> Result<()> {
 }
 
 /// Deleting a `BleepStore` keeps its data volume and its two Secrets (encryption key, root and
-/// admin credentials): re-applying the same manifests brings the store back on that volume with
-/// every bucket and object, readable with the same root credential.
+/// admin credentials), and an AccessKey with `deletionPolicy: Retain` keeps its key and Secret:
+/// re-applying the same manifests brings the store back on that volume with every bucket and
+/// object, readable with the same root credential and the same app key.
 pub(crate) async fn a_re_created_store_keeps_its_data(world: Arc<World>) -> Result<()> {
     let ns = with_store(&world, "recreate").await?;
     ns.apply_ok(&bucket("photos", "Retain"))?;
@@ -186,10 +188,15 @@ pub(crate) async fn a_re_created_store_keeps_its_data(world: Arc<World>) -> Resu
     root.put_object().bucket("photos").key("big").body(ByteStream::from(big.clone())).send().await?;
     let root_secret = ns.secret("demo-root").await?.context("the root Secret")?;
     let admin_secret = ns.secret("demo-admin").await?.context("the admin Secret")?;
+    let retained_key = format!("{}  deletionPolicy: Retain\n", key("photo-app", "photos", "ReadOnly"));
+    ns.apply_ok(&retained_key)?;
+    let app_secret = key_secret(&ns, "photo-app").await?;
 
-    // A GitOps tool deleting everything of the store (its Bucket first: the store waits for its
-    // dependents).
+    // A GitOps tool deleting everything of the store (its Bucket and AccessKey first: the store
+    // waits for its dependents).
     ns.kubectl_ok(&["delete", "bucket", "photos"])?;
+    ns.kubectl_ok(&["delete", "accesskey", "photo-app"])?;
+    ensure!(ns.secret("photo-app").await?.as_ref() == Some(&app_secret), "a retained key's Secret stays");
     ns.kubectl_ok(&["delete", "bleepstore", "demo"])?;
     wait_for("the StatefulSet to be garbage-collected", || async {
         ns.get("apps", "statefulsets", "demo").await.ok()?.is_none().then_some(())
@@ -202,8 +209,17 @@ pub(crate) async fn a_re_created_store_keeps_its_data(world: Arc<World>) -> Resu
     // The same manifests again.
     ns.apply_ok(STORE)?;
     ns.apply_ok(&bucket("photos", "Retain"))?;
+    ns.apply_ok(&retained_key)?;
     ns.wait_condition("bleepstores", "demo", "Ready", "True").await?;
     ns.wait_condition("buckets", "photos", "Ready", "True").await?;
+    let app_secret_again = key_secret(&ns, "photo-app").await?;
+    ensure!(app_secret_again["AWS_ACCESS_KEY_ID"] == app_secret["AWS_ACCESS_KEY_ID"], "the same key id");
+    ensure!(app_secret_again["AWS_SECRET_ACCESS_KEY"] == app_secret["AWS_SECRET_ACCESS_KEY"], "the same secret");
+    let app = ns.app_client(&app_secret).await;
+    let seen = app.list_objects_v2().bucket("photos").send().await?;
+    ensure!(seen.contents().len() == 21, "the app's key reads {} objects", seen.contents().len());
+    let events = ns.list("events.k8s.io", "events").await?;
+    ensure!(events.iter().any(|e: &Value| e["reason"] == "RetainedKeyAdopted"), "an event says the key was taken back");
     ensure!(ns.secret("demo-admin").await?.as_ref() == Some(&admin_secret), "the same encryption key");
     let root = ns.root_client("demo").await?;
     let listed = root.list_objects_v2().bucket("photos").send().await?;
