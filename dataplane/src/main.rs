@@ -46,8 +46,12 @@ enum Command {
     /// GET each URL (plain HTTP) and exit 0 only if every answer is 2xx: a readiness check for
     /// images without a shell, such as the chart's `helm test` pod.
     Probe {
+        /// Also put, get back and delete an object in `BUCKET_NAME` at `AWS_ENDPOINT_URL`, with
+        /// the `AWS_*` credentials (an AccessKey's Secret through `envFrom`).
+        #[arg(long)]
+        s3: bool,
         /// e.g. http://demo-0.demo-headless.team-a.svc:9001/readyz
-        #[arg(required = true)]
+        #[arg(required_unless_present = "s3")]
         urls: Vec<String>,
     },
 }
@@ -113,8 +117,15 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Probe { urls }) = &cli.command {
-        return match bleepstore::probe::all(urls).await {
+    if let Some(Command::Probe { s3, urls }) = &cli.command {
+        let checked = async {
+            bleepstore::probe::all(urls).await?;
+            if *s3 {
+                bleepstore::probe::s3_round_trip(&bleepstore::probe::S3Target::from_env()?).await?;
+            }
+            Ok::<(), String>(())
+        };
+        return match checked.await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("bleepstore probe: {e}");

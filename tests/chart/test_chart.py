@@ -80,6 +80,8 @@ def test_deployment_is_restricted_and_probed():
         ("metrics.port=80", "port"),
         ("unknownValue=1", "unknownValue"),
         ("leaderElection=false", "leaderElection"),
+        ("storeImage.digest=latest", "digest"),
+        ("image.digest=sha256:abc", "digest"),
     ],
 )
 def test_bad_values_are_refused(setting, message):
@@ -232,10 +234,59 @@ def test_notes_tell_the_next_command():
 
 def test_helm_test_hook_checks_the_operator_and_a_store():
     _, docs = render("-f", str(ALL_ON))
-    pod = next(d for d in docs if d["kind"] == "Pod")
+    pod = next(d for d in docs if d["kind"] == "Pod" and d["metadata"]["name"].endswith("-test"))
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     container = pod["spec"]["containers"][0]
     assert container["args"][0] == "probe", "the store image's probe subcommand"
     assert container["image"] == "registry.example.com/bleepstore:0.1.0-test", "storeImage, by default"
     assert any(a.endswith("/readyz") and "-metrics." in a for a in container["args"])
     assert "http://demo-0.demo-headless.team-a.svc:9001/readyz" in container["args"]
+
+
+def test_helm_test_puts_and_gets_through_s3_with_a_key_it_makes():
+    """With tests.storeName (and tests.s3, the default): a Bucket and an AccessKey in the store's
+    namespace, valid for the CRDs, made before the pod and deleted when the test passes; a
+    restricted pod given only the key's Secret runs `probe --s3`."""
+    _, docs = render("-f", str(ALL_ON))
+    hooks = {d["kind"]: d for d in docs if d["metadata"].get("annotations", {}).get("helm.sh/hook") == "test" and d["kind"] != "Pod"}
+    assert hooks.keys() == {"Bucket", "AccessKey"}
+    schemas = crd_schemas()
+    for kind, doc in hooks.items():
+        jsonschema.validate(doc, schemas[kind])
+        assert unknown_fields(schemas[kind], doc) == [], kind
+        assert doc["metadata"]["namespace"] == "team-a" and doc["spec"]["store"] == "demo"
+        annotations = doc["metadata"]["annotations"]
+        assert int(annotations["helm.sh/hook-weight"]) < 0, "made before the pod"
+        assert "hook-succeeded" in annotations["helm.sh/hook-delete-policy"]
+    assert hooks["Bucket"]["spec"]["deletionPolicy"] == "Delete"
+    assert hooks["AccessKey"]["spec"]["buckets"] == [{"bucket": hooks["Bucket"]["metadata"]["name"], "access": "ReadWrite"}]
+    pod = next(d for d in docs if d["kind"] == "Pod" and d["metadata"]["namespace"] == "team-a")
+    # `helm test --logs` looks for a pod named like each hook in the release namespace: every
+    # hook's name is the readiness pod's there, so the command does not fail on a missing pod.
+    assert {d["metadata"]["name"] for d in docs if d["metadata"].get("annotations", {}).get("helm.sh/hook") == "test"} == {"rel-bleepstore-operator-test"}
+    _, same_namespace = render("--set", "tests.storeName=demo", namespace="ops")
+    pods = {d["metadata"]["name"]: d for d in same_namespace if d["kind"] == "Pod"}
+    assert pods.keys() == {"rel-bleepstore-operator-test", "rel-bleepstore-operator-test-s3"}
+    assert pods["rel-bleepstore-operator-test-s3"]["metadata"]["namespace"] == "ops"
+    container = pod["spec"]["containers"][0]
+    assert container["args"] == ["probe", "--s3"]
+    assert container["envFrom"] == [{"secretRef": {"name": hooks["AccessKey"]["metadata"]["name"]}}]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    _, without = render("-f", str(ALL_ON), "--set", "tests.s3=false")
+    assert not [d for d in without if d["kind"] in ("Bucket", "AccessKey")]
+    _, defaults = render()
+    assert not [d for d in defaults if d["kind"] in ("Bucket", "AccessKey")], "only with a store named"
+
+
+def test_images_are_pinned_by_digest_when_one_is_set():
+    digest = "sha256:" + "ab" * 32
+    _, docs = render("-f", str(ALL_ON), "--set", f"storeImage.digest={digest}", "--set", f"image.digest={digest}")
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == f"registry.example.com/bleepstore-operator:0.1.0-test@{digest}"
+    assert f"--default-image=registry.example.com/bleepstore:0.1.0-test@{digest}" in container["args"]
+    test_pods = [d for d in docs if d["kind"] == "Pod"]
+    assert len(test_pods) == 2
+    for pod in test_pods:
+        assert pod["spec"]["containers"][0]["image"] == f"registry.example.com/bleepstore:0.1.0-test@{digest}"

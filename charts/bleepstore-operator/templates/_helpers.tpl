@@ -18,6 +18,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
+{{/* An image reference: repository:tag (tag default: appVersion), with @digest when one is set. */}}
+{{- define "bleepstore-operator.imageRef" -}}
+{{- $ref := printf "%s:%s" .image.repository (.image.tag | default .chart.AppVersion) -}}
+{{- if .image.digest -}}{{ printf "%s@%s" $ref .image.digest }}{{- else -}}{{ $ref }}{{- end -}}
+{{- end -}}
+
 {{- define "bleepstore-operator.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}
 {{- default (include "bleepstore-operator.fullname" .) .Values.serviceAccount.name -}}

@@ -358,3 +358,70 @@ async fn probe_exits_zero_only_when_every_url_answers_2xx() {
     let none = tokio::process::Command::new(env!("CARGO_BIN_EXE_bleepstore")).arg("probe").output().await.unwrap();
     assert_eq!(none.status.code(), Some(2), "clap refuses a probe without URLs");
 }
+
+/// `bleepstore probe --s3` with only the variables a key Secret gives (`envFrom`): put, get and
+/// delete through S3, over HTTP and over HTTPS with the CA from `AWS_CA_BUNDLE`; a missing
+/// bucket, a wrong secret, a missing variable and an untrusted certificate each exit 1 saying
+/// which step failed and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_s3_round_trips_with_a_key_secrets_variables() {
+    async fn probe_s3(env: &[(&str, &str)]) -> std::process::Output {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_bleepstore"));
+        command.args(["probe", "--s3"]).env_clear().env("HOME", "/nonexistent");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        command.output().await.unwrap()
+    }
+    let text = |out: &std::process::Output| {
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    };
+    let srv = TestServer::start().await;
+    srv.client().create_bucket().bucket("probed").send().await.unwrap();
+    let endpoint = srv.endpoint();
+    let secret = [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", crate::common::ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", crate::common::SECRET_KEY),
+        ("AWS_REGION", "us-east-1"),
+        ("BUCKET_NAME", "probed"),
+    ];
+    let ok = probe_s3(&secret).await;
+    assert!(ok.status.success(), "{}", text(&ok));
+    let said = String::from_utf8_lossy(&ok.stdout).into_owned();
+    assert!(said.contains(": put\n") && said.contains(": get, same bytes\n") && said.contains(": delete\n"), "{said}");
+    let left = srv.client().list_objects_v2().bucket("probed").send().await.unwrap();
+    assert_eq!(left.key_count(), Some(0), "the probe's object is deleted");
+
+    let mut no_bucket = secret;
+    no_bucket[4] = ("BUCKET_NAME", "no-such-bucket");
+    let out = probe_s3(&no_bucket).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("put: ") && text(&out).contains("NoSuchBucket"), "{}", text(&out));
+
+    let mut wrong = secret;
+    wrong[2] = ("AWS_SECRET_ACCESS_KEY", "not-the-secret-key-at-all");
+    let out = probe_s3(&wrong).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("SignatureDoesNotMatch"), "{}", text(&out));
+
+    let out = probe_s3(&secret[..4]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("BUCKET_NAME is not set"), "{}", text(&out));
+
+    // HTTPS with a private CA: trusted through AWS_CA_BUNDLE, refused without it.
+    let tls = TestServer::start_tls().await;
+    tls.client().create_bucket().bucket("probed").send().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.crt");
+    std::fs::write(&ca, tls.ca_pem.as_deref().unwrap()).unwrap();
+    let tls_endpoint = tls.endpoint();
+    let mut over_tls = secret.to_vec();
+    over_tls[0] = ("AWS_ENDPOINT_URL", tls_endpoint.as_str());
+    let out = probe_s3(&over_tls).await;
+    assert_eq!(out.status.code(), Some(1), "an untrusted certificate fails: {}", text(&out));
+    let ca_path = ca.to_str().unwrap();
+    over_tls.push(("AWS_CA_BUNDLE", ca_path));
+    let out = probe_s3(&over_tls).await;
+    assert!(out.status.success(), "{}", text(&out));
+}

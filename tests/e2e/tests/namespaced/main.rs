@@ -73,13 +73,33 @@ async fn from_install_to_uninstall(world: Arc<World>) -> Result<()> {
         world.cluster.kubectl(&["auth", "can-i", "list", "bleepstores.bleepstore.io", "-A", "--as", OPERATOR], None);
     ensure!(String::from_utf8_lossy(&cluster_wide.stdout).trim() == "no", "no cluster-wide list");
 
-    // helm test: the operator's readiness and the store's, with the store image's probe.
+    // helm test: the operator's readiness and the store's, with the store image's probe; and an
+    // S3 put, get and delete by a pod given only the Secret of an AccessKey the test makes (for
+    // a Bucket it makes), both deleted when the test passes.
     let mut test_values = vec!["upgrade", RELEASE, CHART, "--namespace", RELEASE_NS, "--reuse-values", "--wait"];
     let store_namespace = format!("tests.storeNamespace={WATCHED}");
     test_values.extend(["--set", "tests.storeName=demo", "--set", &store_namespace]);
     helm_ok(&world, &test_values)?;
     let tested = helm_ok(&world, &["test", RELEASE, "--namespace", RELEASE_NS, "--logs"])?;
     ensure!(tested.contains("demo-0.demo-headless.team-a.svc:9001/readyz: 200"), "{tested}");
+    // The S3 pod runs in team-a, where `--logs` does not look (helm reads the release
+    // namespace); it passed, and the kubelet kept what it printed.
+    ensure!(tested.matches("Phase:          Succeeded").count() == 4, "{tested}");
+    let pods = std::fs::read_dir(world.cluster.work.join("pods"))?;
+    let s3_log = pods
+        .filter_map(|entry| entry.ok().map(|e| e.path().join("s3.log")))
+        .find(|log| log.exists())
+        .context("the S3 test pod's log")?;
+    let printed = std::fs::read_to_string(&s3_log)?;
+    for step in [": put\n", ": get, same bytes\n", ": delete\n"] {
+        ensure!(printed.contains(step), "the S3 check says {step:?}: {printed}");
+    }
+    wait_for("the test's Bucket and AccessKey to be deleted", || async {
+        let bucket = watched.get("bleepstore.io", "buckets", "bleepstore-operator-test").await.ok()?;
+        let key = watched.get("bleepstore.io", "accesskeys", "bleepstore-operator-test").await.ok()?;
+        (bucket.is_none() && key.is_none()).then_some(())
+    })
+    .await?;
 
     // helm upgrade with changed values rolls the operator: a new pod, the old one gone, and the
     // new one acting.
