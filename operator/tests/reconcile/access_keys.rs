@@ -138,9 +138,10 @@ async fn a_missing_bucket_is_a_condition_and_nothing_is_written() {
     assert!(calls.is_empty());
 }
 
-#[tokio::test]
-async fn a_secret_that_is_not_ours_is_never_overwritten() {
-    let key = key_json(json!({"store": "demo", "secretName": "precious"}), None);
+/// The key is refused `SecretConflict` over `existing` (its Secret's current content), and
+/// nothing reaches the store.
+async fn refused_over(spec: Value, secret_name: &'static str, existing: Value) {
+    let key = key_json(spec, None);
     let obj = key.clone();
     let (result, calls) = run(
         FakeAdmin::default(),
@@ -148,9 +149,7 @@ async fn a_secret_that_is_not_ours_is_never_overwritten() {
         |mut api| async move {
             api.expect("GET", &store_path("demo")).await.reply(200, ready_store());
             api.expect("GET", &core_path("secrets", "demo-admin")).await.reply(200, admin_secret());
-            let foreign = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "precious"},
-            "data": {"password": "aHVudGVyMg=="}});
-            api.expect("GET", &core_path("secrets", "precious")).await.reply(200, foreign);
+            api.expect("GET", &core_path("secrets", secret_name)).await.reply(200, existing);
             let status = api.expect_status(&key_path("app"), &obj).await;
             assert_eq!(condition(&status, "Ready")["reason"], "SecretConflict");
             api.expect_event(NS, "SecretConflict").await;
@@ -160,6 +159,13 @@ async fn a_secret_that_is_not_ours_is_never_overwritten() {
     .await;
     assert!(result.is_ok());
     assert!(calls.is_empty());
+}
+
+#[tokio::test]
+async fn a_secret_that_is_not_ours_is_never_overwritten() {
+    let foreign = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "precious"},
+        "data": {"password": "aHVudGVyMg=="}});
+    refused_over(json!({"store": "demo", "secretName": "precious"}), "precious", foreign).await;
 }
 
 #[tokio::test]
@@ -248,6 +254,15 @@ async fn a_key_without_status_is_revoked_by_the_id_in_its_secret() {
     assert_eq!(calls, ["delete_key BSFROMSECRET00000001"]);
 }
 
+/// A Secret an AccessKey "app" of `store` left with `deletionPolicy: Retain`: no owner, our labels.
+fn retained_secret(store: &str, id: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app",
+        "labels": {"app.kubernetes.io/managed-by": "bleepstore-operator", "bleepstore.io/access-key": "app",
+            "bleepstore.io/store": store},
+        "annotations": {"bleepstore.io/retained": "kept"}},
+        "data": {"AWS_ACCESS_KEY_ID": b64(id), "AWS_SECRET_ACCESS_KEY": b64("kept-secret-0123456789")}})
+}
+
 #[tokio::test]
 async fn deleting_a_retained_key_leaves_it_in_the_store() {
     let spec = json!({"store": "demo", "deletionPolicy": "Retain"});
@@ -277,11 +292,7 @@ async fn a_retained_secret_is_taken_back_with_its_key() {
             api.expect("GET", &store_path("demo")).await.reply(200, ready_store());
             api.expect("GET", &core_path("secrets", "demo-admin")).await.reply(200, admin_secret());
             // Left by an earlier AccessKey "app" (another uid): no owner, our labels.
-            let retained = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app",
-                "labels": {"app.kubernetes.io/managed-by": "bleepstore-operator", "bleepstore.io/access-key": "app",
-                    "bleepstore.io/store": "demo"},
-                "annotations": {"bleepstore.io/retained": "kept"}},
-                "data": {"AWS_ACCESS_KEY_ID": b64("BSKEPT00000000000001"), "AWS_SECRET_ACCESS_KEY": b64("kept-secret-0123456789")}});
+            let retained = retained_secret("demo", "BSKEPT00000000000001");
             api.expect("GET", &core_path("secrets", "app")).await.reply(200, retained);
             let secret = api.expect_apply(&core_path("secrets", "app")).await;
             assert_eq!(decode(&secret["data"]["AWS_ACCESS_KEY_ID"]), "BSKEPT00000000000001");
@@ -301,27 +312,6 @@ async fn a_retained_secret_is_taken_back_with_its_key() {
 
 #[tokio::test]
 async fn a_secret_with_our_labels_but_another_store_is_not_taken() {
-    let key = key_json(json!({"store": "demo", "deletionPolicy": "Retain"}), None);
-    let obj = key.clone();
-    let (result, calls) = run(
-        FakeAdmin::default(),
-        |ctx| reconcile(parse::<AccessKey>(&key), ctx),
-        |mut api| async move {
-            api.expect("GET", &store_path("demo")).await.reply(200, ready_store());
-            api.expect("GET", &core_path("secrets", "demo-admin")).await.reply(200, admin_secret());
-            let other = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app",
-                "labels": {"app.kubernetes.io/managed-by": "bleepstore-operator", "bleepstore.io/access-key": "app",
-                    "bleepstore.io/store": "other"},
-                "annotations": {"bleepstore.io/retained": "kept"}},
-                "data": {"AWS_ACCESS_KEY_ID": b64("BSOTHER0000000000001"), "AWS_SECRET_ACCESS_KEY": b64("x")}});
-            api.expect("GET", &core_path("secrets", "app")).await.reply(200, other);
-            let status = api.expect_status(&key_path("app"), &obj).await;
-            assert_eq!(condition(&status, "Ready")["reason"], "SecretConflict");
-            api.expect_event(NS, "SecretConflict").await;
-            api
-        },
-    )
-    .await;
-    assert!(result.is_ok());
-    assert!(calls.is_empty());
+    let other = retained_secret("other", "BSOTHER0000000000001");
+    refused_over(json!({"store": "demo", "deletionPolicy": "Retain"}), "app", other).await;
 }
