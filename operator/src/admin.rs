@@ -27,6 +27,10 @@ pub struct BucketInfo {
     /// `Enabled`, `Suspended`, or absent for a bucket never versioned.
     #[serde(default)]
     pub versioning: Option<String>,
+    /// The bucket's ACL as the store keeps it: a canned ACL's name, or its grants as JSON when
+    /// they were set one by one.
+    #[serde(default)]
+    pub acl: Option<String>,
 }
 
 /// `usage` of `GET /admin/v1/buckets/{name}`.

@@ -71,7 +71,7 @@ async fn apply(bucket: &Bucket, ctx: &Context, ns: &str) -> Result<Action> {
         let message = format!("Bucket {winner} already manages bucket {name} in store {}", store.name_any());
         return refuse(bucket, ctx, "BucketNameConflict", message).await;
     }
-    let drift = match versioning_drift(bucket, ctx, &target, &name).await {
+    let drift = match drift(bucket, ctx, &target, &name).await {
         Ok(drift) => drift,
         Err(error) => return admin_failed(bucket, ctx, error).await,
     };
@@ -105,25 +105,38 @@ async fn apply(bucket: &Bucket, ctx: &Context, ns: &str) -> Result<Action> {
     Ok(Action::requeue(RESYNC))
 }
 
-/// For a bucket this resource already made, whose spec sets versioning: a message when the
-/// store's versioning differs (changed outside the resource), which the PUT that follows puts
-/// back.
-async fn versioning_drift(
+/// For a bucket this resource already made: a message naming what the store holds that differs
+/// from the spec (changed outside the resource: its versioning when the spec sets it, its ACL),
+/// which the PUT that follows puts back.
+async fn drift(
     bucket: &Bucket,
     ctx: &Context,
     target: &crate::admin::AdminTarget,
     name: &str,
 ) -> std::result::Result<Option<String>, AdminError> {
     let made = bucket.status.as_ref().is_some_and(|s| s.bucket_name.as_deref() == Some(name));
-    let Some(wanted) = bucket.spec.versioning.filter(|_| made) else { return Ok(None) };
+    if !made {
+        return Ok(None);
+    }
     let Some(info) = ctx.admin.bucket_info(target, name).await? else { return Ok(None) };
-    Ok((info.versioning.as_deref() != Some(wanted.as_str())).then(|| {
-        format!(
-            "versioning of bucket {name} was {} in the store, changed outside this resource; set back to {}",
-            info.versioning.as_deref().unwrap_or("never enabled"),
-            wanted.as_str()
-        )
-    }))
+    Ok(drift_message(bucket, name, &info))
+}
+
+/// What differs between the spec and the store's `info`, as an event's note.
+pub fn drift_message(bucket: &Bucket, name: &str, info: &crate::admin::BucketInfo) -> Option<String> {
+    let mut found = Vec::new();
+    if let Some(wanted) = bucket.spec.versioning {
+        if info.versioning.as_deref() != Some(wanted.as_str()) {
+            let was = info.versioning.as_deref().unwrap_or("never enabled");
+            found.push(format!("versioning was {was}, set back to {}", wanted.as_str()));
+        }
+    }
+    let wanted_acl = bucket.spec.acl.as_str();
+    if let Some(acl) = info.acl.as_deref().filter(|acl| *acl != wanted_acl) {
+        let was = if acl.starts_with('{') { "a list of grants" } else { acl };
+        found.push(format!("the ACL was {was}, set back to {wanted_acl}"));
+    }
+    (!found.is_empty()).then(|| format!("bucket {name} was changed outside this resource: {}", found.join("; ")))
 }
 
 /// An admin API failure: shown in `Ready`, then retried with backoff.

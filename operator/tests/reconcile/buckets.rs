@@ -63,7 +63,7 @@ async fn a_bucket_is_created_and_its_usage_reported() {
         json!({"store": "demo", "bucketName": "team-photos", "acl": "public-read", "versioning": "Enabled"}),
     );
     let obj = bucket.clone();
-    let info = BucketInfo { usage: Usage { objects: 3, bytes: 4096 }, versioning: Some("Enabled".into()) };
+    let info = BucketInfo { usage: Usage { objects: 3, bytes: 4096 }, versioning: Some("Enabled".into()), acl: None };
     let admin = FakeAdmin { usage: Some(info), ..Default::default() };
     let (result, calls) = run(
         admin,
@@ -313,4 +313,65 @@ async fn a_bucket_resource_that_never_created_its_bucket_deletes_nothing() {
     .await;
     assert!(result.is_ok());
     assert!(calls.is_empty(), "{calls:?}");
+}
+
+#[tokio::test]
+async fn an_acl_and_versioning_changed_outside_are_put_back_and_reported() {
+    let mut bucket =
+        bucket_json("photos", json!({"store": "demo", "bucketName": "team-photos", "versioning": "Enabled"}));
+    bucket["status"] = json!({"bucketName": "team-photos"});
+    let obj = bucket.clone();
+    let info = BucketInfo {
+        usage: Usage::default(),
+        versioning: Some("Suspended".into()),
+        acl: Some(r#"{"grants":[]}"#.into()),
+    };
+    let admin = FakeAdmin { usage: Some(info), ..Default::default() };
+    let (result, calls) = run(
+        admin,
+        |ctx| reconcile(parse::<Bucket>(&bucket), ctx),
+        |mut api| async move {
+            store_lookup(&mut api).await;
+            api.expect("GET", &format!("/apis/bleepstore.io/v1alpha1/namespaces/{NS}/buckets"))
+                .await
+                .reply(200, list(vec![obj.clone()]));
+            let note = api.expect_event(NS, "DriftCorrected").await;
+            assert_eq!(
+                note,
+                "bucket team-photos was changed outside this resource: versioning was Suspended, set back to Enabled; \
+                 the ACL was a list of grants, set back to private"
+            );
+            api.expect_status(&bucket_path("photos"), &obj).await;
+            api
+        },
+    )
+    .await;
+    assert!(result.is_ok());
+    assert_eq!(
+        calls,
+        [
+            "bucket_info team-photos",
+            "put_bucket team-photos owner=bleepstore-operator acl=private versioning=Enabled",
+            "bucket_info team-photos"
+        ]
+    );
+}
+
+#[test]
+fn drift_is_only_what_differs() {
+    use bleepstore_operator::bucket::drift_message;
+    let bucket = parse::<Bucket>(&bucket_json("photos", json!({"store": "demo", "acl": "public-read"})));
+    let info = |acl: &str, versioning: Option<&str>| BucketInfo {
+        usage: Usage::default(),
+        versioning: versioning.map(Into::into),
+        acl: Some(acl.into()),
+    };
+    assert_eq!(drift_message(&bucket, "b", &info("public-read", None)), None, "versioning unset in the spec: ignored");
+    assert_eq!(drift_message(&bucket, "b", &info("public-read", Some("Suspended"))), None);
+    assert_eq!(
+        drift_message(&bucket, "b", &info("private", None)).as_deref(),
+        Some("bucket b was changed outside this resource: the ACL was private, set back to public-read")
+    );
+    let unknown = BucketInfo { usage: Usage::default(), versioning: None, acl: None };
+    assert_eq!(drift_message(&bucket, "b", &unknown), None, "a store that does not say its ACL");
 }

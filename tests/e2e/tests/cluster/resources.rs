@@ -229,9 +229,9 @@ pub(crate) async fn a_re_created_store_keeps_its_data(world: Arc<World>) -> Resu
     Ok(())
 }
 
-/// A bucket's versioning changed behind the operator's back is put back on the next reconcile
-/// (here triggered by an annotation, as a GitOps re-sync does; otherwise within 5 minutes), with
-/// an event saying so.
+/// A bucket's versioning and ACL changed behind the operator's back are put back on the next
+/// reconcile (here triggered by an annotation, as a GitOps re-sync does; otherwise within 2
+/// minutes), with an event saying what was changed.
 pub(crate) async fn bucket_drift_is_put_back(world: Arc<World>) -> Result<()> {
     let ns = with_store(&world, "drift").await?;
     ns.apply_ok(&format!("{}  versioning: Enabled\n", bucket("photos", "Retain")))?;
@@ -241,16 +241,27 @@ pub(crate) async fn bucket_drift_is_put_back(world: Arc<World>) -> Result<()> {
         .status(aws_sdk_s3::types::BucketVersioningStatus::Suspended)
         .build();
     root.put_bucket_versioning().bucket("photos").versioning_configuration(suspended).send().await?;
+    root.put_bucket_acl().bucket("photos").acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead).send().await?;
     ns.kubectl_ok(&["annotate", "bucket", "photos", "example.com/resync=1"])?;
-    wait_for("versioning to be Enabled again", || async {
-        let answer = root.get_bucket_versioning().bucket("photos").send().await.ok()?;
-        (answer.status() == Some(&aws_sdk_s3::types::BucketVersioningStatus::Enabled)).then_some(())
+    // Put back and reported (by the reconcile the annotation brings, or by one that came
+    // between the two changes: then in two events).
+    wait_for("versioning Enabled and the ACL private again, each reported", || async {
+        let versioning = root.get_bucket_versioning().bucket("photos").send().await.ok()?;
+        let acl = root.get_bucket_acl().bucket("photos").send().await.ok()?;
+        let public =
+            acl.grants().iter().any(|g| g.grantee().and_then(|g| g.uri()).is_some_and(|u| u.ends_with("/AllUsers")));
+        let events = ns.list("events.k8s.io", "events").await.ok()?;
+        let said = |what: &str| {
+            events.iter().any(|e: &Value| {
+                e["reason"] == "DriftCorrected" && e["note"].as_str().is_some_and(|n| n.contains(what))
+            })
+        };
+        (versioning.status() == Some(&aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+            && !public
+            && said("versioning was Suspended, set back to Enabled")
+            && said("the ACL was public-read, set back to private"))
+        .then_some(())
     })
     .await?;
-    let events = ns.list("events.k8s.io", "events").await?;
-    let said = events.iter().any(|e: &Value| {
-        e["reason"] == "DriftCorrected" && e["note"].as_str().is_some_and(|n| n.contains("was Suspended"))
-    });
-    ensure!(said, "an event says what was put back");
     Ok(())
 }
