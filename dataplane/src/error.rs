@@ -39,6 +39,7 @@ s3_codes! {
     BucketAlreadyExists => StatusCode::CONFLICT,
         "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please \
             select a different name and try again.";
+    BadRequest => StatusCode::BAD_REQUEST, "Bad Request";
     BucketAlreadyOwnedByYou => StatusCode::CONFLICT,
         "Your previous request to create the named bucket succeeded and you already own it.";
     BucketNotEmpty => StatusCode::CONFLICT, "The bucket you tried to delete is not empty.";
@@ -59,6 +60,7 @@ s3_codes! {
     InvalidRange => StatusCode::RANGE_NOT_SATISFIABLE, "The requested range is not satisfiable";
     InvalidRequest => StatusCode::BAD_REQUEST, "Invalid Request";
     InvalidStorageClass => StatusCode::BAD_REQUEST, "The storage class you specified is not valid";
+    InvalidTag => StatusCode::BAD_REQUEST, "The tag provided was not a valid tag.";
     InvalidURI => StatusCode::BAD_REQUEST, "Couldn't parse the specified URI.";
     KeyTooLongError => StatusCode::BAD_REQUEST, "Your key is too long";
     MalformedACLError => StatusCode::BAD_REQUEST,
@@ -74,6 +76,7 @@ s3_codes! {
     NoSuchKey => StatusCode::NOT_FOUND, "The specified key does not exist.";
     NoSuchVersion => StatusCode::NOT_FOUND,
         "The version ID specified in the request does not match an existing version.";
+    NoSuchTagSet => StatusCode::NOT_FOUND, "The TagSet does not exist";
     NoSuchUpload => StatusCode::NOT_FOUND,
         "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or \
             completed.";

@@ -4,6 +4,7 @@
 //!
 //! Must not: touch blob bytes or know about HTTP.
 
+mod bucket_config;
 mod buckets;
 mod cache;
 mod conditions;
@@ -22,6 +23,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
+pub use bucket_config::ConfigKind;
 pub use buckets::{BucketRow, CreateBucketOutcome, DeleteBucketOutcome, SetVersioningOutcome, Versioning};
 pub use conditions::{DeleteCondition, PutCondition, Refusal};
 pub use credentials::{Credential, GRANT_OWNER, GRANT_READ, GRANT_WRITE};

@@ -16,6 +16,7 @@ pub mod path;
 pub mod query;
 pub mod range;
 mod response;
+pub mod tagging;
 pub mod xml;
 
 pub use dispatch::handle;

@@ -143,6 +143,7 @@ impl Db {
             if has_objects || has_uploads {
                 return Ok(DeleteBucketOutcome::NotEmpty);
             }
+            tx.execute("DELETE FROM bucket_config WHERE bucket = ?1", [&name])?;
             tx.execute("DELETE FROM buckets WHERE name = ?1", [&name])?;
             tx.execute("DELETE FROM grants WHERE bucket = ?1", [&name])?;
             Ok(DeleteBucketOutcome::Deleted)
@@ -234,6 +235,7 @@ impl Db {
                 super::multipart::drop_upload(tx, id)?;
             }
             tx.execute("DELETE FROM grants WHERE bucket = ?1", [&name])?;
+            tx.execute("DELETE FROM bucket_config WHERE bucket = ?1", [&name])?;
             tx.execute("DELETE FROM buckets WHERE name = ?1", [&name])?;
             Ok(removed)
         })

@@ -31,6 +31,9 @@ pub struct ObjectMeta {
     pub latin1: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub checksum: Option<Checksum>,
+    /// The object's tags (key, value), in the order given; at most 10 (s3::tagging checks).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub tags: Vec<(String, String)>,
 }
 
 /// A full-object checksum: algorithm name as in the header (`crc32`, …) and base64 value.

@@ -147,6 +147,16 @@ CREATE TABLE object_versions (
 CREATE UNIQUE INDEX object_versions_by_id ON object_versions(bucket, key, version_id);
 CREATE INDEX object_versions_by_blob ON object_versions(blob_id);
 "#,
+    r#"
+-- A bucket's configuration documents beyond its row, one per kind ('tagging', …), each the
+-- JSON the kind's module writes. Removed with the bucket.
+CREATE TABLE bucket_config (
+    bucket  TEXT NOT NULL REFERENCES buckets(name),
+    kind    TEXT NOT NULL,
+    doc     TEXT NOT NULL,
+    PRIMARY KEY (bucket, kind)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Brings the schema to the newest version.

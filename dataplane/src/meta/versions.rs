@@ -362,6 +362,20 @@ impl Db {
     /// version id and blob: `false` when that version is gone since it was checked (deleted, or
     /// replaced: an unversioned bucket's next null version is another blob).
     pub async fn set_object_acl(&self, checked: &ObjectRow, acl: String) -> MetaResult<bool> {
+        self.set_version_column(checked, "acl", acl).await
+    }
+
+    /// Replaces the tags of the object version `checked` (its other stored headers unchanged):
+    /// on that version or nowhere, as `set_object_acl`.
+    pub async fn set_object_tags(&self, checked: &ObjectRow, tags: Vec<(String, String)>) -> MetaResult<bool> {
+        let meta = ObjectMeta { tags, ..checked.meta.clone() };
+        let meta = serde_json::to_string(&meta).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+        self.set_version_column(checked, "meta", meta).await
+    }
+
+    /// Sets `column` of the row of the version `checked` (the same blob: not a version written
+    /// since, nor a delete marker), wherever it is; `false` when it is gone.
+    async fn set_version_column(&self, checked: &ObjectRow, column: &'static str, value: String) -> MetaResult<bool> {
         let (bucket, key, version_id, blob_id) =
             (checked.bucket.clone(), checked.key.clone(), checked.version_id.clone(), checked.blob_id.clone());
         self.write(move |tx| {
@@ -369,10 +383,10 @@ impl Db {
             for table in ["objects", "object_versions"] {
                 changed += tx.execute(
                     &format!(
-                        "UPDATE {table} SET acl = ?5 WHERE bucket = ?1 AND key = ?2 AND version_id = ?3 \
+                        "UPDATE {table} SET {column} = ?5 WHERE bucket = ?1 AND key = ?2 AND version_id = ?3 \
                          AND blob_id = ?4 AND delete_marker = 0"
                     ),
-                    params![bucket, key.as_bytes(), version_id, blob_id, acl],
+                    params![bucket, key.as_bytes(), version_id, blob_id, value],
                 )?;
             }
             Ok(changed == 1)

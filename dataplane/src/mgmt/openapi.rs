@@ -119,14 +119,14 @@ pub(super) fn document() -> Value {
                 "responses": { "200": ok("ListAllMyBucketsResult") } } },
             "/s3/{bucket}": {
                 "parameters": [bucket],
-                "put": { "tags": ["s3"], "operationId": "CreateBucket", "summary": "CreateBucket; ?acl PutBucketAcl",
+                "put": { "tags": ["s3"], "operationId": "CreateBucket", "summary": "CreateBucket; ?acl PutBucketAcl; ?versioning; ?tagging PutBucketTagging",
                     "responses": { "200": ok("created") } },
                 "head": { "tags": ["s3"], "operationId": "HeadBucket", "summary": "HeadBucket",
                     "responses": { "200": ok("exists") } },
                 "get": { "tags": ["s3"], "operationId": "ListObjects",
-                    "summary": "ListObjects / ListObjectsV2 (list-type=2); ?location ?versioning ?versions ?acl ?uploads",
+                    "summary": "ListObjects / ListObjectsV2 (list-type=2); ?location ?versioning ?versions ?acl ?uploads ?tagging",
                         "responses": { "200": ok("ListBucketResult") } },
-                "delete": { "tags": ["s3"], "operationId": "DeleteBucket", "summary": "DeleteBucket",
+                "delete": { "tags": ["s3"], "operationId": "DeleteBucket", "summary": "DeleteBucket; ?tagging DeleteBucketTagging",
                     "responses": { "204": ok("deleted") } },
                 "post": { "tags": ["s3"], "operationId": "DeleteObjects", "summary": "DeleteObjects (?delete)",
                     "responses": { "200": ok("DeleteResult") } }
@@ -135,15 +135,15 @@ pub(super) fn document() -> Value {
                 "parameters": [param("bucket", "path", "Bucket name"), s3_key],
                 "put": { "tags": ["s3"], "operationId": "PutObject",
                     "summary": "PutObject; CopyObject (x-amz-copy-source); UploadPart(Copy) (?partNumber&uploadId); \
-                        ?acl PutObjectAcl", "responses": { "200": ok("stored") } },
+                        ?acl PutObjectAcl; ?tagging PutObjectTagging", "responses": { "200": ok("stored") } },
                 "get": { "tags": ["s3"], "operationId": "GetObject",
                     "summary": "GetObject (Range, partNumber, conditions, versionId); ?uploadId ListParts; ?acl GetObjectAcl; \
-                        ?attributes GetObjectAttributes",
+                        ?attributes GetObjectAttributes; ?tagging GetObjectTagging",
                         "responses": { "200": ok("object"), "206": ok("range") } },
                 "head": { "tags": ["s3"], "operationId": "HeadObject", "summary": "HeadObject",
                     "responses": { "200": ok("object headers") } },
                 "delete": { "tags": ["s3"], "operationId": "DeleteObject",
-                    "summary": "DeleteObject; ?uploadId AbortMultipartUpload", "responses": { "204": ok("deleted") } },
+                    "summary": "DeleteObject; ?uploadId AbortMultipartUpload; ?tagging DeleteObjectTagging", "responses": { "204": ok("deleted") } },
                 "post": { "tags": ["s3"], "operationId": "MultipartUpload",
                     "summary": "?uploads CreateMultipartUpload; ?uploadId CompleteMultipartUpload",
                         "responses": { "200": ok("XML result") } }

@@ -219,7 +219,8 @@ async fn dispatch(state: &Arc<AppState>, endpoint: Endpoint, req: Req) -> S3Resu
 /// The one `match` that runs an operation on its resolved bucket.
 async fn bucket_op(state: &Arc<AppState>, ctx: BucketContext, op: BucketOp, req: Req) -> S3Result<Response> {
     use ops::{
-        acl, attributes, bucket, copy, delete, get, list, multipart, multipart_list, put, versioning, versions_list,
+        acl, attributes, bucket, copy, delete, get, list, multipart, multipart_list, put, tagging, versioning,
+        versions_list,
     };
     let row = &ctx.row;
     match op {
@@ -240,6 +241,24 @@ async fn bucket_op(state: &Arc<AppState>, ctx: BucketContext, op: BucketOp, req:
             let object =
                 object_acl_check(state, &ctx, &key, version.as_deref(), &req.principal, Permission::WriteAcp).await?;
             acl::put_object_acl(state, row, &object, req).await
+        }
+        BucketOp::GetBucketTagging => tagging::get_bucket_tagging(state, row).await,
+        BucketOp::PutBucketTagging => tagging::put_bucket_tagging(state, row, req).await,
+        BucketOp::DeleteBucketTagging => tagging::delete_bucket_tagging(state, row).await,
+        BucketOp::GetObjectTagging { key, version } => {
+            let object =
+                object_acl_check(state, &ctx, &key, version.as_deref(), &req.principal, Permission::Read).await?;
+            Ok(tagging::get_object_tagging(row, &object))
+        }
+        BucketOp::PutObjectTagging { key, version } => {
+            let object =
+                object_acl_check(state, &ctx, &key, version.as_deref(), &req.principal, Permission::Write).await?;
+            tagging::put_object_tagging(state, row, &object, req).await
+        }
+        BucketOp::DeleteObjectTagging { key, version } => {
+            let object =
+                object_acl_check(state, &ctx, &key, version.as_deref(), &req.principal, Permission::Write).await?;
+            tagging::delete_object_tagging(state, row, &object).await
         }
         BucketOp::ListObjects(params) => list::list_objects(state, row, params).await,
         BucketOp::DeleteObjects => delete::delete_objects(state, row, req).await,

@@ -29,11 +29,17 @@ pub enum BucketOp {
     ListObjectVersions(ListVersionsParams),
     GetBucketAcl,
     PutBucketAcl,
+    GetBucketTagging,
+    PutBucketTagging,
+    DeleteBucketTagging,
     ListObjects(ListObjectsParams),
     DeleteObjects,
     ListMultipartUploads(ListUploadsParams),
     GetObjectAcl { key: ObjectKey, version: Option<String> },
     PutObjectAcl { key: ObjectKey, version: Option<String> },
+    GetObjectTagging { key: ObjectKey, version: Option<String> },
+    PutObjectTagging { key: ObjectKey, version: Option<String> },
+    DeleteObjectTagging { key: ObjectKey, version: Option<String> },
     PutObject { key: ObjectKey },
     CopyObject { key: ObjectKey },
     GetObject { key: ObjectKey, read: ReadParams },
@@ -206,6 +212,9 @@ impl BucketOp {
             (Method::GET, Some("versions")) => Ok(Self::ListObjectVersions(ListVersionsParams::parse(query)?)),
             (Method::GET, Some("acl")) => Ok(Self::GetBucketAcl),
             (Method::PUT, Some("acl")) => Ok(Self::PutBucketAcl),
+            (Method::GET, Some("tagging")) => Ok(Self::GetBucketTagging),
+            (Method::PUT, Some("tagging")) => Ok(Self::PutBucketTagging),
+            (Method::DELETE, Some("tagging")) => Ok(Self::DeleteBucketTagging),
             (Method::GET, Some("uploads")) => Ok(Self::ListMultipartUploads(ListUploadsParams::parse(query)?)),
             (Method::GET, None) => Ok(Self::ListObjects(ListObjectsParams::parse(query)?)),
             (Method::DELETE, None) => Ok(Self::DeleteBucket),
@@ -234,6 +243,9 @@ impl BucketOp {
             (Method::POST, Some("uploads")) => Ok(Self::CreateMultipartUpload { key }),
             (Method::GET, Some("acl")) => Ok(Self::GetObjectAcl { key, version: version_id(query) }),
             (Method::PUT, Some("acl")) => Ok(Self::PutObjectAcl { key, version: version_id(query) }),
+            (Method::GET, Some("tagging")) => Ok(Self::GetObjectTagging { key, version: version_id(query) }),
+            (Method::PUT, Some("tagging")) => Ok(Self::PutObjectTagging { key, version: version_id(query) }),
+            (Method::DELETE, Some("tagging")) => Ok(Self::DeleteObjectTagging { key, version: version_id(query) }),
             (Method::GET, Some("attributes")) => Ok(Self::GetObjectAttributes { key, version: version_id(query) }),
             (Method::PUT, Some("uploadId")) => {
                 let upload_id = upload_id(query)?;
@@ -263,7 +275,12 @@ impl BucketOp {
     /// decide reads and ACL operations: `authorize`).
     pub fn access(&self) -> Access {
         match self {
-            Self::DeleteBucket | Self::GetBucketLocation | Self::PutBucketVersioning => Access::Admin,
+            Self::DeleteBucket
+            | Self::GetBucketLocation
+            | Self::PutBucketVersioning
+            | Self::GetBucketTagging
+            | Self::PutBucketTagging
+            | Self::DeleteBucketTagging => Access::Admin,
             Self::HeadBucket
             | Self::GetBucketVersioning
             | Self::ListObjects(_)
@@ -273,9 +290,14 @@ impl BucketOp {
             Self::GetBucketAcl => Access::AclRead,
             Self::PutBucketAcl => Access::AclWrite,
             Self::GetObjectAcl { .. } | Self::PutObjectAcl { .. } => Access::ObjectAcl,
-            Self::GetObject { .. } | Self::HeadObject { .. } | Self::GetObjectAttributes { .. } => Access::ObjectRead,
+            Self::GetObject { .. }
+            | Self::HeadObject { .. }
+            | Self::GetObjectAttributes { .. }
+            | Self::GetObjectTagging { .. } => Access::ObjectRead,
             Self::DeleteObjects
             | Self::PutObject { .. }
+            | Self::PutObjectTagging { .. }
+            | Self::DeleteObjectTagging { .. }
             | Self::CopyObject { .. }
             | Self::DeleteObject { .. }
             | Self::CreateMultipartUpload { .. }
@@ -296,12 +318,18 @@ impl BucketOp {
             Self::ListObjectVersions(_) => "ListObjectVersions",
             Self::GetBucketAcl => "GetBucketAcl",
             Self::PutBucketAcl => "PutBucketAcl",
+            Self::GetBucketTagging => "GetBucketTagging",
+            Self::PutBucketTagging => "PutBucketTagging",
+            Self::DeleteBucketTagging => "DeleteBucketTagging",
             Self::ListObjects(params) if params.version == ListVersion::V2 => "ListObjectsV2",
             Self::ListObjects(_) => "ListObjects",
             Self::DeleteObjects => "DeleteObjects",
             Self::ListMultipartUploads(_) => "ListMultipartUploads",
             Self::GetObjectAcl { .. } => "GetObjectAcl",
             Self::PutObjectAcl { .. } => "PutObjectAcl",
+            Self::GetObjectTagging { .. } => "GetObjectTagging",
+            Self::PutObjectTagging { .. } => "PutObjectTagging",
+            Self::DeleteObjectTagging { .. } => "DeleteObjectTagging",
             Self::PutObject { .. } => "PutObject",
             Self::CopyObject { .. } => "CopyObject",
             Self::GetObject { .. } => "GetObject",
@@ -532,10 +560,11 @@ mod tests {
     #[test]
     fn unknown_subresource_is_not_implemented() {
         for (m, p, q) in [
-            (Method::GET, "/b1b", "tagging"),
-            (Method::PUT, "/b1b/k", "tagging"),
+            (Method::GET, "/b1b", "policy"),
+            (Method::PUT, "/b1b/k", "retention"),
             (Method::GET, "/b1b", "cors"),
-            (Method::GET, "/b1b/k", "partNumber=1&tagging"),
+            (Method::GET, "/b1b/k", "partNumber=1&legal-hold"),
+            (Method::HEAD, "/b1b", "tagging"),
             (Method::HEAD, "/b1b/k", "partNumber=1&torrent"),
             (Method::HEAD, "/b1b/k", "acl"),
             (Method::POST, "/b1b", "partNumber=2"),
@@ -558,6 +587,16 @@ mod tests {
         assert_eq!(parse(Method::PUT, "/b1b/k", "partNumber=3&uploadId=u").unwrap().name(), "UploadPart");
         assert_eq!(parse(Method::GET, "/b1b/k", "partNumber=1&uploadId=u").unwrap().name(), "ListParts");
         assert_eq!(parse(Method::GET, "/b1b/k", "acl&versionId=null").unwrap().name(), "GetObjectAcl");
+        for (m, p, name) in [
+            (Method::GET, "/b1b/k", "GetObjectTagging"),
+            (Method::PUT, "/b1b/k", "PutObjectTagging"),
+            (Method::DELETE, "/b1b/k", "DeleteObjectTagging"),
+            (Method::GET, "/b1b", "GetBucketTagging"),
+            (Method::PUT, "/b1b", "PutBucketTagging"),
+            (Method::DELETE, "/b1b", "DeleteBucketTagging"),
+        ] {
+            assert_eq!(parse(m, p, "tagging").unwrap().name(), name);
+        }
     }
 
     #[test]
@@ -569,6 +608,12 @@ mod tests {
         assert_eq!(access(Method::DELETE, "/b1b", ""), Access::Admin);
         assert_eq!(access(Method::GET, "/b1b", "list-type=2"), Access::BucketRead);
         assert_eq!(access(Method::GET, "/b1b/k", "attributes"), Access::ObjectRead);
+        assert_eq!(access(Method::GET, "/b1b/k", "tagging&versionId=null"), Access::ObjectRead);
+        assert_eq!(access(Method::PUT, "/b1b/k", "tagging"), Access::Write);
+        assert_eq!(access(Method::DELETE, "/b1b/k", "tagging"), Access::Write);
+        for m in [Method::GET, Method::PUT, Method::DELETE] {
+            assert_eq!(access(m, "/b1b", "tagging"), Access::Admin, "bucket tags are the owner's");
+        }
         assert_eq!(access(Method::PUT, "/b1b/k", "acl"), Access::ObjectAcl);
         assert_eq!(access(Method::POST, "/b1b", "delete"), Access::Write);
         assert!(matches!(parse(Method::PUT, "/b1b", "").unwrap(), Endpoint::CreateBucket { .. }));

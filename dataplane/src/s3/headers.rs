@@ -17,7 +17,8 @@ pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The stored headers a PUT / CopyObject(REPLACE) / CreateMultipartUpload carries.
+/// The stored headers a PUT / CopyObject(REPLACE) / CreateMultipartUpload carries, and the
+/// tags of its `x-amz-tagging`.
 ///
 /// User metadata values are kept byte for byte: UTF-8 as text, and values that are not UTF-8
 /// (Python's `http.client` sends Latin-1) as one character per byte, named in `meta.latin1` so
@@ -65,6 +66,10 @@ pub fn object_meta_from(headers: &HeaderMap) -> S3Result<ObjectMeta> {
         user,
         latin1,
         checksum: None,
+        tags: match get(headers, "x-amz-tagging") {
+            Some(value) => crate::s3::tagging::from_header(value)?,
+            None => Vec::new(),
+        },
     })
 }
 
@@ -108,6 +113,9 @@ pub fn write_object_headers(
             value.as_bytes().to_vec()
         };
         set(&format!("x-amz-meta-{name}"), &bytes);
+    }
+    if !meta.tags.is_empty() {
+        set("x-amz-tagging-count", meta.tags.len().to_string().as_bytes());
     }
     if checksum_mode {
         if let Some(c) = &meta.checksum {

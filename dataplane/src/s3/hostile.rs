@@ -102,9 +102,14 @@ pub fn chunked(data: &[u8]) {
     let _ = decoder.finish();
 }
 
-/// The XML request bodies: CompleteMultipartUpload, DeleteObjects, CreateBucket and the ACL
-/// documents.
+/// The XML request bodies: CompleteMultipartUpload, DeleteObjects, CreateBucket, the ACL and
+/// tagging documents.
 pub fn xml_bodies(data: &[u8]) {
+    for scope in [super::tagging::TagScope::Object, super::tagging::TagScope::Bucket] {
+        if let Ok(tags) = super::tagging::from_xml(data, scope) {
+            assert!(super::tagging::check(&tags, scope).is_ok(), "a parsed tag set obeys the rules");
+        }
+    }
     let _ = xml::parse::<super::ops::multipart::CompleteRequest>(data);
     let _ = xml::parse::<super::ops::delete::Delete>(data);
     let _ = xml::parse::<super::ops::bucket::CreateBucketConfiguration>(data);
@@ -128,7 +133,9 @@ pub fn request_headers(data: &[u8]) {
     let _ = conditional::evaluate(&headers, "0123456789abcdef0123456789abcdef", 1_700_000_000_000);
     let _ = conditional::evaluate_copy_source(&headers, "0123456789abcdef-3", 0);
     let _ = Acl::from_headers(&headers);
-    let _ = headers::object_meta_from(&headers);
+    if let Ok(meta) = headers::object_meta_from(&headers) {
+        assert!(meta.tags.len() <= 10, "x-amz-tagging never yields more than 10 tags");
+    }
     let _ = headers::content_md5(&headers);
     let _ = headers::requested_checksum(&headers);
     let _ = headers::write_condition(&headers);

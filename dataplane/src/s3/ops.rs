@@ -13,6 +13,7 @@ pub(super) mod multipart_list;
 pub(super) mod put;
 pub(super) mod read;
 mod store;
+pub(super) mod tagging;
 pub(super) mod versioning;
 pub(super) mod versions_list;
 
@@ -91,9 +92,9 @@ pub(super) fn quoted(etag: &str) -> String {
 }
 
 /// Refuses request headers that ask for features this server does not have, so a client never
-/// believes its object is encrypted, locked, tagged or tiered when it is not.
+/// believes its object is encrypted, locked or tiered when it is not.
 pub(super) fn reject_unsupported(headers: &HeaderMap) -> Result<(), S3Error> {
-    const NOT_IMPLEMENTED: [(&str, &str); 9] = [
+    const NOT_IMPLEMENTED: [(&str, &str); 8] = [
         ("x-amz-server-side-encryption", "Server-side encryption"),
         ("x-amz-server-side-encryption-customer-algorithm", "Server-side encryption with customer keys"),
         ("x-amz-server-side-encryption-aws-kms-key-id", "Server-side encryption with KMS"),
@@ -101,7 +102,6 @@ pub(super) fn reject_unsupported(headers: &HeaderMap) -> Result<(), S3Error> {
         ("x-amz-object-lock-mode", "Object lock"),
         ("x-amz-object-lock-retain-until-date", "Object lock"),
         ("x-amz-object-lock-legal-hold", "Object lock"),
-        ("x-amz-tagging", "Object tagging"),
         ("x-amz-website-redirect-location", "Website redirects"),
     ];
     if let Some((header, what)) = NOT_IMPLEMENTED.iter().find(|(h, _)| headers.contains_key(*h)) {

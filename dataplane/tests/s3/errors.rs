@@ -38,7 +38,7 @@ async fn unsupported_and_malformed_requests() {
     let srv = TestServer::start().await;
     srv.client().create_bucket().bucket("b1b").send().await.unwrap();
     let cases: [(&str, &str, u16, &str); 6] = [
-        ("GET", "/b1b?tagging", 501, "NotImplemented"),
+        ("GET", "/b1b?policy", 501, "NotImplemented"),
         ("PUT", "/b1b?lifecycle", 501, "NotImplemented"),
         ("GET", "/b1b/k?torrent", 501, "NotImplemented"),
         ("POST", "/", 405, "MethodNotAllowed"),

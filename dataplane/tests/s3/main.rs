@@ -24,5 +24,6 @@ mod raw;
 mod remotes;
 mod s3_answers;
 mod signed_headers;
+mod tagging;
 mod versioning;
 mod vhost;

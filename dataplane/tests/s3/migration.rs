@@ -59,5 +59,12 @@ async fn a_store_from_before_versioning_migrates_in_place() {
     assert_eq!(body_bytes(old).await, b"small and inline");
     let version: i64 =
         srv.state.db.write_blocking(|conn| Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)).unwrap();
-    assert_eq!(version, 6, "migrated to the current schema");
+    assert_eq!(version, 7, "migrated to the current schema");
+    // A migrated bucket takes tags (the table migration 7 adds).
+    let tags = aws_sdk_s3::types::Tagging::builder()
+        .tag_set(aws_sdk_s3::types::Tag::builder().key("migrated").value("yes").build().unwrap())
+        .build()
+        .unwrap();
+    c.put_bucket_tagging().bucket("legacy").tagging(tags).send().await.unwrap();
+    assert_eq!(c.get_bucket_tagging().bucket("legacy").send().await.unwrap().tag_set().len(), 1);
 }

@@ -95,7 +95,7 @@ async fn stored_headers_metadata_and_response_overrides() {
         ("x-amz-server-side-encryption", "AES256", "NotImplemented"),
         ("x-amz-server-side-encryption-customer-algorithm", "AES256", "NotImplemented"),
         ("x-amz-object-lock-mode", "GOVERNANCE", "NotImplemented"),
-        ("x-amz-tagging", "a=b", "NotImplemented"),
+        ("x-amz-website-redirect-location", "/elsewhere", "NotImplemented"),
         ("x-amz-storage-class", "GLACIER", "InvalidStorageClass"),
     ] {
         let r = raw::send(

@@ -65,11 +65,21 @@ enum Directive {
 }
 
 fn directive(headers: &HeaderMap) -> S3Result<Directive> {
-    match get(headers, "x-amz-metadata-directive") {
+    directive_of(headers, "x-amz-metadata-directive", "Unknown metadata directive.")
+}
+
+/// `x-amz-tagging-directive`: the source's tags (COPY, the default) or the request's
+/// `x-amz-tagging` (REPLACE; none without it).
+fn tagging_directive(headers: &HeaderMap) -> S3Result<Directive> {
+    directive_of(headers, "x-amz-tagging-directive", "Unknown tagging directive.")
+}
+
+fn directive_of(headers: &HeaderMap, name: &'static str, unknown: &'static str) -> S3Result<Directive> {
+    match get(headers, name) {
         None => Ok(Directive::Copy),
         Some(v) if v.eq_ignore_ascii_case("COPY") => Ok(Directive::Copy),
         Some(v) if v.eq_ignore_ascii_case("REPLACE") => Ok(Directive::Replace),
-        Some(v) => Err(S3Error::invalid_argument("x-amz-metadata-directive", v, "Unknown metadata directive.")),
+        Some(v) => Err(S3Error::invalid_argument(name, v, unknown)),
     }
 }
 
@@ -133,9 +143,16 @@ pub(crate) async fn copy_object(
                 object's metadata, storage class, website redirect location or encryption attributes.",
         ));
     }
-    let meta = match directive {
+    let mut meta = match directive {
         Directive::Copy => source.meta.clone(),
         Directive::Replace => object_meta_from(&req.headers)?,
+    };
+    meta.tags = match tagging_directive(&req.headers)? {
+        Directive::Copy => source.meta.tags.clone(),
+        Directive::Replace => match get(&req.headers, "x-amz-tagging") {
+            Some(value) => crate::s3::tagging::from_header(value)?,
+            None => Vec::new(),
+        },
     };
     let algorithm = match get(&req.headers, "x-amz-checksum-algorithm") {
         Some(a) => Some(ChecksumAlgorithm::parse(a).ok_or_else(|| {
