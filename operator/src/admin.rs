@@ -18,6 +18,9 @@ pub struct BucketRequest {
     /// `Enabled` or `Suspended`; absent leaves the bucket's versioning as it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub versioning: Option<String>,
+    /// The bucket's tags (replacing them; `{}` removes all); absent leaves them as they are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// What `GET /admin/v1/buckets/{name}` says of a bucket.
@@ -31,6 +34,9 @@ pub struct BucketInfo {
     /// they were set one by one.
     #[serde(default)]
     pub acl: Option<String>,
+    /// The bucket's tags, key to value; absent (null) when it has none.
+    #[serde(default)]
+    pub tags: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// `usage` of `GET /admin/v1/buckets/{name}`.

@@ -77,6 +77,15 @@ async fn apply(bucket: &Bucket, ctx: &Context, ns: &str) -> Result<Action> {
     };
     match ctx.admin.put_bucket(&target, &name, &request(bucket)).await {
         Ok(()) => {}
+        Err(AdminError::Status { status: 400, code, message }) if code == "InvalidTag" => {
+            return refuse(
+                bucket,
+                ctx,
+                "InvalidTags",
+                format!("the store refused the tags of bucket {name}: {message}"),
+            )
+            .await;
+        }
         Err(AdminError::Status { status: 400, message, .. }) => {
             return refuse(bucket, ctx, "InvalidBucketName", format!("the store refused bucket {name}: {message}"))
                 .await;
@@ -129,6 +138,15 @@ pub fn drift_message(bucket: &Bucket, name: &str, info: &crate::admin::BucketInf
         if info.versioning.as_deref() != Some(wanted.as_str()) {
             let was = info.versioning.as_deref().unwrap_or("never enabled");
             found.push(format!("versioning was {was}, set back to {}", wanted.as_str()));
+        }
+    }
+    if let Some(wanted) = &bucket.spec.tags {
+        let wanted: std::collections::BTreeMap<&str, &str> =
+            wanted.iter().map(|(k, v)| (k.as_str(), v.0.as_str())).collect();
+        let held: std::collections::BTreeMap<&str, &str> =
+            info.tags.iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        if wanted != held {
+            found.push(format!("its {} tag(s) differed, set back to the {} in the spec", held.len(), wanted.len()));
         }
     }
     let wanted_acl = bucket.spec.acl.as_str();

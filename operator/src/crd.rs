@@ -13,7 +13,7 @@ mod bucket;
 mod store;
 
 pub use access_key::{AccessKey, AccessKeySpec, AccessKeyStatus, BucketAccess, BucketGrant, KeyDeletionPolicy};
-pub use bucket::{Bucket, BucketSpec, BucketStatus, BucketUsage, CannedAcl, DeletionPolicy, Versioning};
+pub use bucket::{Bucket, BucketSpec, BucketStatus, BucketUsage, CannedAcl, DeletionPolicy, TagValue, Versioning};
 pub use store::{
     AzureBackend, Backend, BackendType, BleepStore, BleepStoreSpec, BleepStoreStatus, LogFormat,
     PodDisruptionBudgetSpec, Ports, S3Backend, SecretRef, ServiceSpec, ServiceType, Storage, TlsSpec, VolumeStatus,

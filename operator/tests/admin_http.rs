@@ -56,7 +56,8 @@ async fn server() -> (AdminTarget, Log) {
 async fn requests_and_answers() {
     let (target, log) = server().await;
     let admin = bleepstore_operator::admin::HttpAdmin::new();
-    let request = BucketRequest { owner: "bleepstore-operator".into(), acl: "private".into(), versioning: None };
+    let request =
+        BucketRequest { owner: "bleepstore-operator".into(), acl: "private".into(), versioning: None, tags: None };
     admin.put_bucket(&target, "photos", &request).await.unwrap();
     let info = admin.bucket_info(&target, "photos").await.unwrap().unwrap();
     assert_eq!((info.usage, info.versioning), (Usage { objects: 2, bytes: 10 }, None));

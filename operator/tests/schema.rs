@@ -241,6 +241,23 @@ fn bucket_versioning_may_not_be_removed_once_enabled() {
     assert_rejected(&bucket("photos", json!({"store": "demo", "versioning": "On"})), None, "versioning");
 }
 
+/// Tags: at most 50, values of allowed characters up to 256, keys 1 to 128 characters and
+/// never `aws:` (the key characters the store checks, and refuses with a condition).
+#[test]
+fn bucket_tags_follow_the_s3_rules() {
+    let tagged = |tags: Value| bucket("photos", json!({"store": "demo", "tags": tags}));
+    assert_valid(&tagged(json!({"team": "data eng", "Projet Été": "a+b-c=d.e_f:g/h@i 9", "empty": ""})), None);
+    let fifty: serde_json::Map<String, Value> = (0..50).map(|i| (format!("k{i}"), json!("v"))).collect();
+    assert_valid(&tagged(Value::Object(fifty.clone())), None);
+    let mut fifty_one = fifty;
+    fifty_one.insert("k50".into(), json!("v"));
+    assert_rejected(&tagged(Value::Object(fifty_one)), None, "spec/tags");
+    assert_rejected(&tagged(json!({"k": "v".repeat(257)})), None, "spec/tags/k");
+    assert_rejected(&tagged(json!({"k": "semi;colon"})), None, "spec/tags/k");
+    assert_rejected(&tagged(json!({"aws:owner": "me"})), None, "may not start with aws:");
+    assert_rejected(&tagged(json!({"k".repeat(129): "v"})), None, "tag keys are 1 to 128 characters");
+}
+
 #[test]
 fn access_key_rules() {
     assert_valid(&key(json!({"store": "demo", "buckets": [{"bucket": "photos", "access": "ReadOnly"}]})), None);

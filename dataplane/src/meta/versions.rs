@@ -48,12 +48,20 @@ pub enum DeleteOutcome {
 }
 
 /// A new, unique, URL-safe version id that sorts by creation time: 48 bits of milliseconds
-/// and 80 random bits, base32hex (`0-9a-v`), 26 characters.
+/// and 80 random bits, base32hex (`0-9a-v`), 26 characters. Within a process ids strictly
+/// increase (as ULIDs do): one made in the same millisecond as the last, with a smaller random
+/// part, is the last plus one.
 pub fn new_version_id() -> String {
     const ALPHABET: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
+    static LAST: std::sync::Mutex<u128> = std::sync::Mutex::new(0);
     let ms = u128::try_from(super::now_ms()).unwrap_or_default() & ((1 << 48) - 1);
     let random: u128 = rand::rng().random::<u128>() & ((1 << 80) - 1);
-    let mut n = (ms << 80) | random;
+    let candidate = (ms << 80) | random;
+    let mut n = {
+        let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+        *last = if candidate > *last { candidate } else { last.saturating_add(1) };
+        *last
+    };
     let mut out = [0u8; 26];
     for slot in out.iter_mut().rev() {
         *slot = ALPHABET[(n & 31) as usize];

@@ -233,6 +233,27 @@ struct BucketBody {
     /// `Enabled` or `Suspended`; absent leaves the bucket's versioning as it is.
     #[serde(default)]
     versioning: Option<String>,
+    /// The bucket's tags, key to value: replaces them (`{}` removes them all); absent leaves
+    /// them as they are. S3's rules apply (s3-api.md §17).
+    #[serde(default)]
+    tags: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// The tag set a bucket body asks for, checked: stored in key order.
+fn requested_tags(body: &BucketBody) -> Result<Option<crate::s3::tagging::Tags>, AdminError> {
+    let Some(map) = &body.tags else { return Ok(None) };
+    let tags: crate::s3::tagging::Tags = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    crate::s3::tagging::check(&tags, crate::s3::tagging::TagScope::Bucket)
+        .map_err(|e| AdminError(StatusCode::BAD_REQUEST, "InvalidTag", format!("tags: {}", e.message)))?;
+    Ok(Some(tags))
+}
+
+/// A bucket's tags as the admin API shows them: key to value, or null for none.
+async fn bucket_tags(state: &AppState, name: &str) -> Result<serde_json::Value, AdminError> {
+    let doc = state.db.bucket_config(name, crate::meta::ConfigKind::Tagging).await.map_err(internal)?;
+    let Some(doc) = doc else { return Ok(serde_json::Value::Null) };
+    let tags = crate::s3::tagging::from_stored(&doc).map_err(|e| internal(e.message))?;
+    Ok(serde_json::Value::Object(tags.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect()))
 }
 
 /// The versioning a bucket body asks for.
@@ -258,6 +279,7 @@ fn bucket_request(name: &str, body: &[u8]) -> Result<(BucketBody, String), Admin
         .map(|a| a.for_bucket().to_stored())
         .ok_or_else(|| bad_request(format!("acl must be a canned ACL, not {requested}")))?;
     requested_versioning(&body)?;
+    requested_tags(&body)?;
     Ok((body, acl))
 }
 
@@ -313,8 +335,13 @@ async fn put_bucket(
     if let Some(versioning) = requested_versioning(&body)? {
         state.db.set_versioning(&name, versioning).await.map_err(internal)?;
     }
+    if let Some(tags) = requested_tags(&body)? {
+        let doc = (!tags.is_empty()).then(|| crate::s3::tagging::to_stored(&tags));
+        state.db.set_bucket_config(&name, crate::meta::ConfigKind::Tagging, doc).await.map_err(internal)?;
+    }
     let versioning = state.db.get_bucket(&name).await.map_err(internal)?.and_then(|b| b.versioning.status());
-    Ok((status, Json(json!({ "name": name, "owner": body.owner, "acl": acl, "versioning": versioning })))
+    let tags = bucket_tags(&state, &name).await?;
+    Ok((status, Json(json!({ "name": name, "owner": body.owner, "acl": acl, "versioning": versioning, "tags": tags })))
         .into_response())
 }
 
@@ -326,8 +353,9 @@ async fn get_bucket(State(state): State<Arc<AppState>>, Path(name): Path<String>
         .map_err(internal)?
         .ok_or_else(|| AdminError(StatusCode::NOT_FOUND, "NoSuchBucket", format!("no bucket {name}")))?;
     let (objects, bytes) = state.db.bucket_usage(&name).await.map_err(internal)?;
+    let tags = bucket_tags(&state, &name).await?;
     Ok(Json(json!({ "name": row.name, "owner": row.owner, "region": row.region, "acl": row.acl,
-        "versioning": row.versioning.status(), "usage": { "objects": objects, "bytes": bytes } }))
+        "versioning": row.versioning.status(), "tags": tags, "usage": { "objects": objects, "bytes": bytes } }))
     .into_response())
 }
 

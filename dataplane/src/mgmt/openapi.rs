@@ -174,7 +174,10 @@ pub(super) fn document() -> Value {
                         "log-delivery-write"] },
                     "versioning": { "type": "string", "enum": ["Enabled", "Suspended"],
                         "description": "Absent leaves the bucket's versioning as it is; a bucket never returns \
-                            to unversioned" } } }
+                            to unversioned" },
+                    "tags": { "type": "object", "maxProperties": 50, "additionalProperties": { "type": "string" },
+                        "description": "The bucket's tags, replacing them ({} removes all); absent leaves them \
+                            as they are. S3's tag rules apply." } } }
             }
         }
     })

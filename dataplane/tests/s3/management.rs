@@ -161,6 +161,23 @@ async fn admin_api_keys_grants_buckets_and_token() {
     let info: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!((info["usage"]["objects"].as_u64(), info["usage"]["bytes"].as_u64()), (Some(2), Some(150)));
     assert_eq!(info["versioning"], "Enabled");
+    assert!(info["tags"].is_null(), "no tags yet: {info}");
+    // Tags through the admin API: what S3's GetBucketTagging answers; absent leaves them, {}
+    // removes them.
+    let tagged = json!({ "owner": "platform", "tags": { "team": "data", "env": "prod" } });
+    let (status, body) = srv.mgmt("PUT", "/admin/v1/buckets/app-bucket", t, Some(tagged)).await;
+    assert_eq!(status, 200, "{body}");
+    let root = srv.client();
+    let tags = root.get_bucket_tagging().bucket("app-bucket").send().await.unwrap();
+    let pairs: Vec<(&str, &str)> = tags.tag_set().iter().map(|t| (t.key(), t.value())).collect();
+    assert_eq!(pairs, [("env", "prod"), ("team", "data")], "stored in key order");
+    assert_eq!(srv.mgmt("PUT", "/admin/v1/buckets/app-bucket", t, Some(json!({ "owner": "platform" }))).await.0, 200);
+    let (_, body) = srv.mgmt("GET", "/admin/v1/buckets/app-bucket", t, None).await;
+    let info: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(info["tags"], json!({ "env": "prod", "team": "data" }), "absent leaves them");
+    let cleared = json!({ "owner": "platform", "tags": {} });
+    assert_eq!(srv.mgmt("PUT", "/admin/v1/buckets/app-bucket", t, Some(cleared)).await.0, 200);
+    assert_eq!(code(&root.get_bucket_tagging().bucket("app-bucket").send().await.unwrap_err()), "NoSuchTagSet");
 
     // Disabled: refused at once; enabled again: works at once.
     let disabled = json!({ "secret_key": "app-secret-key-0123456789", "enabled": false });
@@ -183,6 +200,8 @@ async fn admin_api_keys_grants_buckets_and_token() {
         ("/admin/v1/keys/bad%20id", json!({ "secret_key": "app-secret-key-0123456789" })),
         ("/admin/v1/buckets/Bad_Bucket", json!({ "owner": "x" })),
         ("/admin/v1/buckets/good-bucket", json!({ "owner": "x", "versioning": "On" })),
+        ("/admin/v1/buckets/good-bucket", json!({ "owner": "x", "tags": { "aws:reserved": "x" } })),
+        ("/admin/v1/buckets/good-bucket", json!({ "owner": "x", "tags": { "k": "semi;colon" } })),
         ("/admin/v1/keys/APPKEY/grants", json!({ "grants": [{ "bucket": "b1b", "access": "everything" }] })),
     ] {
         let (status, text) = srv.mgmt("PUT", path, t, Some(body)).await;

@@ -20,5 +20,6 @@ pub fn request(bucket: &Bucket) -> BucketRequest {
         owner: BUCKET_OWNER.to_owned(),
         acl: bucket.spec.acl.as_str().to_owned(),
         versioning: bucket.spec.versioning.map(|v| v.as_str().to_owned()),
+        tags: bucket.spec.tags.as_ref().map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect()),
     }
 }

@@ -56,7 +56,21 @@ pub struct BucketSpec {
     /// cannot be removed, as an S3 bucket never returns to unversioned: set `Suspended`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versioning: Option<Versioning>,
+    /// The bucket's S3 tags, key to value: at most 50; keys of 1 to 128 and values of up to 256
+    /// characters, letters, digits, spaces and `+ - = . _ : / @`; no key starting `aws:`.
+    /// Absent leaves the bucket's tags as they are; `{}` removes them. Tags changed outside
+    /// this resource are put back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("maxProperties" = 50))]
+    #[x_kube(validation = Rule::new("self.all(k, k.size() >= 1 && k.size() <= 128 && !k.startsWith('aws:'))")
+        .message("tag keys are 1 to 128 characters and may not start with aws:"))]
+    pub tags: Option<std::collections::BTreeMap<String, TagValue>>,
 }
+
+/// A tag value: up to 256 letters, digits, spaces and `+ - = . _ : / @`.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(transparent)]
+pub struct TagValue(#[schemars(length(max = 256), regex(pattern = r"^[\p{L}\p{N} +\-=._:/@]*$"))] pub String);
 
 /// A bucket's S3 versioning state.
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]

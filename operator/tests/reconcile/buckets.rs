@@ -63,7 +63,12 @@ async fn a_bucket_is_created_and_its_usage_reported() {
         json!({"store": "demo", "bucketName": "team-photos", "acl": "public-read", "versioning": "Enabled"}),
     );
     let obj = bucket.clone();
-    let info = BucketInfo { usage: Usage { objects: 3, bytes: 4096 }, versioning: Some("Enabled".into()), acl: None };
+    let info = BucketInfo {
+        usage: Usage { objects: 3, bytes: 4096 },
+        versioning: Some("Enabled".into()),
+        acl: None,
+        tags: None,
+    };
     let admin = FakeAdmin { usage: Some(info), ..Default::default() };
     let (result, calls) = run(
         admin,
@@ -325,6 +330,7 @@ async fn an_acl_and_versioning_changed_outside_are_put_back_and_reported() {
         usage: Usage::default(),
         versioning: Some("Suspended".into()),
         acl: Some(r#"{"grants":[]}"#.into()),
+        tags: None,
     };
     let admin = FakeAdmin { usage: Some(info), ..Default::default() };
     let (result, calls) = run(
@@ -365,6 +371,7 @@ fn drift_is_only_what_differs() {
         usage: Usage::default(),
         versioning: versioning.map(Into::into),
         acl: Some(acl.into()),
+        tags: None,
     };
     assert_eq!(drift_message(&bucket, "b", &info("public-read", None)), None, "versioning unset in the spec: ignored");
     assert_eq!(drift_message(&bucket, "b", &info("public-read", Some("Suspended"))), None);
@@ -372,6 +379,22 @@ fn drift_is_only_what_differs() {
         drift_message(&bucket, "b", &info("private", None)).as_deref(),
         Some("bucket b was changed outside this resource: the ACL was private, set back to public-read")
     );
-    let unknown = BucketInfo { usage: Usage::default(), versioning: None, acl: None };
+    let unknown = BucketInfo { usage: Usage::default(), versioning: None, acl: None, tags: None };
     assert_eq!(drift_message(&bucket, "b", &unknown), None, "a store that does not say its ACL");
+    let tagged = parse::<Bucket>(&bucket_json("photos", json!({"store": "demo", "tags": {"team": "data"}})));
+    let held = |tags: Option<&[(&str, &str)]>| BucketInfo {
+        usage: Usage::default(),
+        versioning: None,
+        acl: Some("private".into()),
+        tags: tags.map(|t| t.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()),
+    };
+    assert_eq!(drift_message(&tagged, "b", &held(Some(&[("team", "data")]))), None);
+    assert_eq!(
+        drift_message(&tagged, "b", &held(Some(&[("team", "ops"), ("x", "y")]))).as_deref(),
+        Some("bucket b was changed outside this resource: its 2 tag(s) differed, set back to the 1 in the spec")
+    );
+    assert!(drift_message(&tagged, "b", &held(None)).is_some(), "tags removed outside");
+    let mut untagged_spec = held(Some(&[("any", "thing")]));
+    untagged_spec.acl = Some("public-read".into());
+    assert_eq!(drift_message(&bucket, "b", &untagged_spec), None, "no tags in the spec: not compared");
 }

@@ -253,3 +253,10 @@ async fn listing_versions_pages_and_rolls_up() {
     assert_eq!(db.purge_bucket("b").await.unwrap(), 11);
     assert_eq!(queued(&db).await.len(), 12);
 }
+
+#[test]
+fn version_ids_strictly_increase_even_within_a_millisecond() {
+    let ids: Vec<String> = (0..2000).map(|_| new_version_id()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "every id sorts after the one before");
+    assert!(ids.iter().all(|id| is_version_id(id)));
+}

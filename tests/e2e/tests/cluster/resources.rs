@@ -229,14 +229,23 @@ pub(crate) async fn a_re_created_store_keeps_its_data(world: Arc<World>) -> Resu
     Ok(())
 }
 
-/// A bucket's versioning and ACL changed behind the operator's back are put back on the next
+/// A bucket's versioning, ACL and tags changed behind the operator's back are put back on the next
 /// reconcile (here triggered by an annotation, as a GitOps re-sync does; otherwise within 2
 /// minutes), with an event saying what was changed.
 pub(crate) async fn bucket_drift_is_put_back(world: Arc<World>) -> Result<()> {
     let ns = with_store(&world, "drift").await?;
-    ns.apply_ok(&format!("{}  versioning: Enabled\n", bucket("photos", "Retain")))?;
+    ns.apply_ok(&format!("{}  versioning: Enabled\n  tags:\n    team: data\n", bucket("photos", "Retain")))?;
     ns.wait_condition("buckets", "photos", "Ready", "True").await?;
     let root = ns.root_client("demo").await?;
+    let tag_pairs = |out: aws_sdk_s3::operation::get_bucket_tagging::GetBucketTaggingOutput| -> Vec<(String, String)> {
+        out.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()
+    };
+    let tags = tag_pairs(root.get_bucket_tagging().bucket("photos").send().await?);
+    ensure!(tags == [("team".to_owned(), "data".to_owned())], "the spec's tags are the bucket's: {tags:?}");
+    let theirs = aws_sdk_s3::types::Tagging::builder()
+        .tag_set(aws_sdk_s3::types::Tag::builder().key("team").value("ops").build()?)
+        .build()?;
+    root.put_bucket_tagging().bucket("photos").tagging(theirs).send().await?;
     let suspended = aws_sdk_s3::types::VersioningConfiguration::builder()
         .status(aws_sdk_s3::types::BucketVersioningStatus::Suspended)
         .build();
@@ -250,6 +259,7 @@ pub(crate) async fn bucket_drift_is_put_back(world: Arc<World>) -> Result<()> {
         let acl = root.get_bucket_acl().bucket("photos").send().await.ok()?;
         let public =
             acl.grants().iter().any(|g| g.grantee().and_then(|g| g.uri()).is_some_and(|u| u.ends_with("/AllUsers")));
+        let tags = tag_pairs(root.get_bucket_tagging().bucket("photos").send().await.ok()?);
         let events = ns.list("events.k8s.io", "events").await.ok()?;
         let said = |what: &str| {
             events.iter().any(|e: &Value| {
@@ -258,7 +268,9 @@ pub(crate) async fn bucket_drift_is_put_back(world: Arc<World>) -> Result<()> {
         };
         (versioning.status() == Some(&aws_sdk_s3::types::BucketVersioningStatus::Enabled)
             && !public
+            && tags == [("team".to_owned(), "data".to_owned())]
             && said("versioning was Suspended, set back to Enabled")
+            && said("its 1 tag(s) differed, set back to the 1 in the spec")
             && said("the ACL was public-read, set back to private"))
         .then_some(())
     })
