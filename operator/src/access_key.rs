@@ -127,7 +127,12 @@ async fn apply(key: &AccessKey, ctx: &Context, ns: &str) -> Result<Action> {
         && existing_credentials.is_some()
         && existing.as_ref().is_some_and(|s| s.owner_references().is_empty());
     let wanted_rotation = key.spec.rotation.as_ref().map_or(0, |r| r.generation);
+    let period = key.spec.rotation.as_ref().and_then(|r| r.period());
     let mut record = KeyRecord::from_secret(existing.as_ref());
+    if period.is_some() && record.rotated_at.is_none() {
+        // A schedule counts from when the key is first seen with it.
+        record.rotated_at = Some(jiff::Timestamp::now());
+    }
     let mut credentials = match existing_credentials {
         Some(credentials) => credentials,
         None => {
@@ -146,8 +151,9 @@ async fn apply(key: &AccessKey, ctx: &Context, ns: &str) -> Result<Action> {
             ctx.admin.delete_key(&target, &pending).await?;
             apply_object(ctx, ns, &template.secret(&credentials, &record)).await?;
         }
-        if wanted_rotation > record.rotation_generation {
-            credentials = rotate(ctx, ns, &template, &target, &credentials, &mut record, wanted_rotation).await?;
+        if wanted_rotation > record.rotation_generation || rotation_due(period, &record) {
+            let generation = wanted_rotation.max(record.rotation_generation);
+            credentials = rotate(ctx, ns, &template, &target, &credentials, &mut record, generation).await?;
         }
         // The Secret is written first: it is the record of the key, so a crash after this point
         // reuses the same id instead of leaving a key in the store that nothing remembers.
@@ -185,12 +191,24 @@ async fn apply(key: &AccessKey, ctx: &Context, ns: &str) -> Result<Action> {
         format!("key {} grants {} bucket(s); credentials in Secret {name}", credentials.access_key, resolved.len());
     write(key, ctx, &[Want::new(READY, true, "Granted", message)], Some((credentials.access_key, &record))).await?;
     ctx.succeeded(&backoff_key(key));
-    // Come back when the previous key's grace ends, to revoke it.
-    let until_expiry = record.previous.as_ref().map(|(_, expires)| {
-        let left = expires.duration_since(jiff::Timestamp::now());
+    // Come back when the previous key's grace ends, to revoke it, or the next rotation is due.
+    let until = |at: jiff::Timestamp| {
+        let left = at.duration_since(jiff::Timestamp::now());
         Duration::from_secs(left.as_secs().max(0) as u64 + 1)
-    });
-    Ok(Action::requeue(until_expiry.map_or(RESYNC, |d| d.min(RESYNC))))
+    };
+    let until_expiry = record.previous.as_ref().map(|(_, expires)| until(*expires));
+    let until_rotation = next_rotation(period, &record).map(until);
+    Ok(Action::requeue(until_expiry.into_iter().chain(until_rotation).fold(RESYNC, Duration::min)))
+}
+
+/// When the schedule (`rotation.every`) next rotates the key.
+fn next_rotation(period: Option<Duration>, record: &KeyRecord) -> Option<jiff::Timestamp> {
+    let period = jiff::SignedDuration::try_from(period?).ok()?;
+    record.rotated_at?.checked_add(period).ok()
+}
+
+fn rotation_due(period: Option<Duration>, record: &KeyRecord) -> bool {
+    next_rotation(period, record).is_some_and(|at| jiff::Timestamp::now() >= at)
 }
 
 /// Makes the next key: recorded as pending in the Secret, put in the store with the grants, then
@@ -220,6 +238,7 @@ async fn rotate(
     record.pending = None;
     record.previous = Some((current.access_key.clone(), expires));
     record.rotation_generation = wanted;
+    record.rotated_at = Some(jiff::Timestamp::now());
     let message = format!(
         "rotated: key {} replaces {}, which keeps working until {}",
         next.access_key,
@@ -237,21 +256,26 @@ fn recorded_id(key: &AccessKey) -> Option<String> {
 
 /// Writes the status; `key_state` is the current key id and the Secret's record, when known.
 async fn write(key: &AccessKey, ctx: &Context, wanted: &[Want], key_state: Option<(String, &KeyRecord)>) -> Result<()> {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     let current = key.status.clone().unwrap_or_default();
-    let (access_key_id, rotation_generation, previous_access_key_id, previous_key_expires_at) = match key_state {
-        Some((id, record)) => (
-            Some(id),
-            Some(record.rotation_generation),
-            record.previous.as_ref().map(|(id, _)| id.clone()),
-            record.previous.as_ref().map(|(_, t)| k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(*t)),
-        ),
-        None => (
-            current.access_key_id.clone(),
-            current.rotation_generation,
-            current.previous_access_key_id.clone(),
-            current.previous_key_expires_at.clone(),
-        ),
-    };
+    let period = key.spec.rotation.as_ref().and_then(|r| r.period());
+    let (access_key_id, rotation_generation, previous_access_key_id, previous_key_expires_at, next_rotation_at) =
+        match key_state {
+            Some((id, record)) => (
+                Some(id),
+                Some(record.rotation_generation),
+                record.previous.as_ref().map(|(id, _)| id.clone()),
+                record.previous.as_ref().map(|(_, t)| Time(*t)),
+                next_rotation(period, record).map(Time),
+            ),
+            None => (
+                current.access_key_id.clone(),
+                current.rotation_generation,
+                current.previous_access_key_id.clone(),
+                current.previous_key_expires_at.clone(),
+                current.next_rotation_at.clone(),
+            ),
+        };
     let status = AccessKeyStatus {
         observed_generation: key.metadata.generation,
         conditions: merged_conditions(key, wanted),
@@ -260,6 +284,7 @@ async fn write(key: &AccessKey, ctx: &Context, wanted: &[Want], key_state: Optio
         rotation_generation,
         previous_access_key_id,
         previous_key_expires_at,
+        next_rotation_at,
     };
     patch_status(ctx, key, key.status.as_ref(), &status).await
 }

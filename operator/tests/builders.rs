@@ -179,6 +179,7 @@ fn access_key_secret_and_grants() {
         rotation_generation: 2,
         previous: Some(("BSKEY000000000000000".to_owned(), "2026-12-03T10:00:00Z".parse().unwrap())),
         pending: None,
+        rotated_at: Some("2026-12-03T09:00:00Z".parse().unwrap()),
     };
     let rotated =
         SecretTemplate { key: &keys[0], store: &store, grants: &[], ca_bundle: None }.secret(&credentials, &record);

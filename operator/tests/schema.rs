@@ -280,4 +280,13 @@ fn access_key_rules() {
     );
     assert_rejected(&key(json!({"store": "demo", "secretName": "other"})), Some(&old), "spec.secretName is immutable");
     assert_rejected(&key(json!({"store": "elsewhere", "secretName": "app-s3"})), Some(&old), "spec.store is immutable");
+    // Rotation: by generation, on a schedule, or both; periods in hours or days.
+    for rotation in [json!({"generation": 3}), json!({"every": "720h"}), json!({"generation": 1, "every": "30d"})] {
+        assert_valid(&key(json!({"store": "demo", "rotation": rotation})), None);
+    }
+    for every in ["1w", "30", "h", "-5d"] {
+        assert_rejected(&key(json!({"store": "demo", "rotation": {"every": every}})), None, "does not match");
+    }
+    assert_rejected(&key(json!({"store": "demo", "rotation": {"gracePeriod": "2d"}})), None, "does not match");
+    assert_rejected(&key(json!({"store": "demo", "deletionPolicy": "Orphan"})), None, "is not one of");
 }

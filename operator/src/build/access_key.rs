@@ -31,6 +31,8 @@ pub const PREVIOUS_KEY: &str = "bleepstore.io/previous-access-key-id";
 pub const PREVIOUS_KEY_EXPIRES: &str = "bleepstore.io/previous-key-expires-at";
 /// A key put in the store for a rotation not yet finished: a crash leaves it here, to revoke.
 pub const PENDING_KEY: &str = "bleepstore.io/pending-access-key-id";
+/// When the current key was made by a rotation (or first seen with a rotation schedule).
+pub const ROTATED_AT: &str = "bleepstore.io/rotated-at";
 /// A digest of the credentials, so tools such as Reloader (and people) see they changed.
 pub const CREDENTIALS_HASH: &str = "bleepstore.io/credentials-hash";
 
@@ -43,6 +45,9 @@ pub struct KeyRecord {
     pub previous: Option<(String, jiff::Timestamp)>,
     /// A new key put in the store by a rotation that has not switched the Secret yet.
     pub pending: Option<String>,
+    /// When the current key was made by a rotation, or first seen with a rotation schedule:
+    /// where `rotation.every` counts from.
+    pub rotated_at: Option<jiff::Timestamp>,
 }
 
 impl KeyRecord {
@@ -58,6 +63,7 @@ impl KeyRecord {
             rotation_generation: get(ROTATION_GENERATION).and_then(|g| g.parse().ok()).unwrap_or(0),
             previous,
             pending: get(PENDING_KEY),
+            rotated_at: get(ROTATED_AT).and_then(|t| t.parse().ok()),
         }
     }
 
@@ -76,6 +82,9 @@ impl KeyRecord {
         }
         if let Some(id) = &self.pending {
             out.insert(PENDING_KEY.to_owned(), id.clone());
+        }
+        if let Some(at) = &self.rotated_at {
+            out.insert(ROTATED_AT.to_owned(), at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
         }
         out
     }

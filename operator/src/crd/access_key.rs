@@ -63,13 +63,22 @@ pub enum KeyDeletionPolicy {
 }
 
 /// Rotating a key: a new key is made and put in the Secret; the previous one keeps working for
-/// `gracePeriod` (so apps can pick up the new Secret), then is revoked.
+/// `gracePeriod` (so apps can pick up the new Secret), then is revoked. A rotation happens when
+/// `generation` is raised, and, with `every`, when that long has passed since the last one.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Rotation {
     /// Raise it to rotate (to any value above the last one rotated for, `status.rotationGeneration`).
+    #[serde(default)]
     #[schemars(range(min = 0))]
     pub generation: i64,
+    /// Also rotate on a schedule: a number and `h` or `d` (`720h`, `90d`), at least `1h`; the
+    /// period counts from the last rotation (or from when the key was first seen with it).
+    /// Keep `gracePeriod` shorter: a rotation within the grace of the last one revokes that
+    /// one's previous key at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = "^[0-9]{1,5}(h|d)$"))]
+    pub every: Option<String>,
     /// How long the previous key keeps working after a rotation: a number and `s`, `m` or `h`
     /// (`90s`, `30m`, `24h`); longer than a week counts as a week. Default `1h`.
     #[serde(default = "default_grace_period")]
@@ -92,6 +101,15 @@ impl Rotation {
             _ => n,
         };
         std::time::Duration::from_secs(secs.min(7 * 24 * 3600))
+    }
+
+    /// The scheduled rotation period, at least an hour (the schema guarantees its form).
+    pub fn period(&self) -> Option<std::time::Duration> {
+        let every = self.every.as_deref()?;
+        let (number, unit) = every.split_at(every.len().saturating_sub(1));
+        let n: u64 = number.parse().ok()?;
+        let hours = if unit == "d" { n.saturating_mul(24) } else { n };
+        Some(std::time::Duration::from_secs(hours.max(1).saturating_mul(3600)))
     }
 }
 
@@ -149,4 +167,7 @@ pub struct AccessKeyStatus {
     pub previous_access_key_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_key_expires_at: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    /// With `rotation.every`: when the key is next rotated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_rotation_at: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
 }

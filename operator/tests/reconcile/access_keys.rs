@@ -315,3 +315,87 @@ async fn a_secret_with_our_labels_but_another_store_is_not_taken() {
     let other = retained_secret("other", "BSOTHER0000000000001");
     refused_over(json!({"store": "demo", "deletionPolicy": "Retain"}), "app", other).await;
 }
+
+/// The key's Secret as an earlier reconcile left it, owned by the AccessKey, with its record.
+fn owned_secret(id: &str, annotations: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app", "annotations": annotations,
+        "ownerReferences": [{"apiVersion": "bleepstore.io/v1alpha1", "kind": "AccessKey", "name": "app", "uid": "uid-app"}]},
+        "data": {"AWS_ACCESS_KEY_ID": b64(id), "AWS_SECRET_ACCESS_KEY": b64("existing-secret-0123456789")}})
+}
+
+#[tokio::test]
+async fn a_scheduled_rotation_comes_when_its_period_has_passed() {
+    let spec = json!({"store": "demo", "rotation": {"every": "1h", "gracePeriod": "10m"}});
+    let key = key_json(spec, Some(json!({"accessKeyId": "BSOLD000000000000001", "rotationGeneration": 0})));
+    let obj = key.clone();
+    let two_hours_ago = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2)).strftime("%Y-%m-%dT%H:%M:%SZ");
+    let record =
+        json!({"bleepstore.io/rotation-generation": "0", "bleepstore.io/rotated-at": two_hours_ago.to_string()});
+    let (result, calls) = run(
+        FakeAdmin::default(),
+        |ctx| reconcile(parse::<AccessKey>(&key), ctx),
+        |mut api| async move {
+            api.expect("GET", &store_path("demo")).await.reply(200, ready_store());
+            api.expect("GET", &core_path("secrets", "demo-admin")).await.reply(200, admin_secret());
+            api.expect("GET", &core_path("secrets", "app"))
+                .await
+                .reply(200, owned_secret("BSOLD000000000000001", record));
+            // The new key is recorded as pending first, under the old credentials.
+            let pending = api.expect_apply(&core_path("secrets", "app")).await;
+            assert_eq!(decode(&pending["data"]["AWS_ACCESS_KEY_ID"]), "BSOLD000000000000001");
+            assert!(pending["metadata"]["annotations"]["bleepstore.io/pending-access-key-id"].is_string());
+            let note = api.expect_event(NS, "KeyRotated").await;
+            assert!(note.contains("replaces BSOLD000000000000001"), "{note}");
+            let switched = api.expect_apply(&core_path("secrets", "app")).await;
+            let new_id = decode(&switched["data"]["AWS_ACCESS_KEY_ID"]);
+            assert_ne!(new_id, "BSOLD000000000000001");
+            let annotations = &switched["metadata"]["annotations"];
+            assert_eq!(annotations["bleepstore.io/previous-access-key-id"], "BSOLD000000000000001");
+            let rotated_at: jiff::Timestamp =
+                annotations["bleepstore.io/rotated-at"].as_str().unwrap().parse().unwrap();
+            assert!(jiff::Timestamp::now().duration_since(rotated_at).as_secs() < 60, "the period starts again");
+            let status = api.expect_status(&key_path("app"), &obj).await;
+            assert_eq!(status["accessKeyId"], new_id.as_str());
+            assert_eq!(status["rotationGeneration"], 0, "a scheduled rotation leaves the generation");
+            let next: jiff::Timestamp = status["nextRotationAt"].as_str().unwrap().parse().unwrap();
+            let ahead = next.duration_since(jiff::Timestamp::now()).as_secs();
+            assert!((3500..=3600).contains(&ahead), "next rotation an hour on: {ahead} s");
+            api
+        },
+    )
+    .await;
+    // The previous key expires in 10 minutes and the next rotation is an hour away: the regular
+    // 300 s re-sync comes first.
+    assert_eq!(result.unwrap(), Action::requeue(Duration::from_secs(300)));
+    assert_eq!(calls.iter().filter(|c| c.starts_with("put_key")).count(), 2);
+    assert!(calls.contains(&"put_grants BSOLD000000000000001 []".to_owned()), "{calls:?}");
+}
+
+#[tokio::test]
+async fn a_schedule_counts_from_when_the_key_is_first_seen_with_it() {
+    let spec = json!({"store": "demo", "rotation": {"every": "30d"}});
+    let key = key_json(spec, Some(json!({"accessKeyId": "BSOLD000000000000001"})));
+    let obj = key.clone();
+    let (result, calls) = run(
+        FakeAdmin::default(),
+        |ctx| reconcile(parse::<AccessKey>(&key), ctx),
+        |mut api| async move {
+            api.expect("GET", &store_path("demo")).await.reply(200, ready_store());
+            api.expect("GET", &core_path("secrets", "demo-admin")).await.reply(200, admin_secret());
+            let record = json!({"bleepstore.io/rotation-generation": "0"});
+            api.expect("GET", &core_path("secrets", "app"))
+                .await
+                .reply(200, owned_secret("BSOLD000000000000001", record));
+            let secret = api.expect_apply(&core_path("secrets", "app")).await;
+            assert_eq!(decode(&secret["data"]["AWS_ACCESS_KEY_ID"]), "BSOLD000000000000001", "no rotation yet");
+            assert!(secret["metadata"]["annotations"]["bleepstore.io/rotated-at"].is_string(), "the schedule starts");
+            let status = api.expect_status(&key_path("app"), &obj).await;
+            let next: jiff::Timestamp = status["nextRotationAt"].as_str().unwrap().parse().unwrap();
+            assert!(next.duration_since(jiff::Timestamp::now()).as_hours() >= 719);
+            api
+        },
+    )
+    .await;
+    assert_eq!(result.unwrap(), Action::requeue(Duration::from_secs(300)));
+    assert_eq!(calls, ["put_key BSOLD000000000000001", "put_grants BSOLD000000000000001 []"]);
+}
