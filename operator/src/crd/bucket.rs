@@ -67,10 +67,14 @@ pub struct BucketSpec {
     pub tags: Option<std::collections::BTreeMap<String, TagValue>>,
 }
 
-/// A tag value: up to 256 letters, digits, spaces and `+ - = . _ : / @`.
+/// A tag value: up to 256 letters, digits, spaces and `+ - = . _ : / @`. The schema refuses
+/// control characters and the other ASCII punctuation (a pattern every validator reads, without
+/// Unicode classes); the store refuses the rest (`Ready=False InvalidTags`).
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(transparent)]
-pub struct TagValue(#[schemars(length(max = 256), regex(pattern = r"^[\p{L}\p{N} +\-=._:/@]*$"))] pub String);
+pub struct TagValue(
+    #[schemars(length(max = 256), regex(pattern = r##"^[^\x00-\x1F\x7F!"#$%&'()*,;<>?\[\\\]^`{|}~]*$"##))] pub String,
+);
 
 /// A bucket's S3 versioning state.
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
