@@ -18,8 +18,14 @@ pub const RECONCILING: &str = "Reconciling";
 pub const STALLED: &str = "Stalled";
 
 /// `Ready=False` reasons of a Bucket or AccessKey that only a change of a resource ends.
-const NEEDS_A_CHANGE: [&str; 5] =
-    ["BucketNameConflict", "InvalidBucketName", "BucketOwnedByAnother", "BucketInOtherStore", "SecretConflict"];
+const NEEDS_A_CHANGE: [&str; 6] = [
+    "BucketNameConflict",
+    "InvalidBucketName",
+    "InvalidTags",
+    "BucketOwnedByAnother",
+    "BucketInOtherStore",
+    "SecretConflict",
+];
 
 /// A condition to set: type, status, a CamelCase reason and a human message.
 #[derive(Debug, Clone, PartialEq, Eq)]
